@@ -1,0 +1,193 @@
+"""The one place where environment variables are read.
+
+Every setting has a type and a development default; a bad value fails at start-up with an
+error naming the variable. In production the settings refuse defaults that are only safe on a
+developer's machine (the JWT secret above all).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+DEV_JWT_SECRET = "dev-only-secret-change-me-dev-only-secret"  # noqa: S105 - refused in production
+MIN_JWT_SECRET_BYTES = 32
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value Backline cannot use."""
+
+
+def _env(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name)
+    return value if value not in (None, "") else None
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = _env(environ, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(environ: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = _env(environ, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _env(environ, name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _str(environ: Mapping[str, str], name: str, default: str) -> str:
+    return _env(environ, name) or default
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 whatever driver the URL names (or leaves out)."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Backline reads from its environment, with types and defaults."""
+
+    env: str = "development"
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/backline"
+    db_pool_size: int = 10
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # The broker defaults to Redis; an amqp:// URL switches to RabbitMQ.
+    broker_url: str = ""
+    broker_namespace: str = "backline"
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_previous_secret: str = ""
+    jwt_issuer: str = "backline"
+    jwt_audience: str = "backline-api"
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    verify_token_ttl_s: int = 48 * 3600
+    public_base_url: str = "http://127.0.0.1:8000"
+    max_request_bytes: int = 1024 * 1024
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = 10.0
+    mail_from: str = "Backline <no-reply@backline.local>"
+    worker_processes: int = 2
+    worker_threads: int = 8
+    # How long an idle consumer sleeps between polls of a Redis queue at most. Dramatiq's
+    # default is 1000 ms, which makes the first job after a quiet spell wait ~0.3 s.
+    worker_idle_poll_ms: int = 10
+    heartbeat_interval_s: float = 5.0
+    heartbeat_stale_s: float = 30.0
+    queued_stale_s: float = 30.0
+    sweep_interval_s: float = 5.0
+    max_crashes: int = 3
+    log_level: str = "INFO"
+    log_format: str = "text"
+    port: int = 8000
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or self.redis_url
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with some settings changed (tests and tools use this)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        settings = Settings(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.env not in ENVIRONMENTS:
+            raise ConfigError(f"BACKLINE_ENV must be one of {', '.join(ENVIRONMENTS)}, got {self.env!r}")
+        if self.is_production:
+            if self.jwt_secret == DEV_JWT_SECRET:
+                raise ConfigError("JWT_SECRET must be set in production (the default is public)")
+            if len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+                raise ConfigError(
+                    f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes in production"
+                )
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"LOG_FORMAT must be text or json, got {self.log_format!r}")
+        if not self.effective_broker_url.startswith(("redis://", "rediss://", "unix://", "amqp://", "amqps://")):
+            raise ConfigError("BROKER_URL / REDIS_URL must be a redis://, unix:// or amqp:// URL")
+        if self.heartbeat_stale_s <= self.heartbeat_interval_s:
+            raise ConfigError("HEARTBEAT_STALE_S must be longer than HEARTBEAT_INTERVAL_S")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from the environment (or from `environ`), validated."""
+    e = os.environ if environ is None else environ
+    d = Settings()
+    settings = Settings(
+        env=_str(e, "BACKLINE_ENV", d.env).lower(),
+        database_url=normalise_database_url(_str(e, "DATABASE_URL", d.database_url)),
+        db_pool_size=_int(e, "DB_POOL_SIZE", d.db_pool_size, minimum=1),
+        redis_url=_str(e, "REDIS_URL", d.redis_url),
+        broker_url=_str(e, "BROKER_URL", d.broker_url),
+        broker_namespace=_str(e, "BROKER_NAMESPACE", d.broker_namespace),
+        jwt_secret=_str(e, "JWT_SECRET", d.jwt_secret),
+        jwt_previous_secret=_str(e, "JWT_PREVIOUS_SECRET", d.jwt_previous_secret),
+        jwt_issuer=_str(e, "JWT_ISSUER", d.jwt_issuer),
+        jwt_audience=_str(e, "JWT_AUDIENCE", d.jwt_audience),
+        access_token_ttl_s=_int(e, "ACCESS_TOKEN_TTL_S", d.access_token_ttl_s, minimum=30),
+        refresh_token_ttl_s=_int(e, "REFRESH_TOKEN_TTL_S", d.refresh_token_ttl_s, minimum=60),
+        verify_token_ttl_s=_int(e, "VERIFY_TOKEN_TTL_S", d.verify_token_ttl_s, minimum=60),
+        public_base_url=_str(e, "PUBLIC_BASE_URL", d.public_base_url).rstrip("/"),
+        max_request_bytes=_int(e, "MAX_REQUEST_BYTES", d.max_request_bytes, minimum=1024),
+        smtp_host=_str(e, "SMTP_HOST", d.smtp_host),
+        smtp_port=_int(e, "SMTP_PORT", d.smtp_port, minimum=1),
+        smtp_username=_str(e, "SMTP_USERNAME", d.smtp_username),
+        smtp_password=_str(e, "SMTP_PASSWORD", d.smtp_password),
+        smtp_starttls=_bool(e, "SMTP_STARTTLS", d.smtp_starttls),
+        smtp_timeout_s=_float(e, "SMTP_TIMEOUT_S", d.smtp_timeout_s, minimum=0.1),
+        mail_from=_str(e, "MAIL_FROM", d.mail_from),
+        worker_processes=_int(e, "WORKER_PROCESSES", d.worker_processes, minimum=1),
+        worker_threads=_int(e, "WORKER_THREADS", d.worker_threads, minimum=1),
+        worker_idle_poll_ms=_int(e, "WORKER_IDLE_POLL_MS", d.worker_idle_poll_ms, minimum=1),
+        heartbeat_interval_s=_float(e, "HEARTBEAT_INTERVAL_S", d.heartbeat_interval_s, 0.1),
+        heartbeat_stale_s=_float(e, "HEARTBEAT_STALE_S", d.heartbeat_stale_s, 0.5),
+        queued_stale_s=_float(e, "QUEUED_STALE_S", d.queued_stale_s, 0.5),
+        sweep_interval_s=_float(e, "SWEEP_INTERVAL_S", d.sweep_interval_s, 0.1),
+        max_crashes=_int(e, "MAX_CRASHES", d.max_crashes, minimum=1),
+        log_level=_str(e, "LOG_LEVEL", d.log_level).upper(),
+        log_format=_str(e, "LOG_FORMAT", d.log_format).lower(),
+        port=_int(e, "PORT", d.port, minimum=1),
+    )
+    settings.validate()
+    return settings

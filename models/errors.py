@@ -1,0 +1,49 @@
+"""The domain's exceptions: one root, one class per thing that can go wrong.
+
+The web layer maps these to HTTP responses; nothing in models/ knows about HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BacklineError(Exception):
+    """Base class for every error the domain raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class NotFound(BacklineError):
+    """The object does not exist, or the caller may not know that it does."""
+
+    code = "not_found"
+
+
+class Conflict(BacklineError):
+    """The request contradicts the object's current state."""
+
+    code = "conflict"
+
+
+class InvalidInput(BacklineError):
+    """The input is well-formed but not acceptable."""
+
+    code = "validation_failed"
+
+
+class AuthenticationFailed(BacklineError):
+    """Credentials or a token were missing, wrong, expired or revoked."""
+
+    code = "authentication_failed"
+
+
+class PermissionDenied(BacklineError):
+    """The caller is known but may not do this."""
+
+    code = "permission_denied"

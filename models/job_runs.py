@@ -1,0 +1,241 @@
+"""The state changes a job goes through while a worker holds it.
+
+Each change is one statement that updates the job row and appends its event together (a
+data-modifying CTE), so a worker needs one round trip per change. Every change after the claim
+is fenced by the lease the claim handed out: if the recovery sweep gave the job to another
+worker (its heartbeat went stale), the first worker's late writes match no row and are dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from models.jobs import EventType, JobStatus
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str)
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """What a worker needs to know about a job it now holds."""
+
+    id: uuid.UUID
+    kind: str
+    params: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    checkpoint: dict[str, Any] | None
+    lease_id: uuid.UUID
+    request_id: str | None
+
+
+_CLAIM = text(
+    """
+    WITH j AS (
+        UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_id = :lease,
+               worker_id = :worker, started_at = now(), heartbeat_at = now(), updated_at = now()
+        WHERE id = :id AND status = 'queued' AND run_after <= now() + interval '1 second'
+        RETURNING id, kind, params, attempts, max_attempts, checkpoint, request_id
+    ), e AS (
+        INSERT INTO job_events (job_id, type, data)
+        SELECT id, 'started', jsonb_build_object('attempt', attempts, 'worker', CAST(:worker AS text))
+        FROM j
+    )
+    SELECT * FROM j
+    """
+)
+
+
+def claim(*, session: Session, job_id: uuid.UUID, worker_id: str) -> ClaimedJob | None:
+    """Take a queued, due job and mark it running; None if it is not there to take.
+
+    None covers every duplicate delivery: the job already ran, is running elsewhere, was
+    cancelled, or is not due yet (a retry whose delayed message is still on its way).
+    """
+    lease = uuid.uuid4()
+    row = session.execute(_CLAIM, {"id": job_id, "lease": lease, "worker": worker_id}).first()
+    if row is None:
+        return None
+    return ClaimedJob(
+        id=row.id, kind=row.kind, params=row.params, attempts=row.attempts,
+        max_attempts=row.max_attempts, checkpoint=row.checkpoint, lease_id=lease,
+        request_id=row.request_id,
+    )
+
+
+def _finish(
+    session: Session, job: ClaimedJob, status: JobStatus, event: EventType, *,
+    result: Any = None, error: dict[str, Any] | None = None, message: str | None = None,
+) -> bool:
+    row = session.execute(
+        text(
+            """
+            WITH j AS (
+                UPDATE jobs SET status = CAST(:status AS job_status), result = CAST(:result AS jsonb),
+                       error = CAST(:error AS jsonb), finished_at = now(), updated_at = now(),
+                       lease_id = NULL, heartbeat_at = NULL,
+                       progress_done = CASE WHEN :status = 'succeeded'
+                           THEN coalesce(progress_total, progress_done) ELSE progress_done END
+                WHERE id = :id AND lease_id = :lease AND status = 'running'
+                RETURNING id, attempts
+            )
+            INSERT INTO job_events (job_id, type, message, data)
+            SELECT id, :event, :message, jsonb_build_object('attempt', attempts) FROM j
+            RETURNING job_id
+            """
+        ),
+        {
+            "id": job.id, "lease": job.lease_id, "status": status.value, "event": event.value,
+            "result": _json(result), "error": _json(error), "message": message,
+        },
+    ).first()
+    return row is not None
+
+
+def succeed(*, session: Session, job: ClaimedJob, result: Any) -> bool:
+    """Mark the job succeeded with its result; False if this worker no longer holds it."""
+    return _finish(session, job, JobStatus.SUCCEEDED, EventType.SUCCEEDED, result=result)
+
+
+def fail(*, session: Session, job: ClaimedJob, error: dict[str, Any]) -> bool:
+    """Mark the job failed for good (it is now in the dead-letter set)."""
+    return _finish(session, job, JobStatus.FAILED, EventType.FAILED, error=error,
+                   message=error.get("message"))
+
+
+def cancel(*, session: Session, job: ClaimedJob) -> bool:
+    return _finish(session, job, JobStatus.CANCELLED, EventType.CANCELLED,
+                   message="cancelled while running")
+
+
+def schedule_retry(
+    *, session: Session, job: ClaimedJob, error: dict[str, Any], delay_s: float
+) -> str | None:
+    """Put the job back in the queue to run again after `delay_s`; the new message id."""
+    row = session.execute(
+        text(
+            """
+            WITH j AS (
+                UPDATE jobs SET status = 'queued', error = CAST(:error AS jsonb), lease_id = NULL,
+                       heartbeat_at = NULL, updated_at = now(), enqueued_at = now(),
+                       run_after = now() + make_interval(secs => :delay),
+                       message_id = id::text || '.' || attempts
+                WHERE id = :id AND lease_id = :lease AND status = 'running'
+                RETURNING id, attempts, run_after, message_id
+            ), e AS (
+                INSERT INTO job_events (job_id, type, message, data)
+                SELECT id, 'retry_scheduled', :message,
+                       jsonb_build_object('attempt', attempts, 'delay_s', CAST(:delay AS float8),
+                                          'run_after', run_after)
+                FROM j
+            )
+            SELECT message_id FROM j
+            """
+        ),
+        {"id": job.id, "lease": job.lease_id, "error": _json(error), "delay": delay_s,
+         "message": error.get("message")},
+    ).first()
+    return None if row is None else row.message_id
+
+
+def record_progress(
+    *, session: Session, job: ClaimedJob, done: int, total: int | None, message: str | None,
+    milestone: int | None = None,
+) -> bool | None:
+    """Store progress; returns whether a cancel was requested (None: the lease is lost)."""
+    row = session.execute(
+        text(
+            """
+            WITH j AS (
+                UPDATE jobs SET progress_done = :done, progress_total = :total,
+                       progress_message = :message, heartbeat_at = now(), updated_at = now()
+                WHERE id = :id AND lease_id = :lease AND status = 'running'
+                RETURNING id, cancel_requested_at IS NOT NULL AS cancel_requested
+            ), e AS (
+                INSERT INTO job_events (job_id, type, message, data)
+                SELECT id, 'progress', :message,
+                       jsonb_build_object('done', :done, 'total', :total, 'percent', :milestone)
+                FROM j WHERE CAST(:milestone AS int) IS NOT NULL
+            )
+            SELECT cancel_requested FROM j
+            """
+        ),
+        {"id": job.id, "lease": job.lease_id, "done": done, "total": total,
+         "message": message[:500] if message else None, "milestone": milestone},
+    ).first()
+    return None if row is None else bool(row.cancel_requested)
+
+
+def cancel_requested(*, session: Session, job: ClaimedJob) -> bool | None:
+    """Whether a cancel was requested (None: this worker no longer holds the job)."""
+    row = session.execute(
+        text("SELECT cancel_requested_at IS NOT NULL AS c FROM jobs "
+             "WHERE id = :id AND lease_id = :lease AND status = 'running'"),
+        {"id": job.id, "lease": job.lease_id},
+    ).first()
+    return None if row is None else bool(row.c)
+
+
+def heartbeat(*, session: Session, leases: dict[uuid.UUID, uuid.UUID]) -> dict[uuid.UUID, bool]:
+    """Refresh the heartbeat of the jobs this process holds, in one statement.
+
+    Returns {job id: cancel requested} for the jobs still held; a job missing from the answer
+    was taken away (recovered elsewhere or finished).
+    """
+    if not leases:
+        return {}
+    rows = session.execute(
+        text(
+            """
+            UPDATE jobs SET heartbeat_at = now()
+            FROM unnest(CAST(:ids AS uuid[]), CAST(:leases AS uuid[])) AS h(id, lease)
+            WHERE jobs.id = h.id AND jobs.lease_id = h.lease AND jobs.status = 'running'
+            RETURNING jobs.id, jobs.cancel_requested_at IS NOT NULL AS cancel_requested
+            """
+        ),
+        {"ids": list(leases), "leases": list(leases.values())},
+    ).all()
+    return {row.id: bool(row.cancel_requested) for row in rows}
+
+
+def save_checkpoint(*, session: Session, job: ClaimedJob, state: dict[str, Any]) -> bool:
+    row = session.execute(
+        text("UPDATE jobs SET checkpoint = CAST(:state AS jsonb), heartbeat_at = now() "
+             "WHERE id = :id AND lease_id = :lease AND status = 'running' RETURNING id"),
+        {"id": job.id, "lease": job.lease_id, "state": _json(state)},
+    ).first()
+    return row is not None
+
+
+def effect_result(*, session: Session, job_id: uuid.UUID, key: str) -> tuple[bool, Any]:
+    """(done, result) of an effect recorded in the job's ledger."""
+    row = session.execute(
+        text("SELECT result FROM job_effects WHERE job_id = :id AND key = :key"),
+        {"id": job_id, "key": key},
+    ).first()
+    return (False, None) if row is None else (True, row.result)
+
+
+def record_effect(*, session: Session, job_id: uuid.UUID, key: str, result: Any) -> None:
+    session.execute(
+        text("INSERT INTO job_effects (job_id, key, result) VALUES (:id, :key, CAST(:result AS jsonb)) "
+             "ON CONFLICT (job_id, key) DO NOTHING"),
+        {"id": job_id, "key": key, "result": _json(result)},
+    )
+
+
+def mark_enqueued(*, session: Session, job_ids: list[uuid.UUID]) -> None:
+    """Note that the broker accepted these jobs' messages."""
+    if job_ids:
+        session.execute(
+            text("UPDATE jobs SET enqueued_at = now() WHERE id = ANY(:ids) AND status = 'queued'"),
+            {"ids": job_ids},
+        )

@@ -1,0 +1,380 @@
+"""Jobs and their history: the tables, and what clients may do with them.
+
+The job row is the truth about a job; the broker only carries its id. Every change of state
+writes an event in the same transaction, so the history a client reads is never out of step
+with the status it sees. The state changes made while a job runs live in models/job_runs.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.accounts import utcnow
+from models.base import Base, created_at, timestamp, uuid_pk
+from models.errors import Conflict, InvalidInput, NotFound
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class EventType(enum.StrEnum):
+    QUEUED = "queued"
+    STARTED = "started"
+    PROGRESS = "progress"
+    RETRY_SCHEDULED = "retry_scheduled"
+    FAILED = "failed"
+    SUCCEEDED = "succeeded"
+    CANCEL_REQUESTED = "cancel_requested"
+    CANCELLED = "cancelled"
+    RECOVERED = "recovered"
+    REDRIVEN = "redriven"
+
+
+JOB_STATUS = Enum(
+    JobStatus, name="job_status", values_callable=lambda e: [m.value for m in e], create_type=True
+)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
+        CheckConstraint("attempts >= 0 AND max_attempts >= 1", name="attempts"),
+        CheckConstraint("priority BETWEEN 0 AND 9", name="priority"),
+        # The list endpoint: one owner's jobs, newest first (keyset pagination).
+        Index("ix_jobs_owner_created", "owner_id", text("created_at DESC"), text("id DESC")),
+        Index("ix_jobs_created", text("created_at DESC"), text("id DESC")),
+        # The recovery sweep: due queued jobs and running jobs by heartbeat.
+        Index("ix_jobs_queued_run_after", "run_after", postgresql_where=text("status = 'queued'")),
+        Index("ix_jobs_running_heartbeat", "heartbeat_at", postgresql_where=text("status = 'running'")),
+        Index("ix_jobs_status_kind", "status", "kind"),
+    )
+
+    id: Mapped[uuid_pk]
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(100))
+    queue: Mapped[str] = mapped_column(String(100))
+    status: Mapped[JobStatus] = mapped_column(JOB_STATUS, server_default=JobStatus.QUEUED.value)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    progress_done: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    progress_total: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message: Mapped[str | None] = mapped_column(String(500))
+    checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    crashes: Mapped[int] = mapped_column(Integer, server_default="0")
+    priority: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_id: Mapped[str | None] = mapped_column(String(100))
+    message_id: Mapped[str | None] = mapped_column(String(100))
+    lease_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    run_after: Mapped[datetime] = mapped_column(server_default=func.now())
+    cancel_requested_at: Mapped[timestamp | None]
+    heartbeat_at: Mapped[timestamp | None]
+    created_at: Mapped[created_at]
+    enqueued_at: Mapped[timestamp | None]
+    started_at: Mapped[timestamp | None]
+    finished_at: Mapped[timestamp | None]
+    updated_at: Mapped[created_at]
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        total = self.progress_total
+        percent = None
+        if total:
+            percent = round(min(100.0, 100.0 * self.progress_done / total), 1)
+        elif self.status == JobStatus.SUCCEEDED:
+            percent = 100.0
+        return {
+            "done": self.progress_done,
+            "total": total,
+            "percent": percent,
+            "message": self.progress_message,
+        }
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.cancel_requested_at is not None
+
+    @property
+    def etag(self) -> str:
+        return f"{self.id.hex}-{int(self.updated_at.timestamp() * 1_000_000)}"
+
+
+class JobEvent(Base):
+    """One entry of a job's append-only history."""
+
+    __tablename__ = "job_events"
+    __table_args__ = (Index("ix_job_events_job_id", "job_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="CASCADE")
+    )
+    type: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    at: Mapped[created_at]
+
+
+class JobEffect(Base):
+    """An effect a job completed (a mail sent, say), so a retry does not repeat it."""
+
+    __tablename__ = "job_effects"
+
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[created_at]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: jobs are visible to their owner and to platform admins."""
+
+    user_id: uuid.UUID
+    is_admin: bool = False
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A validated request for a job, ready to be stored."""
+
+    kind: str
+    queue: str
+    params: dict[str, Any]
+    max_attempts: int
+    priority: int = 0
+    run_at: datetime | None = None
+    idempotency_key: str | None = None
+    request_id: str | None = None
+
+
+def add_event(
+    *, session: Session, job_id: uuid.UUID, type: EventType, message: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    session.add(JobEvent(job_id=job_id, type=type.value, message=message, data=data))
+
+
+def create_job(*, session: Session, owner_id: uuid.UUID, new: NewJob) -> tuple[Job, bool]:
+    """Store a queued job and its first event; returns (job, created).
+
+    With an idempotency key, a repeat of the same request returns the job the first request
+    made (created is False); the same key with a different request is a conflict.
+    """
+    if new.idempotency_key is not None:
+        existing = _by_idempotency_key(session, owner_id, new.idempotency_key)
+        if existing is not None:
+            return _same_request(existing, new), False
+    job = Job(
+        owner_id=owner_id,
+        kind=new.kind,
+        queue=new.queue,
+        params=new.params,
+        max_attempts=new.max_attempts,
+        priority=new.priority,
+        idempotency_key=new.idempotency_key,
+        request_id=new.request_id,
+    )
+    job.id = uuid.uuid4()
+    job.message_id = str(job.id)
+    if new.run_at is not None:
+        job.run_after = new.run_at
+    try:
+        # A savepoint, so that losing a race on the idempotency key leaves the caller's
+        # transaction usable and we can return the winner's job.
+        with session.begin_nested():
+            session.add(job)
+            session.flush()
+    except IntegrityError:
+        existing = _by_idempotency_key(session, owner_id, new.idempotency_key or "")
+        if existing is None:
+            raise
+        return _same_request(existing, new), False
+    add_event(session=session, job_id=job.id, type=EventType.QUEUED,
+              data={"run_after": job.run_after.isoformat()} if new.run_at else None)
+    session.flush()
+    session.refresh(job)
+    return job, True
+
+
+def _by_idempotency_key(session: Session, owner_id: uuid.UUID, key: str) -> Job | None:
+    return session.scalar(
+        select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key)
+    )
+
+
+def _same_request(existing: Job, new: NewJob) -> Job:
+    if existing.kind != new.kind or existing.params != new.params:
+        raise Conflict(
+            "this Idempotency-Key was already used for a different request",
+            details={"job_id": str(existing.id)},
+        )
+    return existing
+
+
+def get_job(*, session: Session, job_id: uuid.UUID, viewer: Viewer, lock: bool = False) -> Job:
+    """The job, if the viewer may see it; someone else's job does not exist for them."""
+    query = select(Job).where(Job.id == job_id)
+    if not viewer.is_admin:
+        query = query.where(Job.owner_id == viewer.user_id)
+    if lock:
+        query = query.with_for_update()
+    job = session.scalar(query)
+    if job is None:
+        raise NotFound("job not found", details={"job_id": str(job_id)})
+    return job
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    status: JobStatus | None = None
+    kind: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+def encode_cursor(job: Job) -> str:
+    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, job_id = raw.split("|", 1)
+        return datetime.fromisoformat(created), uuid.UUID(job_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("cursor is not valid", details={"cursor": ["invalid"]}) from None
+
+
+def list_jobs(
+    *, session: Session, viewer: Viewer, filters: JobFilter, cursor: str | None, limit: int
+) -> tuple[list[Job], str | None]:
+    """A page of the viewer's jobs, newest first, and the cursor of the next page."""
+    query = select(Job)
+    if not viewer.is_admin:
+        query = query.where(Job.owner_id == viewer.user_id)
+    if filters.status is not None:
+        query = query.where(Job.status == filters.status)
+    if filters.kind is not None:
+        query = query.where(Job.kind == filters.kind)
+    if filters.created_after is not None:
+        query = query.where(Job.created_at >= filters.created_after)
+    if filters.created_before is not None:
+        query = query.where(Job.created_at < filters.created_before)
+    if cursor:
+        created, last_id = decode_cursor(cursor)
+        query = query.where(
+            or_(Job.created_at < created, and_(Job.created_at == created, Job.id < last_id))
+        )
+    rows = list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def list_events(*, session: Session, job: Job, after_id: int = 0, limit: int = 500) -> list[JobEvent]:
+    return list(
+        session.scalars(
+            select(JobEvent)
+            .where(JobEvent.job_id == job.id, JobEvent.id > after_id)
+            .order_by(JobEvent.id)
+            .limit(limit)
+        )
+    )
+
+
+def request_cancel(*, session: Session, job: Job) -> Job:
+    """Cancel a queued job now; ask a running one to stop at its next check.
+
+    The request is a flag in the database, so it holds whichever worker has the job and
+    survives restarts of every process.
+    """
+    if job.status.finished:
+        raise Conflict(f"job is already {job.status.value}", details={"status": job.status.value})
+    now = utcnow()
+    if job.status == JobStatus.QUEUED:
+        job.status = JobStatus.CANCELLED
+        job.finished_at = now
+        job.cancel_requested_at = now
+        add_event(session=session, job_id=job.id, type=EventType.CANCELLED,
+                  message="cancelled before it started")
+    elif job.cancel_requested_at is None:
+        job.cancel_requested_at = now
+        add_event(session=session, job_id=job.id, type=EventType.CANCEL_REQUESTED)
+    job.updated_at = now
+    session.flush()
+    return job
+
+
+def redrive(*, session: Session, job: Job) -> Job:
+    """Queue a failed or cancelled job again with a fresh set of attempts."""
+    if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        raise Conflict(
+            f"only failed or cancelled jobs can be retried; this one is {job.status.value}",
+            details={"status": job.status.value},
+        )
+    now = utcnow()
+    previous = {"status": job.status.value, "attempts": job.attempts, "error": job.error}
+    job.status = JobStatus.QUEUED
+    job.attempts = 0
+    job.crashes = 0
+    job.error = None
+    job.result = None
+    job.cancel_requested_at = None
+    job.lease_id = None
+    job.worker_id = None
+    job.heartbeat_at = None
+    job.started_at = None
+    job.finished_at = None
+    job.enqueued_at = None
+    job.run_after = now
+    job.updated_at = now
+    job.message_id = f"{job.id}.{int(now.timestamp() * 1000)}"
+    add_event(session=session, job_id=job.id, type=EventType.REDRIVEN, data=previous)
+    session.flush()
+    return job

@@ -1,0 +1,140 @@
+"""The queries of the recovery sweep: find jobs the broker lost and jobs whose worker died.
+
+Both run in the scheduler process every few seconds. Jobs whose worker died count the attempt
+and a crash; a job that has crashed its worker `max_crashes` times is a poison message and is
+failed with the reason in its history instead of being handed to the next worker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+SWEEP_LOCK_KEY = 0x6261636B6C696E65  # "backline": one sweeper at a time across machines
+
+
+@dataclass(frozen=True)
+class Redelivery:
+    """A job whose message must be sent again."""
+
+    job_id: uuid.UUID
+    kind: str
+    queue: str
+    message_id: str
+    priority: int
+    never_sent: bool = False
+    long_waiting: bool = False
+
+
+def try_sweep_lock(*, session: Session) -> bool:
+    """Take the transaction-scoped sweep lock; False if another scheduler holds it."""
+    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                {"k": SWEEP_LOCK_KEY}).scalar())
+
+
+def stale_running(*, session: Session, stale_s: float, max_crashes: int, limit: int = 500
+                  ) -> tuple[list[Redelivery], int]:
+    """Take back running jobs whose heartbeat is older than `stale_s`.
+
+    Returns the jobs to send again and how many were failed (poisoned or out of attempts).
+    """
+    rows = session.execute(
+        text(
+            """
+            WITH stale AS (
+                SELECT id FROM jobs
+                WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => :stale)
+                ORDER BY heartbeat_at LIMIT :limit FOR UPDATE SKIP LOCKED
+            ), j AS (
+                UPDATE jobs SET
+                    crashes = crashes + 1,
+                    status = CASE WHEN crashes + 1 >= :max_crashes OR attempts >= max_attempts
+                                  THEN 'failed'::job_status ELSE 'queued'::job_status END,
+                    error = CASE
+                        WHEN crashes + 1 >= :max_crashes THEN jsonb_build_object(
+                            'type', 'PoisonMessage', 'transient', false, 'message',
+                            'the job stopped its worker ' || (crashes + 1) || ' times; quarantined')
+                        WHEN attempts >= max_attempts THEN jsonb_build_object(
+                            'type', 'WorkerLost', 'transient', true, 'message',
+                            'the worker running the last attempt stopped responding')
+                        ELSE error END,
+                    finished_at = CASE WHEN crashes + 1 >= :max_crashes OR attempts >= max_attempts
+                                       THEN now() END,
+                    lease_id = NULL, heartbeat_at = NULL, run_after = now(), updated_at = now(),
+                    enqueued_at = now(), message_id = id::text || '.' || attempts || 'r'
+                FROM stale WHERE jobs.id = stale.id
+                RETURNING jobs.id, jobs.kind, jobs.queue, jobs.status, jobs.message_id,
+                          jobs.priority, jobs.worker_id, jobs.attempts, jobs.crashes
+            ), e AS (
+                INSERT INTO job_events (job_id, type, message, data)
+                SELECT id, CASE WHEN status = 'failed' THEN 'failed' ELSE 'recovered' END,
+                       CASE WHEN status = 'failed'
+                            THEN CASE WHEN crashes >= :max_crashes
+                                      THEN 'quarantined: the job stopped its worker ' || crashes || ' times'
+                                      ELSE 'worker lost on the last attempt' END
+                            ELSE 'worker stopped heartbeating; job queued again' END,
+                       jsonb_build_object('reason', 'stale_heartbeat', 'worker', worker_id,
+                                          'attempt', attempts, 'crashes', crashes)
+                FROM j
+            )
+            SELECT * FROM j
+            """
+        ),
+        {"stale": stale_s, "max_crashes": max_crashes, "limit": limit},
+    ).all()
+    again = [Redelivery(r.id, r.kind, r.queue, r.message_id, r.priority)
+             for r in rows if r.status == "queued"]
+    return again, len(rows) - len(again)
+
+
+def lost_queued(*, session: Session, stale_s: float, busy_factor: int = 10, limit: int = 1000
+                ) -> list[Redelivery]:
+    """Due queued jobs that no worker took within `stale_s` (candidates, not yet changed).
+
+    `never_sent`: the broker never accepted a message for it; `long_waiting`: due for more
+    than `busy_factor` times the threshold.
+    """
+    rows = session.execute(
+        text(
+            """
+            SELECT id, kind, queue, message_id, priority, enqueued_at IS NULL AS never_sent,
+                   run_after <= now() - make_interval(secs => :stale * :factor) AS long_waiting
+            FROM jobs
+            WHERE status = 'queued' AND run_after <= now() - make_interval(secs => :stale)
+              AND coalesce(enqueued_at, created_at) <= now() - make_interval(secs => :stale)
+            ORDER BY priority DESC, run_after LIMIT :limit FOR UPDATE SKIP LOCKED
+            """
+        ),
+        {"stale": stale_s, "factor": busy_factor, "limit": limit},
+    ).all()
+    return [Redelivery(r.id, r.kind, r.queue, r.message_id, r.priority, r.never_sent,
+                       r.long_waiting) for r in rows]
+
+
+def requeue_lost(*, session: Session, job_ids: list[uuid.UUID]) -> list[Redelivery]:
+    """Give lost queued jobs a new message id and record their recovery."""
+    if not job_ids:
+        return []
+    rows = session.execute(
+        text(
+            """
+            WITH j AS (
+                UPDATE jobs SET enqueued_at = now(), updated_at = now(),
+                       message_id = id::text || '.' || (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                WHERE id = ANY(:ids) AND status = 'queued'
+                RETURNING id, kind, queue, message_id, priority
+            ), e AS (
+                INSERT INTO job_events (job_id, type, message, data)
+                SELECT id, 'recovered', 'the broker did not deliver the job; sent again',
+                       jsonb_build_object('reason', 'message_missing')
+                FROM j
+            )
+            SELECT * FROM j
+            """
+        ),
+        {"ids": job_ids},
+    ).all()
+    return [Redelivery(r.id, r.kind, r.queue, r.message_id, r.priority) for r in rows]

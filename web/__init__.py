@@ -1,0 +1,45 @@
+"""The HTTP API: `create_app()` builds the Flask app (flask-smorest, OpenAPI 3).
+
+    flask --app web run            # development server
+    gunicorn 'web:create_app()'    # what `make run` and docker-compose start
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from config import Settings, load_settings
+from config.logging import configure_logging
+from web import auth, errors, jobs
+from web.cli import users_cli
+from web.context import EXTENSION, close_db
+from workers.setup import Platform, connect
+
+
+def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> Flask:
+    """Build the API. Tests pass their own settings (and platform, to share a connection)."""
+    settings = settings or (platform.settings if platform else load_settings())
+    configure_logging(settings)
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        API_TITLE="Backline API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION] = platform or connect(settings)
+    app.teardown_appcontext(close_db)
+    errors.init_app(app)
+    api = errors.BacklineApi(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    api.register_blueprint(auth.blp)
+    api.register_blueprint(jobs.blp)
+    app.register_blueprint(users_cli)
+    return app

@@ -1,0 +1,283 @@
+"""/api/v1/jobs: submit jobs, follow them, list them, cancel and retry them.
+
+Polling is meant to be cheap: GET answers 304 to a matching If-None-Match, says when to ask
+again with Retry-After while the job is unfinished, and with ?wait=N holds the request open
+(up to 30 s) until the job changes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from flask import Response, g, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from models import jobs as jobs_domain
+from models.accounts import utcnow
+from models.errors import InvalidInput
+from models.jobs import Job, JobFilter, JobStatus
+from web.auth import BEARER, auth_required, current_viewer
+from web.context import db, platform
+from workers import enqueue
+from workers.registry import load_kinds
+
+blp = Blueprint("jobs", __name__, url_prefix="/api/v1", description="Background jobs.")
+MAX_WAIT_S = 30
+MAX_RUN_AHEAD = timedelta(days=7)  # the Redis broker delays messages by at most 7 days
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+# -- schemas ---------------------------------------------------------------------------------
+class JobCreate(Schema):
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    params = fields.Dict(keys=fields.String(), load_default=dict)
+    run_at = fields.AwareDateTime(metadata={"description": "Start no earlier than this (≤ 7 days ahead)."})
+    priority = fields.Integer(load_default=0, validate=validate.Range(min=0, max=9))
+
+    @validates_schema
+    def _run_at_in_range(self, data: dict[str, Any], **_: Any) -> None:
+        run_at = data.get("run_at")
+        if run_at is not None and run_at > utcnow() + MAX_RUN_AHEAD:
+            raise ValidationError("must be at most 7 days ahead", "run_at")
+
+
+class Progress(Schema):
+    done = fields.Integer()
+    total = fields.Integer(allow_none=True)
+    percent = fields.Float(allow_none=True)
+    message = fields.String(allow_none=True)
+
+
+class JobRead(Schema):
+    id = fields.UUID(required=True)
+    kind = fields.String(required=True)
+    status = fields.Enum(JobStatus, by_value=True, required=True)
+    params = fields.Dict()
+    result = fields.Raw(allow_none=True)
+    error = fields.Dict(allow_none=True, metadata={"description": "type, message, transient"})
+    progress = fields.Nested(Progress)
+    attempts = fields.Integer()
+    max_attempts = fields.Integer()
+    priority = fields.Integer()
+    idempotency_key = fields.String(allow_none=True)
+    cancel_requested = fields.Boolean()
+    run_after = fields.DateTime()
+    created_at = fields.DateTime()
+    enqueued_at = fields.DateTime(allow_none=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    updated_at = fields.DateTime()
+
+
+class JobGetQuery(Schema):
+    wait = fields.Float(load_default=0, validate=validate.Range(min=0, max=MAX_WAIT_S),
+                        metadata={"description": "Hold the request up to this many seconds "
+                                                 "until the job changes."})
+
+
+class JobQuery(Schema):
+    status = fields.Enum(JobStatus, by_value=True)
+    kind = fields.String(validate=validate.Length(max=100))
+    created_after = fields.AwareDateTime()
+    created_before = fields.AwareDateTime()
+    cursor = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class JobPage(Schema):
+    items = fields.List(fields.Nested(JobRead), required=True)
+    next_cursor = fields.String(allow_none=True)
+
+
+class EventRead(Schema):
+    id = fields.Integer()
+    type = fields.String()
+    message = fields.String(allow_none=True)
+    data = fields.Dict(allow_none=True)
+    at = fields.DateTime()
+
+
+class EventQuery(Schema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class EventPage(Schema):
+    items = fields.List(fields.Nested(EventRead), required=True)
+
+
+class KindRead(Schema):
+    name = fields.String()
+    description = fields.String()
+    queue = fields.String()
+    max_attempts = fields.Integer()
+    time_limit_ms = fields.Integer()
+    admin_only = fields.Boolean()
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _validated_params(kind_name: str, params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    kind = load_kinds().get(kind_name)
+    if kind is None or (kind.admin_only and not g.user.is_admin):
+        raise InvalidInput("unknown job kind",
+                           details={"fields": {"kind": [f"no job kind named {kind_name!r}"]}})
+    schema = kind.params_schema()
+    try:
+        loaded = schema.load(params)
+    except ValidationError as exc:
+        raise InvalidInput("the params do not fit the job kind",
+                           details={"fields": {"params": exc.messages}}) from None
+    return kind, schema.dump(loaded)
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise InvalidInput("Idempotency-Key must be 1 to 200 printable ASCII characters",
+                           details={"fields": {"Idempotency-Key": ["invalid"]}})
+    return key
+
+
+def _retry_after_s(job: Job) -> int:
+    if job.status == JobStatus.QUEUED and job.run_after > utcnow():
+        return max(1, math.ceil((job.run_after - utcnow()).total_seconds()))
+    return 1
+
+
+def _job_response(job: Job, status: int = 200) -> Response:
+    response = Response(JobRead().dumps(job), status=status, mimetype="application/json")
+    response.set_etag(job.etag)
+    if not job.status.finished:
+        response.headers["Retry-After"] = str(_retry_after_s(job))
+    return response
+
+
+def _load(job_id: uuid.UUID) -> Job:
+    return jobs_domain.get_job(session=db(), job_id=job_id, viewer=current_viewer())
+
+
+# -- views -----------------------------------------------------------------------------------
+@blp.route("/jobs")
+class Jobs(MethodView):
+    @blp.arguments(JobCreate)
+    @blp.response(202, JobRead)
+    @blp.alt_response(422, description="Unknown kind or params that do not fit it.")
+    @blp.doc(security=BEARER, parameters=[{"in": "header", "name": "Idempotency-Key",
+                                           "schema": {"type": "string", "maxLength": 200}}])
+    @auth_required
+    def post(self, body: dict[str, Any]) -> Response:
+        """Submit a job; answers 202 with the job and its Location"""
+        kind, params = _validated_params(body["kind"], body["params"])
+        job, created = enqueue.submit(
+            session=db(), dispatcher=platform().dispatcher, owner_id=g.user.id, kind=kind,
+            params=params, priority=body["priority"], run_at=body.get("run_at"),
+            idempotency_key=_idempotency_key(), request_id=g.request_id,
+        )
+        db().commit()
+        response = _job_response(job, 202)
+        response.headers["Location"] = url_for("jobs.JobItem", job_id=job.id)
+        if not created:
+            response.headers["Idempotent-Replayed"] = "true"
+        return response
+
+    @blp.arguments(JobQuery, location="query")
+    @blp.response(200, JobPage)
+    @blp.doc(security=BEARER)
+    @auth_required
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """List your jobs, newest first, with filters and a cursor"""
+        filters = JobFilter(status=query.get("status"), kind=query.get("kind"),
+                            created_after=query.get("created_after"),
+                            created_before=query.get("created_before"))
+        items, next_cursor = jobs_domain.list_jobs(
+            session=db(), viewer=current_viewer(), filters=filters, cursor=query.get("cursor"),
+            limit=query["limit"])
+        return {"items": items, "next_cursor": next_cursor}
+
+
+@blp.route("/jobs/<uuid:job_id>")
+class JobItem(MethodView):
+    @blp.arguments(JobGetQuery, location="query")
+    @blp.response(200, JobRead)
+    @blp.alt_response(304, description="Not modified since the ETag you sent.")
+    @blp.doc(security=BEARER)
+    @auth_required
+    def get(self, query: dict[str, Any], job_id: uuid.UUID) -> Response:
+        """The job's status, progress, attempts, result or error"""
+        known = request.if_none_match
+        job = _load(job_id)
+        baseline = job.etag if not known else None
+        deadline = time.monotonic() + query["wait"]
+        pause = 0.05
+        while (job.etag in known or job.etag == baseline) and time.monotonic() < deadline:
+            db().close()  # hand the connection back while we wait
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 1.5, 0.5)
+            job = _load(job_id)
+        if job.etag in known:
+            response = Response(status=304)
+            response.set_etag(job.etag)
+            if not job.status.finished:
+                response.headers["Retry-After"] = str(_retry_after_s(job))
+            return response
+        return _job_response(job)
+
+
+@blp.route("/jobs/<uuid:job_id>/events")
+class JobEvents(MethodView):
+    @blp.arguments(EventQuery, location="query")
+    @blp.response(200, EventPage)
+    @blp.doc(security=BEARER)
+    @auth_required
+    def get(self, query: dict[str, Any], job_id: uuid.UUID) -> dict[str, Any]:
+        """The job's history, oldest first (pass ?after=<last id> for newer ones)"""
+        job = _load(job_id)
+        return {"items": jobs_domain.list_events(session=db(), job=job, after_id=query["after"])}
+
+
+@blp.route("/jobs/<uuid:job_id>/cancel")
+class JobCancel(MethodView):
+    @blp.response(200, JobRead)
+    @blp.alt_response(409, description="The job already finished.")
+    @blp.doc(security=BEARER)
+    @auth_required
+    def post(self, job_id: uuid.UUID) -> Response:
+        """Cancel: a queued job at once, a running one at its next check"""
+        job = jobs_domain.get_job(session=db(), job_id=job_id, viewer=current_viewer(), lock=True)
+        jobs_domain.request_cancel(session=db(), job=job)
+        db().commit()
+        return _job_response(job)
+
+
+@blp.route("/jobs/<uuid:job_id>/retry")
+class JobRetry(MethodView):
+    @blp.response(202, JobRead)
+    @blp.alt_response(409, description="Only failed or cancelled jobs can be retried.")
+    @blp.doc(security=BEARER)
+    @auth_required
+    def post(self, job_id: uuid.UUID) -> Response:
+        """Run a failed or cancelled job again, with a fresh set of attempts"""
+        job = jobs_domain.get_job(session=db(), job_id=job_id, viewer=current_viewer(), lock=True)
+        enqueue.redrive(session=db(), dispatcher=platform().dispatcher, job=job)
+        db().commit()
+        return _job_response(job, 202)
+
+
+@blp.route("/job-kinds")
+class JobKinds(MethodView):
+    @blp.response(200, KindRead(many=True))
+    @blp.doc(security=BEARER)
+    @auth_required
+    def get(self) -> list[Any]:
+        """The job kinds you may submit"""
+        kinds = load_kinds().values()
+        return [k for k in kinds if g.user.is_admin or not k.admin_only]
+

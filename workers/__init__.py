@@ -1,0 +1,2 @@
+"""Background jobs: the broker, the job core (registry, context, tracking, enqueue,
+recovery) and one module per job family."""

@@ -1,0 +1,31 @@
+"""`python -m workers`: start Dramatiq worker processes for every Backline queue.
+
+Settings come from the environment (config/); the idle poll interval is handed to Dramatiq
+through the variable its worker reads, since its CLI has no flag for it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from config import load_settings
+from workers.registry import queues
+
+
+def main(argv: list[str]) -> None:
+    settings = load_settings()
+    env = dict(os.environ, dramatiq_worker_timeout=str(settings.worker_idle_poll_ms))
+    args = [
+        sys.executable, "-m", "dramatiq", "workers.app",
+        "--processes", str(settings.worker_processes),
+        "--threads", str(settings.worker_threads),
+        "--queues", *sorted(queues()),
+        "--skip-logging",
+        *argv,
+    ]
+    os.execve(sys.executable, args, env)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,148 @@
+"""Submitting jobs: the job row first, the broker message only after the commit.
+
+`submit` stores the job (and its first event) in the caller's transaction and notes a message
+to send. The dispatcher, installed on the session factory, sends the noted messages once the
+transaction commits and drops them if it rolls back, so no caller can enqueue a job that was
+never stored. If the broker is down at that moment the job is still safe in PostgreSQL and
+the recovery sweep sends it later.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from dramatiq import Broker, Message
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import job_runs
+from models.accounts import utcnow
+from models.jobs import Job, NewJob, create_job
+from models.jobs import redrive as redrive_job
+from workers.registry import JobKind
+
+log = logging.getLogger(__name__)
+_PENDING = "backline.pending_messages"
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """One message to send: which job, on which queue, for which actor."""
+
+    job_id: uuid.UUID
+    kind: str
+    queue: str
+    message_id: str
+    priority: int = 0
+    delay_ms: int | None = None
+
+
+def build_message(dispatch: Dispatch, *, rabbitmq: bool) -> Message:
+    options: dict = {}
+    if rabbitmq:
+        options["broker_priority"] = dispatch.priority
+    return Message(
+        queue_name=dispatch.queue,
+        actor_name=dispatch.kind,
+        args=(str(dispatch.job_id),),
+        kwargs={},
+        options=options,
+        message_id=dispatch.message_id,
+    )
+
+
+class Dispatcher:
+    """Sends broker messages for jobs, after the transaction that stored them commits."""
+
+    def __init__(self, broker: Broker, engine: Engine) -> None:
+        self.broker = broker
+        self.engine = engine
+        self.rabbitmq = type(broker).__name__ == "RabbitmqBroker"
+
+    def install(self, factory: sessionmaker[Session]) -> None:
+        event.listen(factory, "after_commit", self._after_commit)
+        event.listen(factory, "after_soft_rollback", self._after_rollback)
+
+    def send_after_commit(self, session: Session, dispatch: Dispatch) -> None:
+        session.info.setdefault(_PENDING, []).append(dispatch)
+
+    def send(self, dispatches: list[Dispatch]) -> list[uuid.UUID]:
+        """Send now; returns the ids of the jobs the broker accepted (failures are logged)."""
+        sent = []
+        for dispatch in dispatches:
+            try:
+                self.broker.enqueue(build_message(dispatch, rabbitmq=self.rabbitmq),
+                                    delay=dispatch.delay_ms)
+            except Exception:
+                # The job row is committed; the recovery sweep will send it.
+                log.warning("enqueue failed; the recovery sweep will send the job later",
+                            extra={"job_id": str(dispatch.job_id)}, exc_info=True)
+            else:
+                sent.append(dispatch.job_id)
+        return sent
+
+    def _after_commit(self, session: Session) -> None:
+        pending = session.info.pop(_PENDING, None)
+        if not pending:
+            return
+        sent = self.send(pending)
+        if not sent:
+            return
+        try:
+            with Session(self.engine) as s, s.begin():
+                job_runs.mark_enqueued(session=s, job_ids=sent)
+        except Exception:
+            log.warning("could not record enqueued_at", exc_info=True)
+
+    def _after_rollback(self, session: Session, previous_transaction: object) -> None:
+        if not session.in_transaction():
+            session.info.pop(_PENDING, None)
+
+
+def delay_ms_until(when: datetime | None) -> int | None:
+    if when is None:
+        return None
+    ms = int((when - utcnow()).total_seconds() * 1000)
+    return ms if ms > 0 else None
+
+
+def submit(
+    *,
+    session: Session,
+    dispatcher: Dispatcher,
+    owner_id: uuid.UUID,
+    kind: JobKind,
+    params: dict,
+    priority: int = 0,
+    run_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    request_id: str | None = None,
+) -> tuple[Job, bool]:
+    """Store a job of `kind` (params already validated) and send it once the caller commits.
+
+    Returns (job, created); created is False when an idempotency key matched an earlier job.
+    """
+    new = NewJob(
+        kind=kind.name, queue=kind.queue, params=params, max_attempts=kind.max_attempts,
+        priority=priority, run_at=run_at, idempotency_key=idempotency_key, request_id=request_id,
+    )
+    job, created = create_job(session=session, owner_id=owner_id, new=new)
+    if created:
+        dispatcher.send_after_commit(session, Dispatch(
+            job_id=job.id, kind=job.kind, queue=job.queue, message_id=job.message_id or str(job.id),
+            priority=job.priority, delay_ms=delay_ms_until(run_at),
+        ))
+    return job, created
+
+
+def redrive(*, session: Session, dispatcher: Dispatcher, job: Job) -> Job:
+    """Queue a failed or cancelled job again (out of the dead-letter set) and send it."""
+    redrive_job(session=session, job=job)
+    dispatcher.send_after_commit(session, Dispatch(
+        job_id=job.id, kind=job.kind, queue=job.queue, message_id=job.message_id or str(job.id),
+        priority=job.priority,
+    ))
+    return job

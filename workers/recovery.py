@@ -1,0 +1,71 @@
+"""The recovery sweep: nothing submitted is lost, whatever happens to the broker or a worker.
+
+Run every few seconds by the scheduler (one sweeper at a time, through an advisory lock):
+1. running jobs whose heartbeat went stale (worker killed, machine gone) are queued again,
+   counting the attempt and a crash; a job that crashed its worker `max_crashes` times, or
+   has no attempts left, is failed with the reason in its history;
+2. queued jobs that are due yet untouched for `queued_stale_s` are sent again when their
+   message is gone: never sent (the enqueue failed), or the broker's queue is empty (Redis
+   flushed or restarted without its data). Long-waiting jobs are sent again after ten times
+   that threshold even if the queue is busy; a duplicate delivery is harmless (the claim
+   takes a job once).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from models import recovery
+from workers.broker import queue_depth
+from workers.enqueue import Dispatch
+from workers.setup import Platform
+
+log = logging.getLogger("backline.recovery")
+BUSY_QUEUE_FACTOR = 10
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    recovered_running: int = 0
+    quarantined: int = 0
+    resent_queued: int = 0
+    skipped: bool = False
+
+
+def sweep(platform: Platform) -> SweepReport:
+    """One pass of the sweep; returns what it did."""
+    settings = platform.settings
+    with platform.sessions.begin() as session:
+        if not recovery.try_sweep_lock(session=session):
+            return SweepReport(skipped=True)
+        again, failed = recovery.stale_running(
+            session=session, stale_s=settings.heartbeat_stale_s, max_crashes=settings.max_crashes
+        )
+        candidates = recovery.lost_queued(session=session, stale_s=settings.queued_stale_s,
+                                          busy_factor=BUSY_QUEUE_FACTOR)
+        lost = _lost(platform, candidates, settings.queued_stale_s)
+        resent = recovery.requeue_lost(session=session, job_ids=[c.job_id for c in lost])
+    # Sent after the commit: the rows say "queued" before any worker can see a message.
+    dispatches = [Dispatch(r.job_id, r.kind, r.queue, r.message_id, r.priority)
+                  for r in [*again, *resent]]
+    platform.dispatcher.send(dispatches)
+    report = SweepReport(len(again), failed, len(resent))
+    if again or failed or resent:
+        log.warning("recovery sweep acted", extra=report.__dict__)
+    return report
+
+
+def _lost(platform: Platform, candidates: list[recovery.Redelivery], stale_s: float
+          ) -> list[recovery.Redelivery]:
+    """The candidates whose message the broker no longer holds (as far as it can tell)."""
+    if all(c.never_sent or c.long_waiting for c in candidates):
+        return candidates
+    depth: dict[str, int] = {}
+    for queue in {c.queue for c in candidates}:
+        try:
+            depth[queue] = queue_depth(platform.broker, queue)
+        except Exception:
+            log.warning("could not read queue depth", extra={"queue": queue}, exc_info=True)
+            depth[queue] = -1
+    return [c for c in candidates if c.never_sent or c.long_waiting or depth.get(c.queue) == 0]

@@ -1,0 +1,44 @@
+"""`python -m workers.scheduler`: the periodic process (recovery sweep every few seconds).
+
+Several schedulers may run (one per machine, say): the sweep's advisory lock lets one act at a
+time. SIGTERM and Ctrl-C stop it between two sweeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from config import Settings, load_settings
+from config.logging import configure_logging
+from workers.recovery import sweep
+from workers.setup import connect
+
+log = logging.getLogger("backline.scheduler")
+
+
+def run(settings: Settings, stop: threading.Event) -> None:
+    platform = connect(settings, pool_size=2)
+    log.info("scheduler started", extra={"sweep_interval_s": settings.sweep_interval_s})
+    while not stop.is_set():
+        try:
+            sweep(platform)
+        except Exception:
+            log.exception("recovery sweep failed; trying again next interval")
+        stop.wait(settings.sweep_interval_s)
+    platform.engine.dispose()
+    log.info("scheduler stopped")
+
+
+def main() -> None:
+    settings = load_settings()
+    configure_logging(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    run(settings, stop)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Wiring a process to the job platform: broker, database, dispatcher and actors.
+
+The API process needs a dispatcher (to submit); worker processes also need the runtime and one
+Dramatiq actor per job kind. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dramatiq
+from dramatiq import Broker
+from dramatiq.middleware import Middleware
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from models.db import make_engine, make_session_factory
+from workers.broker import build_broker
+from workers.enqueue import Dispatcher
+from workers.registry import JobKind, load_kinds
+from workers.tracking import Runtime
+
+
+@dataclass
+class Platform:
+    """What a process holds to submit jobs and, in workers, to run them."""
+
+    settings: Settings
+    broker: Broker
+    engine: Engine
+    sessions: sessionmaker[Session]
+    dispatcher: Dispatcher
+
+
+def connect(settings: Settings, *, broker: Broker | None = None, engine: Engine | None = None,
+            pool_size: int | None = None) -> Platform:
+    """Build the broker, engine and a session factory that sends messages after commit."""
+    broker = broker or build_broker(settings)
+    engine = engine or make_engine(settings, pool_size=pool_size)
+    sessions = make_session_factory(engine)
+    dispatcher = Dispatcher(broker, engine)
+    dispatcher.install(sessions)
+    for queue in {kind.queue for kind in load_kinds().values()}:
+        broker.declare_queue(queue)
+    return Platform(settings, broker, engine, sessions, dispatcher)
+
+
+class HeartbeatMiddleware(Middleware):
+    """Starts the runtime's heartbeat thread with the worker and stops it at shutdown."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def after_worker_boot(self, broker: Broker, worker: object) -> None:
+        self.runtime.start_heartbeat()
+
+    def before_worker_shutdown(self, broker: Broker, worker: object) -> None:
+        self.runtime.stop_heartbeat()
+
+
+def declare_actors(platform: Platform, runtime: Runtime) -> dict[str, dramatiq.Actor]:
+    """One actor per job kind, all running through the tracking runtime."""
+    actors = {}
+    for kind in load_kinds().values():
+        actors[kind.name] = dramatiq.Actor(
+            _performer(runtime, kind),
+            broker=platform.broker,
+            actor_name=kind.name,
+            queue_name=kind.queue,
+            priority=0,
+            options={"time_limit": kind.time_limit_ms, "max_retries": 5},
+        )
+    return actors
+
+
+def _performer(runtime: Runtime, kind: JobKind):  # type: ignore[no-untyped-def]
+    def perform(job_id: str) -> None:
+        runtime.perform(kind, job_id)
+
+    perform.__name__ = kind.name.replace(".", "_")
+    return perform
+
+
+def start_worker_platform(settings: Settings) -> tuple[Platform, Runtime]:
+    """Everything a worker process needs; its actors are declared on the returned broker."""
+    platform = connect(settings, pool_size=settings.worker_threads + 2)
+    runtime = Runtime(settings, platform.engine, platform.sessions, platform.dispatcher)
+    platform.broker.add_middleware(HeartbeatMiddleware(runtime))
+    declare_actors(platform, runtime)
+    dramatiq.set_broker(platform.broker)
+    return platform, runtime

@@ -1,0 +1,186 @@
+"""The bookkeeping every job gets, so no job kind can forget it.
+
+For each message: claim the job (a duplicate delivery claims nothing and stops there), run the
+kind's handler with a JobContext, then record the outcome: succeeded with its result; cancelled;
+queued again after a backoff for a transient failure with attempts left; failed (the
+dead-letter set) otherwise. A heartbeat thread keeps the jobs this process holds alive in the
+database and brings back their cancel flags in the same statement.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import socket
+import threading
+import traceback
+import uuid
+from typing import Any
+
+from dramatiq.middleware import TimeLimitExceeded
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from models import job_runs
+from models.job_runs import ClaimedJob
+from workers.context import JobContext
+from workers.enqueue import Dispatch, Dispatcher
+from workers.errors import JobCancelled, LeaseLost, PermanentError, Verdict, classify, describe
+from workers.registry import JobKind
+
+log = logging.getLogger("backline.worker")
+MAX_RESULT_BYTES = 256 * 1024
+MAX_RETRY_AFTER_S = 24 * 3600
+
+
+def backoff_s(kind: JobKind, attempt: int, retry_after_s: float | None = None) -> float:
+    """Exponential backoff with jitter for the retry after `attempt`, never below Retry-After."""
+    ceiling = min(kind.max_backoff_ms, kind.min_backoff_ms * 2 ** max(0, attempt - 1)) / 1000
+    delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+    if retry_after_s is not None:
+        delay = max(delay, min(retry_after_s, MAX_RETRY_AFTER_S))
+    return delay
+
+
+class Runtime:
+    """A worker process's connection to the platform: sessions, dispatcher, held leases."""
+
+    def __init__(self, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
+                 dispatcher: Dispatcher) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions = sessions
+        self.dispatcher = dispatcher
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self._leases: dict[uuid.UUID, uuid.UUID] = {}
+        self._flags: dict[uuid.UUID, bool | None] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- heartbeats ------------------------------------------------------------------------
+    def start_heartbeat(self) -> None:
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._beat, name="job-heartbeat", daemon=True)
+            self._thread.start()
+
+    def stop_heartbeat(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def heartbeat_flag(self, job_id: uuid.UUID) -> bool | None:
+        """Latest cancel flag seen by the heartbeat (None: the job was taken away)."""
+        with self._lock:
+            return self._flags.get(job_id, False)
+
+    def heartbeat_once(self) -> None:
+        with self._lock:
+            leases = dict(self._leases)
+        if not leases:
+            return
+        with self.sessions.begin() as session:
+            alive = job_runs.heartbeat(session=session, leases=leases)
+        with self._lock:
+            for job_id in leases:
+                if job_id in self._leases:
+                    self._flags[job_id] = alive.get(job_id)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.settings.heartbeat_interval_s):
+            try:
+                self.heartbeat_once()
+            except Exception:
+                log.warning("heartbeat failed", exc_info=True)
+
+    def _hold(self, job: ClaimedJob) -> None:
+        with self._lock:
+            self._leases[job.id] = job.lease_id
+            self._flags[job.id] = False
+
+    def _release(self, job: ClaimedJob) -> None:
+        with self._lock:
+            self._leases.pop(job.id, None)
+            self._flags.pop(job.id, None)
+
+    # -- running a job ---------------------------------------------------------------------
+    def perform(self, kind: JobKind, job_id: str) -> None:
+        """Run one delivery of a message for job `job_id` of `kind`."""
+        try:
+            jid = uuid.UUID(job_id)
+        except ValueError:
+            log.error("message with a malformed job id dropped", extra={"job_id": job_id})
+            return
+        with self.sessions.begin() as session:
+            job = job_runs.claim(session=session, job_id=jid, worker_id=self.worker_id)
+        if job is None:
+            log.debug("nothing to do (duplicate delivery, finished, cancelled or not due)",
+                      extra={"job_id": job_id})
+            return
+        self._hold(job)
+        extra = {"job_id": job_id, "kind": kind.name, "attempt": job.attempts,
+                 "request_id": job.request_id}
+        log.info("job started", extra=extra)
+        try:
+            self._run(kind, job, extra)
+        finally:
+            self._release(job)
+
+    def _run(self, kind: JobKind, job: ClaimedJob, extra: dict[str, Any]) -> None:
+        try:
+            result = kind.handler(JobContext(self, job), job.params)
+            result = _checked_result(result)
+        except JobCancelled:
+            with self.sessions.begin() as session:
+                job_runs.cancel(session=session, job=job)
+            log.info("job cancelled", extra=extra)
+        except LeaseLost:
+            log.warning("job taken over by another worker; this attempt's outcome dropped",
+                        extra=extra)
+        except TimeLimitExceeded as exc:
+            self._failed(kind, job, exc, Verdict(True), extra)
+        except Exception as exc:
+            self._failed(kind, job, exc, classify(exc), extra)
+        else:
+            with self.sessions.begin() as session:
+                held = job_runs.succeed(session=session, job=job, result=result)
+            if held:
+                log.info("job succeeded", extra=extra)
+            else:
+                log.warning("job finished after it was taken over; result dropped", extra=extra)
+
+    def _failed(self, kind: JobKind, job: ClaimedJob, exc: BaseException, verdict: Verdict,
+                extra: dict[str, Any]) -> None:
+        error = describe(exc, verdict, traceback.format_exc())
+        if verdict.transient and job.attempts < job.max_attempts:
+            delay = backoff_s(kind, job.attempts, verdict.retry_after_s)
+            with self.sessions.begin() as session:
+                message_id = job_runs.schedule_retry(session=session, job=job, error=error,
+                                                     delay_s=delay)
+            if message_id is not None:
+                log.warning("job failed; retry scheduled",
+                            extra={**extra, "error": error["message"], "delay_s": round(delay, 3)})
+                self.dispatcher.send([Dispatch(job.id, kind.name, kind.queue, message_id,
+                                               delay_ms=max(1, int(delay * 1000)))])
+            return
+        with self.sessions.begin() as session:
+            job_runs.fail(session=session, job=job, error=error)
+        log.error("job failed", extra={**extra, "error": error["message"],
+                                       "transient": verdict.transient})
+
+
+def _checked_result(result: Any) -> Any:
+    """The handler's result, if it can be stored as JSON within the size limit."""
+    try:
+        encoded = json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        raise PermanentError(f"job result is not JSON: {exc}") from None
+    if len(encoded) > MAX_RESULT_BYTES:
+        raise PermanentError(f"job result is larger than {MAX_RESULT_BYTES} bytes")
+    return result
