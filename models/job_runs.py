@@ -155,14 +155,15 @@ def record_progress(
         text(
             """
             WITH j AS (
-                UPDATE jobs SET progress_done = :done, progress_total = :total,
-                       progress_message = :message, heartbeat_at = now(), updated_at = now()
+                UPDATE jobs SET progress_done = CAST(:done AS bigint),
+                       progress_total = CAST(:total AS bigint), progress_message = CAST(:message AS text), heartbeat_at = now(), updated_at = now()
                 WHERE id = :id AND lease_id = :lease AND status = 'running'
                 RETURNING id, cancel_requested_at IS NOT NULL AS cancel_requested
             ), e AS (
                 INSERT INTO job_events (job_id, type, message, data)
-                SELECT id, 'progress', :message,
-                       jsonb_build_object('done', :done, 'total', :total, 'percent', :milestone)
+                SELECT id, 'progress', CAST(:message AS text),
+                       jsonb_build_object('done', CAST(:done AS bigint), 'total', CAST(:total AS bigint),
+                                          'percent', CAST(:milestone AS int))
                 FROM j WHERE CAST(:milestone AS int) IS NOT NULL
             )
             SELECT cancel_requested FROM j

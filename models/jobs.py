@@ -38,6 +38,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.accounts import utcnow
 from models.base import Base, created_at, timestamp, uuid_pk
+from models.ids import uuid7
 from models.errors import Conflict, InvalidInput, NotFound
 
 
@@ -220,7 +221,7 @@ def create_job(*, session: Session, owner_id: uuid.UUID, new: NewJob) -> tuple[J
         idempotency_key=new.idempotency_key,
         request_id=new.request_id,
     )
-    job.id = uuid.uuid4()
+    job.id = uuid7()
     job.message_id = str(job.id)
     if new.run_at is not None:
         job.run_after = new.run_at

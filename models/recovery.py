@@ -64,7 +64,7 @@ def stale_running(*, session: Session, stale_s: float, max_crashes: int, limit: 
                     finished_at = CASE WHEN crashes + 1 >= :max_crashes OR attempts >= max_attempts
                                        THEN now() END,
                     lease_id = NULL, heartbeat_at = NULL, run_after = now(), updated_at = now(),
-                    enqueued_at = now(), message_id = id::text || '.' || attempts || 'r'
+                    enqueued_at = now(), message_id = jobs.id::text || '.' || attempts || 'r'
                 FROM stale WHERE jobs.id = stale.id
                 RETURNING jobs.id, jobs.kind, jobs.queue, jobs.status, jobs.message_id,
                           jobs.priority, jobs.worker_id, jobs.attempts, jobs.crashes

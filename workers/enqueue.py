@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dramatiq import Broker, Message
+from marshmallow import ValidationError
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import job_runs
 from models.accounts import utcnow
+from models.errors import InvalidInput
 from models.jobs import Job, NewJob, create_job
 from models.jobs import redrive as redrive_job
 from workers.registry import JobKind
@@ -109,6 +111,16 @@ def delay_ms_until(when: datetime | None) -> int | None:
     return ms if ms > 0 else None
 
 
+def validate_params(kind: JobKind, params: dict) -> dict:
+    """The params in their stored form, if they fit the kind's schema (InvalidInput if not)."""
+    schema = kind.params_schema()
+    try:
+        return dict(schema.dump(schema.load(params)))
+    except ValidationError as exc:
+        raise InvalidInput("the params do not fit the job kind",
+                           details={"fields": {"params": exc.messages}}) from None
+
+
 def submit(
     *,
     session: Session,
@@ -121,12 +133,12 @@ def submit(
     idempotency_key: str | None = None,
     request_id: str | None = None,
 ) -> tuple[Job, bool]:
-    """Store a job of `kind` (params already validated) and send it once the caller commits.
+    """Store a job of `kind` and send it once the caller commits.
 
     Returns (job, created); created is False when an idempotency key matched an earlier job.
     """
     new = NewJob(
-        kind=kind.name, queue=kind.queue, params=params, max_attempts=kind.max_attempts,
+        kind=kind.name, queue=kind.queue, params=validate_params(kind, params), max_attempts=kind.max_attempts,
         priority=priority, run_at=run_at, idempotency_key=idempotency_key, request_id=request_id,
     )
     job, created = create_job(session=session, owner_id=owner_id, new=new)

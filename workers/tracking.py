@@ -20,6 +20,7 @@ import uuid
 from typing import Any
 
 from dramatiq.middleware import TimeLimitExceeded
+from marshmallow import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -134,7 +135,7 @@ class Runtime:
 
     def _run(self, kind: JobKind, job: ClaimedJob, extra: dict[str, Any]) -> None:
         try:
-            result = kind.handler(JobContext(self, job), job.params)
+            result = kind.handler(JobContext(self, job), _loaded_params(kind, job.params))
             result = _checked_result(result)
         except JobCancelled:
             with self.sessions.begin() as session:
@@ -173,6 +174,14 @@ class Runtime:
             job_runs.fail(session=session, job=job, error=error)
         log.error("job failed", extra={**extra, "error": error["message"],
                                        "transient": verdict.transient})
+
+
+def _loaded_params(kind: JobKind, params: dict[str, Any]) -> dict[str, Any]:
+    """The stored params as the kind's schema loads them (defaults filled, types parsed)."""
+    try:
+        return dict(kind.params_schema().load(params))
+    except ValidationError as exc:
+        raise PermanentError(f"stored params no longer fit the job kind: {exc.messages}") from None
 
 
 def _checked_result(result: Any) -> Any:

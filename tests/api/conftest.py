@@ -1,0 +1,68 @@
+"""API fixtures: the app on the rolled-back test transaction, users and their tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from models.accounts import User
+from tests.conftest import make_user
+from web import create_app
+from web.tokens import issue_access_token
+from workers.setup import Platform
+
+
+@pytest.fixture()
+def app(tx_platform: Platform) -> Flask:
+    return create_app(platform=tx_platform)
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class Caller:
+    """A user and the headers that authenticate them."""
+
+    def __init__(self, user: User, token: str) -> None:
+        self.user = user
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def with_headers(self, **extra: str) -> dict[str, str]:
+        return {**self.headers, **{k.replace("_", "-"): v for k, v in extra.items()}}
+
+
+def caller(platform: Platform, session: Session, *, admin: bool = False) -> Caller:
+    user = make_user(session, admin=admin)
+    session.commit()
+    return Caller(user, issue_access_token(platform.settings, user.id))
+
+
+@pytest.fixture()
+def alice(tx_platform: Platform, session: Session) -> Caller:
+    return caller(tx_platform, session)
+
+
+@pytest.fixture()
+def bob(tx_platform: Platform, session: Session) -> Caller:
+    return caller(tx_platform, session)
+
+
+@pytest.fixture()
+def admin(tx_platform: Platform, session: Session) -> Caller:
+    return caller(tx_platform, session, admin=True)
+
+
+def email_job(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "kind": "email.send",
+        "params": {"to": ["fan@example.com"], "subject": "Hello", "text": "Hi there"},
+    }
+    body.update(overrides)
+    return body
+

@@ -1,0 +1,134 @@
+"""Shared fixtures: a fresh database per test run (per xdist worker), real Redis, the app.
+
+Model and API tests run inside a transaction that is rolled back at the end of each test.
+Worker tests need committed rows (workers use their own connections), so they use
+`committed_platform`, which empties the tables after each test instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from config.settings import normalise_database_url
+from models.accounts import User, create_user
+from workers.enqueue import Dispatcher
+from workers.setup import Platform, connect
+from tests import kinds, servers  # noqa: F401 - kinds registers the test job kinds
+from tests.smtp import SmtpServer
+
+TABLES = "job_effects, job_events, jobs, email_tokens, refresh_tokens, users"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    admin_url = normalise_database_url(servers.postgres_admin_url())
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"backline_test_{worker}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    config = Config(str(servers.ROOT / "alembic.ini"))
+    config.attributes["configure_logger"] = False
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return servers.redis_url()
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str, smtp: SmtpServer) -> Settings:
+    return Settings(
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        env="test",
+        database_url=database_url,
+        redis_url=redis_url,
+        broker_namespace=f"backline-test-{uuid.uuid4().hex[:8]}",
+        heartbeat_interval_s=0.2,
+        heartbeat_stale_s=1.5,
+        queued_stale_s=1.0,
+        sweep_interval_s=0.2,
+        worker_threads=4,
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture(scope="session")
+def platform(settings: Settings) -> Iterator[Platform]:
+    platform = connect(settings)
+    yield platform
+    _flush_namespace(settings)
+    platform.engine.dispose()
+
+
+def _flush_namespace(settings: Settings) -> None:
+    client = redis.Redis.from_url(settings.redis_url)
+    keys = list(client.scan_iter(f"{settings.broker_namespace}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture()
+def tx_platform(platform: Platform) -> Iterator[Platform]:
+    """The platform with sessions joined to one connection whose transaction is rolled back."""
+    connection = platform.engine.connect()
+    outer = connection.begin()
+    sessions = sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
+                            expire_on_commit=False)
+    dispatcher = Dispatcher(platform.broker, platform.engine)
+    dispatcher.install(sessions)
+    yield Platform(platform.settings, platform.broker, platform.engine, sessions, dispatcher)
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture()
+def session(tx_platform: Platform) -> Iterator[Session]:
+    with tx_platform.sessions() as session:
+        yield session
+
+
+@pytest.fixture()
+def committed_platform(platform: Platform) -> Iterator[Platform]:
+    """The real platform; every table is emptied after the test."""
+    yield platform
+    with platform.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+    platform.broker.flush_all()
+
+
+def make_user(session: Session, *, admin: bool = False, email: str | None = None) -> User:
+    user = create_user(session=session, email=email or f"{uuid.uuid4().hex[:10]}@example.com",
+                       password="correct horse battery", is_admin=admin)
+    session.flush()
+    return user

@@ -1,0 +1,44 @@
+"""Settings: typed, defaulted, and strict where a mistake would be dangerous."""
+
+from __future__ import annotations
+
+import pytest
+
+from config import ConfigError, load_settings
+
+
+def test_development_defaults_work_with_nothing_set() -> None:
+    settings = load_settings({})
+    assert settings.env == "development"
+    assert settings.database_url.startswith("postgresql+psycopg://")
+    assert settings.effective_broker_url == "redis://127.0.0.1:6379/0"
+
+
+def test_production_refuses_the_default_or_a_short_jwt_secret() -> None:
+    with pytest.raises(ConfigError, match="JWT_SECRET must be set"):
+        load_settings({"BACKLINE_ENV": "production"})
+    with pytest.raises(ConfigError, match="at least 32 bytes"):
+        load_settings({"BACKLINE_ENV": "production", "JWT_SECRET": "short"})
+    ok = load_settings({"BACKLINE_ENV": "production", "JWT_SECRET": "s" * 32})
+    assert ok.is_production
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("WORKER_THREADS", "many"), ("WORKER_THREADS", "0"), ("SMTP_STARTTLS", "perhaps"),
+    ("HEARTBEAT_STALE_S", "-1"), ("BACKLINE_ENV", "staging"), ("LOG_FORMAT", "xml"),
+    ("BROKER_URL", "kafka://x"),
+])
+def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings({name: value})
+    assert name in str(error.value)
+
+
+def test_database_urls_are_normalised_to_psycopg3() -> None:
+    for url in ("postgres://u@h/db", "postgresql://u@h/db", "postgresql+psycopg2://u@h/db"):
+        assert load_settings({"DATABASE_URL": url}).database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_an_amqp_broker_url_takes_precedence_over_redis() -> None:
+    settings = load_settings({"BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/"})
+    assert settings.effective_broker_url.startswith("amqp://")

@@ -1,0 +1,86 @@
+"""Long polling: GET /jobs/<id>?wait=N answers as soon as the job changes."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+from flask.testing import FlaskClient
+
+from models.jobs import Viewer, get_job, request_cancel
+from tests.worker.conftest import submit_job
+from web import create_app
+from web.tokens import issue_access_token
+from workers.setup import Platform
+from workers.tracking import Runtime
+
+
+@pytest.fixture()
+def client(committed_platform: Platform) -> FlaskClient:
+    return create_app(platform=committed_platform).test_client()
+
+
+def auth(platform: Platform, owner: uuid.UUID, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_access_token(platform.settings, owner)}", **extra}
+
+
+def test_a_waiting_poll_returns_when_the_job_changes_not_at_the_deadline(
+    client: FlaskClient, committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "test.wait")  # no worker: stays queued
+    headers = auth(committed_platform, owner)
+    etag = client.get(f"/api/v1/jobs/{job_id}", headers=headers).headers["ETag"]
+
+    def cancel_soon() -> None:
+        time.sleep(0.5)
+        with committed_platform.sessions() as session:
+            request_cancel(session=session, job=get_job(session=session, job_id=job_id,
+                                                        viewer=Viewer(owner)))
+            session.commit()
+
+    threading.Thread(target=cancel_soon).start()
+    started = time.monotonic()
+    response = client.get(f"/api/v1/jobs/{job_id}?wait=10",
+                          headers={**headers, "If-None-Match": etag})
+    took = time.monotonic() - started
+
+    assert response.status_code == 200
+    assert response.json["status"] == "cancelled"
+    assert 0.4 < took < 3
+
+
+def test_a_waiting_poll_with_no_change_answers_304_at_the_deadline(
+    client: FlaskClient, committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "test.wait")
+    headers = auth(committed_platform, owner)
+    etag = client.get(f"/api/v1/jobs/{job_id}", headers=headers).headers["ETag"]
+
+    started = time.monotonic()
+    response = client.get(f"/api/v1/jobs/{job_id}?wait=1", headers={**headers, "If-None-Match": etag})
+
+    assert response.status_code == 304
+    assert 0.9 < time.monotonic() - started < 2
+
+
+def test_a_client_follows_a_running_job_to_the_end_in_few_requests(
+    client: FlaskClient, committed_platform: Platform, worker: Runtime, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "system.sleep", {"seconds": 2})
+    headers = auth(committed_platform, owner)
+    seen, etag, requests = [], None, 0
+    while requests < 20:
+        response = client.get(f"/api/v1/jobs/{job_id}?wait=5",
+                              headers={**headers, **({"If-None-Match": etag} if etag else {})})
+        requests += 1
+        if response.status_code == 200:
+            etag = response.headers["ETag"]
+            seen.append((response.json["status"], response.json["progress"]["done"]))
+            if response.json["status"] == "succeeded":
+                break
+
+    assert seen[-1][0] == "succeeded"
+    assert ("running", 1) in seen  # progress was visible while it ran
+    assert requests <= 8

@@ -1,0 +1,195 @@
+"""The job core through the real Redis broker: success, retries, failures, cancellation,
+checkpoints, the effect ledger and redelivery."""
+
+from __future__ import annotations
+
+import uuid
+
+from models.jobs import JobStatus, Viewer, get_job, request_cancel
+from tests import kinds
+from tests.worker.conftest import events, load, submit_job, wait_for
+from workers.enqueue import Dispatch, redrive
+from workers.registry import get_kind
+from workers.setup import Platform
+from workers.tracking import Runtime, backoff_s
+
+
+def types(platform: Platform, job_id: uuid.UUID) -> list[str]:
+    return [e.type for e in events(platform, job_id)]
+
+
+def test_a_job_runs_to_success_through_the_real_broker(
+    committed_platform: Platform, worker: Runtime, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "system.noop")
+
+    job = wait_for(committed_platform, job_id)
+
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.result == {}
+    assert job.attempts == 1
+    assert job.enqueued_at is not None and job.started_at is not None
+    assert job.finished_at is not None and job.progress["percent"] == 100.0
+    assert types(committed_platform, job_id) == ["queued", "started", "succeeded"]
+
+
+def test_transient_failures_are_retried_with_backoff_until_success(
+    committed_platform: Platform, worker: Runtime, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "test.flaky", {"fail_times": 2})
+
+    job = wait_for(committed_platform, job_id)
+
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.attempts == 3
+    assert kinds.CALLS[str(job_id)] == [1, 2, 3]
+    history = events(committed_platform, job_id)
+    assert [e.type for e in history] == ["queued", "started", "retry_scheduled", "started",
+                                         "retry_scheduled", "started", "succeeded"]
+    retries = [e for e in history if e.type == "retry_scheduled"]
+    starts = [e for e in history if e.type == "started"]
+    for retry, next_start in zip(retries, starts[1:], strict=True):
+        assert retry.data["delay_s"] > 0
+        waited = (next_start.at - retry.at).total_seconds()
+        assert waited >= retry.data["delay_s"] - 0.02, (waited, retry.data)
+
+
+def test_a_retry_waits_at_least_as_long_as_retry_after_asks(
+    committed_platform: Platform, worker: Runtime, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "test.flaky",
+                        {"fail_times": 1, "retry_after_s": 1.5})
+
+    wait_for(committed_platform, job_id)
+
+    history = events(committed_platform, job_id)
+    retry = next(e for e in history if e.type == "retry_scheduled")
+    second_start = [e for e in history if e.type == "started"][1]
+    assert retry.data["delay_s"] >= 1.5
+    assert (second_start.at - retry.at).total_seconds() >= 1.5
+
+
+def test_backoff_grows_exponentially_within_its_bounds() -> None:
+    kind = get_kind("email.send")
+    assert kind is not None
+    ceilings = [kind.min_backoff_ms * 2 ** (n - 1) / 1000 for n in (1, 2, 3)]
+    for attempt, ceiling in zip((1, 2, 3), ceilings, strict=True):
+        delays = [backoff_s(kind, attempt) for _ in range(200)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(set(delays)) > 1  # jitter
+    assert backoff_s(kind, 50) <= kind.max_backoff_ms / 1000
+    assert backoff_s(kind, 1, retry_after_s=120) == 120
+
+
+def test_a_permanent_failure_fails_at_once(
+    committed_platform: Platform, worker: Runtime, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "test.flaky", {"fail_times": 5, "permanent": True})
+
+    job = wait_for(committed_platform, job_id)
+
+    assert job.status == JobStatus.FAILED
+    assert job.attempts == 1
+    assert job.error is not None
+    assert job.error["type"] == "PermanentError"
+    assert job.error["message"] == "the input cannot be processed"
+    assert job.error["transient"] is False
+    assert types(committed_platform, job_id) == ["queued", "started", "failed"]
+
+
+def test_an_exhausted_job_lands_in_the_dead_letter_set_and_can_be_redriven(
+    committed_platform: Platform, worker: Runtime, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "test.flaky", {"fail_times": 3})
+
+    dead = wait_for(committed_platform, job_id)
+    assert dead.status == JobStatus.FAILED
+    assert dead.attempts == dead.max_attempts == 3
+    assert dead.error is not None and dead.error["transient"] is True
+    assert "traceback" in dead.error
+
+    with committed_platform.sessions() as session:
+        job = get_job(session=session, job_id=job_id, viewer=Viewer(owner, is_admin=True))
+        redrive(session=session, dispatcher=committed_platform.dispatcher, job=job)
+        session.commit()
+    again = wait_for(committed_platform, job_id)
+
+    assert again.status == JobStatus.SUCCEEDED
+    assert again.attempts == 1
+    assert again.error is None
+    assert types(committed_platform, job_id)[-3:] == ["redriven", "started", "succeeded"]
+
+
+def test_an_unclassified_exception_is_retried_then_fails_with_its_traceback(
+    committed_platform: Platform, worker: Runtime, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "test.bug")
+
+    job = wait_for(committed_platform, job_id)
+
+    assert job.status == JobStatus.FAILED
+    assert kinds.CALLS[str(job_id)] == [1, 2]
+    assert job.error is not None and job.error["type"] == "KeyError"
+    assert "raise KeyError" in job.error["traceback"]
+
+
+def test_a_redelivered_message_does_not_run_a_finished_job_again(
+    committed_platform: Platform, worker: Runtime, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "test.flaky")
+    done = wait_for(committed_platform, job_id)
+    history = types(committed_platform, job_id)
+
+    # The same message again, as an at-least-once broker may deliver it.
+    committed_platform.dispatcher.send([Dispatch(job_id, "test.flaky", "test", str(job_id))])
+    committed_platform.dispatcher.send([Dispatch(job_id, "test.flaky", "test", f"{job_id}.dup")])
+    committed_platform.broker.join("test", timeout=5000)
+
+    assert kinds.CALLS[str(job_id)] == [1]
+    assert load(committed_platform, job_id).updated_at == done.updated_at
+    assert types(committed_platform, job_id) == history
+
+
+def test_cancelling_a_running_job_stops_it_at_its_next_check(
+    committed_platform: Platform, worker: Runtime, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "test.wait", {"seconds": 30})
+    assert kinds.STARTED[str(job_id)].wait(10)
+
+    with committed_platform.sessions() as session:
+        job = get_job(session=session, job_id=job_id, viewer=Viewer(owner))
+        request_cancel(session=session, job=job)
+        session.commit()
+    job = wait_for(committed_platform, job_id, timeout_s=5)
+
+    assert job.status == JobStatus.CANCELLED, job.error
+    assert job.cancel_requested
+    assert types(committed_platform, job_id)[-2:] == ["cancel_requested", "cancelled"]
+
+
+def test_an_effect_is_not_repeated_when_the_job_is_retried(
+    committed_platform: Platform, worker: Runtime, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "test.effects")
+
+    job = wait_for(committed_platform, job_id)
+
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.attempts == 2
+    assert kinds.SIDE_EFFECTS.count(str(job_id)) == 1
+    assert job.result == {"effect_result": job.result["effect_result"]}
+
+
+def test_a_retried_job_resumes_from_its_checkpoint(
+    committed_platform: Platform, worker: Runtime, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "test.pages", {"pages": 5, "fail_at": 2})
+
+    job = wait_for(committed_platform, job_id)
+
+    assert job.status == JobStatus.SUCCEEDED
+    assert kinds.PAGES[str(job_id)] == [0, 1, 2, 2, 3, 4]
+    assert job.checkpoint == {"page": 5}
+    assert job.progress == {"done": 5, "total": 5, "percent": 100.0, "message": None}
+    milestones = [e.data["percent"] for e in events(committed_platform, job_id) if e.type == "progress"]
+    assert milestones == [25, 50, 75]
