@@ -14,7 +14,10 @@ from datetime import UTC, datetime
 from config.settings import Settings
 
 # Attributes every LogRecord has; anything else came in through `extra=`.
-_STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+}
 
 
 def _extras(record: logging.LogRecord) -> dict[str, object]:

@@ -134,7 +134,9 @@ class Settings:
 
     def validate(self) -> None:
         if self.env not in ENVIRONMENTS:
-            raise ConfigError(f"BACKLINE_ENV must be one of {', '.join(ENVIRONMENTS)}, got {self.env!r}")
+            raise ConfigError(
+                f"BACKLINE_ENV must be one of {', '.join(ENVIRONMENTS)}, got {self.env!r}"
+            )
         if self.is_production:
             if self.jwt_secret == DEV_JWT_SECRET:
                 raise ConfigError("JWT_SECRET must be set in production (the default is public)")
@@ -144,7 +146,9 @@ class Settings:
                 )
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"LOG_FORMAT must be text or json, got {self.log_format!r}")
-        if not self.effective_broker_url.startswith(("redis://", "rediss://", "unix://", "amqp://", "amqps://")):
+        if not self.effective_broker_url.startswith(
+            ("redis://", "rediss://", "unix://", "amqp://", "amqps://")
+        ):
             raise ConfigError("BROKER_URL / REDIS_URL must be a redis://, unix:// or amqp:// URL")
         if self.heartbeat_stale_s <= self.heartbeat_interval_s:
             raise ConfigError("HEARTBEAT_STALE_S must be longer than HEARTBEAT_INTERVAL_S")

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, created_at, timestamp, uuid_pk
+from models.base import Base, now_ts, timestamp, uuid_pk
 from models.errors import AuthenticationFailed, Conflict, InvalidInput
 
 PASSWORDS = CryptContext(schemes=["argon2"], deprecated="auto")
@@ -51,8 +51,8 @@ class User(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
     is_admin: Mapped[bool] = mapped_column(Boolean, server_default="false")
     email_verified_at: Mapped[timestamp | None]
-    created_at: Mapped[created_at]
-    updated_at: Mapped[created_at] = mapped_column(onupdate=func.now())
+    created_at: Mapped[now_ts]
+    updated_at: Mapped[now_ts] = mapped_column(onupdate=func.now())
 
 
 class RefreshToken(Base):
@@ -70,7 +70,7 @@ class RefreshToken(Base):
     revoked_at: Mapped[timestamp | None]
     rotated_at: Mapped[timestamp | None]
     user_agent: Mapped[str | None] = mapped_column(String(400))
-    created_at: Mapped[created_at]
+    created_at: Mapped[now_ts]
 
 
 class EmailToken(Base):
@@ -86,7 +86,7 @@ class EmailToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[timestamp]
     used_at: Mapped[timestamp | None]
-    created_at: Mapped[created_at]
+    created_at: Mapped[now_ts]
 
 
 def check_password_rules(password: str) -> None:
@@ -122,7 +122,9 @@ def create_user(
             session.flush()
     except IntegrityError:
         # Two registrations of one address raced; the other one won.
-        raise Conflict("an account with this e-mail already exists", details={"email": email}) from None
+        raise Conflict(
+            "an account with this e-mail already exists", details={"email": email}
+        ) from None
     return user
 
 
@@ -232,7 +234,9 @@ def consume_email_token(*, session: Session, token: str, purpose: str) -> User:
         .with_for_update()
     )
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
-        raise InvalidInput("token is invalid, expired or already used", details={"token": ["invalid"]})
+        raise InvalidInput(
+            "token is invalid, expired or already used", details={"token": ["invalid"]}
+        )
     row.used_at = utcnow()
     return session.get_one(User, row.user_id)
 

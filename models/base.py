@@ -23,7 +23,7 @@ uuid_pk = Annotated[
     uuid.UUID,
     mapped_column(UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
 ]
-created_at = Annotated[
+now_ts = Annotated[
     datetime, mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 ]
 timestamp = Annotated[datetime, mapped_column(DateTime(timezone=True))]

@@ -46,7 +46,8 @@ _CLAIM = text(
         RETURNING id, kind, params, attempts, max_attempts, checkpoint, request_id
     ), e AS (
         INSERT INTO job_events (job_id, type, data)
-        SELECT id, 'started', jsonb_build_object('attempt', attempts, 'worker', CAST(:worker AS text))
+        SELECT id, 'started',
+               jsonb_build_object('attempt', attempts, 'worker', CAST(:worker AS text))
         FROM j
     )
     SELECT * FROM j
@@ -65,21 +66,33 @@ def claim(*, session: Session, job_id: uuid.UUID, worker_id: str) -> ClaimedJob 
     if row is None:
         return None
     return ClaimedJob(
-        id=row.id, kind=row.kind, params=row.params, attempts=row.attempts,
-        max_attempts=row.max_attempts, checkpoint=row.checkpoint, lease_id=lease,
+        id=row.id,
+        kind=row.kind,
+        params=row.params,
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+        checkpoint=row.checkpoint,
+        lease_id=lease,
         request_id=row.request_id,
     )
 
 
 def _finish(
-    session: Session, job: ClaimedJob, status: JobStatus, event: EventType, *,
-    result: Any = None, error: dict[str, Any] | None = None, message: str | None = None,
+    session: Session,
+    job: ClaimedJob,
+    status: JobStatus,
+    event: EventType,
+    *,
+    result: Any = None,
+    error: dict[str, Any] | None = None,
+    message: str | None = None,
 ) -> bool:
     row = session.execute(
         text(
             """
             WITH j AS (
-                UPDATE jobs SET status = CAST(:status AS job_status), result = CAST(:result AS jsonb),
+                UPDATE jobs SET status = CAST(:status AS job_status),
+                       result = CAST(:result AS jsonb),
                        error = CAST(:error AS jsonb), finished_at = now(), updated_at = now(),
                        lease_id = NULL, heartbeat_at = NULL,
                        progress_done = CASE WHEN :status = 'succeeded'
@@ -93,8 +106,13 @@ def _finish(
             """
         ),
         {
-            "id": job.id, "lease": job.lease_id, "status": status.value, "event": event.value,
-            "result": _json(result), "error": _json(error), "message": message,
+            "id": job.id,
+            "lease": job.lease_id,
+            "status": status.value,
+            "event": event.value,
+            "result": _json(result),
+            "error": _json(error),
+            "message": message,
         },
     ).first()
     return row is not None
@@ -107,13 +125,15 @@ def succeed(*, session: Session, job: ClaimedJob, result: Any) -> bool:
 
 def fail(*, session: Session, job: ClaimedJob, error: dict[str, Any]) -> bool:
     """Mark the job failed for good (it is now in the dead-letter set)."""
-    return _finish(session, job, JobStatus.FAILED, EventType.FAILED, error=error,
-                   message=error.get("message"))
+    return _finish(
+        session, job, JobStatus.FAILED, EventType.FAILED, error=error, message=error.get("message")
+    )
 
 
 def cancel(*, session: Session, job: ClaimedJob) -> bool:
-    return _finish(session, job, JobStatus.CANCELLED, EventType.CANCELLED,
-                   message="cancelled while running")
+    return _finish(
+        session, job, JobStatus.CANCELLED, EventType.CANCELLED, message="cancelled while running"
+    )
 
 
 def schedule_retry(
@@ -140,14 +160,24 @@ def schedule_retry(
             SELECT message_id FROM j
             """
         ),
-        {"id": job.id, "lease": job.lease_id, "error": _json(error), "delay": delay_s,
-         "message": error.get("message")},
+        {
+            "id": job.id,
+            "lease": job.lease_id,
+            "error": _json(error),
+            "delay": delay_s,
+            "message": error.get("message"),
+        },
     ).first()
     return None if row is None else row.message_id
 
 
 def record_progress(
-    *, session: Session, job: ClaimedJob, done: int, total: int | None, message: str | None,
+    *,
+    session: Session,
+    job: ClaimedJob,
+    done: int,
+    total: int | None,
+    message: str | None,
     milestone: int | None = None,
 ) -> bool | None:
     """Store progress; returns whether a cancel was requested (None: the lease is lost)."""
@@ -156,21 +186,30 @@ def record_progress(
             """
             WITH j AS (
                 UPDATE jobs SET progress_done = CAST(:done AS bigint),
-                       progress_total = CAST(:total AS bigint), progress_message = CAST(:message AS text), heartbeat_at = now(), updated_at = now()
+                       progress_total = CAST(:total AS bigint),
+                       progress_message = CAST(:message AS text),
+                       heartbeat_at = now(), updated_at = now()
                 WHERE id = :id AND lease_id = :lease AND status = 'running'
                 RETURNING id, cancel_requested_at IS NOT NULL AS cancel_requested
             ), e AS (
                 INSERT INTO job_events (job_id, type, message, data)
                 SELECT id, 'progress', CAST(:message AS text),
-                       jsonb_build_object('done', CAST(:done AS bigint), 'total', CAST(:total AS bigint),
+                       jsonb_build_object('done', CAST(:done AS bigint),
+                                          'total', CAST(:total AS bigint),
                                           'percent', CAST(:milestone AS int))
                 FROM j WHERE CAST(:milestone AS int) IS NOT NULL
             )
             SELECT cancel_requested FROM j
             """
         ),
-        {"id": job.id, "lease": job.lease_id, "done": done, "total": total,
-         "message": message[:500] if message else None, "milestone": milestone},
+        {
+            "id": job.id,
+            "lease": job.lease_id,
+            "done": done,
+            "total": total,
+            "message": message[:500] if message else None,
+            "milestone": milestone,
+        },
     ).first()
     return None if row is None else bool(row.cancel_requested)
 
@@ -178,8 +217,10 @@ def record_progress(
 def cancel_requested(*, session: Session, job: ClaimedJob) -> bool | None:
     """Whether a cancel was requested (None: this worker no longer holds the job)."""
     row = session.execute(
-        text("SELECT cancel_requested_at IS NOT NULL AS c FROM jobs "
-             "WHERE id = :id AND lease_id = :lease AND status = 'running'"),
+        text(
+            "SELECT cancel_requested_at IS NOT NULL AS c FROM jobs "
+            "WHERE id = :id AND lease_id = :lease AND status = 'running'"
+        ),
         {"id": job.id, "lease": job.lease_id},
     ).first()
     return None if row is None else bool(row.c)
@@ -209,8 +250,10 @@ def heartbeat(*, session: Session, leases: dict[uuid.UUID, uuid.UUID]) -> dict[u
 
 def save_checkpoint(*, session: Session, job: ClaimedJob, state: dict[str, Any]) -> bool:
     row = session.execute(
-        text("UPDATE jobs SET checkpoint = CAST(:state AS jsonb), heartbeat_at = now() "
-             "WHERE id = :id AND lease_id = :lease AND status = 'running' RETURNING id"),
+        text(
+            "UPDATE jobs SET checkpoint = CAST(:state AS jsonb), heartbeat_at = now() "
+            "WHERE id = :id AND lease_id = :lease AND status = 'running' RETURNING id"
+        ),
         {"id": job.id, "lease": job.lease_id, "state": _json(state)},
     ).first()
     return row is not None
@@ -227,8 +270,11 @@ def effect_result(*, session: Session, job_id: uuid.UUID, key: str) -> tuple[boo
 
 def record_effect(*, session: Session, job_id: uuid.UUID, key: str, result: Any) -> None:
     session.execute(
-        text("INSERT INTO job_effects (job_id, key, result) VALUES (:id, :key, CAST(:result AS jsonb)) "
-             "ON CONFLICT (job_id, key) DO NOTHING"),
+        text(
+            "INSERT INTO job_effects (job_id, key, result) "
+            "VALUES (:id, :key, CAST(:result AS jsonb)) "
+            "ON CONFLICT (job_id, key) DO NOTHING"
+        ),
         {"id": job_id, "key": key, "result": _json(result)},
     )
 

@@ -37,9 +37,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.accounts import utcnow
-from models.base import Base, created_at, timestamp, uuid_pk
-from models.ids import uuid7
+from models.base import Base, now_ts, timestamp, uuid_pk
 from models.errors import Conflict, InvalidInput, NotFound
+from models.ids import uuid7
 
 
 class JobStatus(enum.StrEnum):
@@ -83,7 +83,9 @@ class Job(Base):
         Index("ix_jobs_created", text("created_at DESC"), text("id DESC")),
         # The recovery sweep: due queued jobs and running jobs by heartbeat.
         Index("ix_jobs_queued_run_after", "run_after", postgresql_where=text("status = 'queued'")),
-        Index("ix_jobs_running_heartbeat", "heartbeat_at", postgresql_where=text("status = 'running'")),
+        Index(
+            "ix_jobs_running_heartbeat", "heartbeat_at", postgresql_where=text("status = 'running'")
+        ),
         Index("ix_jobs_status_kind", "status", "kind"),
     )
 
@@ -113,11 +115,11 @@ class Job(Base):
     run_after: Mapped[datetime] = mapped_column(server_default=func.now())
     cancel_requested_at: Mapped[timestamp | None]
     heartbeat_at: Mapped[timestamp | None]
-    created_at: Mapped[created_at]
+    created_at: Mapped[now_ts]
     enqueued_at: Mapped[timestamp | None]
     started_at: Mapped[timestamp | None]
     finished_at: Mapped[timestamp | None]
-    updated_at: Mapped[created_at]
+    updated_at: Mapped[now_ts]
 
     @property
     def progress(self) -> dict[str, Any]:
@@ -156,7 +158,7 @@ class JobEvent(Base):
     type: Mapped[str] = mapped_column(String(40))
     message: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    at: Mapped[created_at]
+    at: Mapped[now_ts]
 
 
 class JobEffect(Base):
@@ -169,7 +171,7 @@ class JobEffect(Base):
     )
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    created_at: Mapped[created_at]
+    created_at: Mapped[now_ts]
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,11 @@ class NewJob:
 
 
 def add_event(
-    *, session: Session, job_id: uuid.UUID, type: EventType, message: str | None = None,
+    *,
+    session: Session,
+    job_id: uuid.UUID,
+    type: EventType,
+    message: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
     session.add(JobEvent(job_id=job_id, type=type.value, message=message, data=data))
@@ -236,17 +242,19 @@ def create_job(*, session: Session, owner_id: uuid.UUID, new: NewJob) -> tuple[J
         if existing is None:
             raise
         return _same_request(existing, new), False
-    add_event(session=session, job_id=job.id, type=EventType.QUEUED,
-              data={"run_after": job.run_after.isoformat()} if new.run_at else None)
+    add_event(
+        session=session,
+        job_id=job.id,
+        type=EventType.QUEUED,
+        data={"run_after": job.run_after.isoformat()} if new.run_at else None,
+    )
     session.flush()
     session.refresh(job)
     return job, True
 
 
 def _by_idempotency_key(session: Session, owner_id: uuid.UUID, key: str) -> Job | None:
-    return session.scalar(
-        select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key)
-    )
+    return session.scalar(select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key))
 
 
 def _same_request(existing: Job, new: NewJob) -> Job:
@@ -313,12 +321,16 @@ def list_jobs(
         query = query.where(
             or_(Job.created_at < created, and_(Job.created_at == created, Job.id < last_id))
         )
-    rows = list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)))
+    rows = list(
+        session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))
+    )
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
 
-def list_events(*, session: Session, job: Job, after_id: int = 0, limit: int = 500) -> list[JobEvent]:
+def list_events(
+    *, session: Session, job: Job, after_id: int = 0, limit: int = 500
+) -> list[JobEvent]:
     return list(
         session.scalars(
             select(JobEvent)
@@ -342,8 +354,12 @@ def request_cancel(*, session: Session, job: Job) -> Job:
         job.status = JobStatus.CANCELLED
         job.finished_at = now
         job.cancel_requested_at = now
-        add_event(session=session, job_id=job.id, type=EventType.CANCELLED,
-                  message="cancelled before it started")
+        add_event(
+            session=session,
+            job_id=job.id,
+            type=EventType.CANCELLED,
+            message="cancelled before it started",
+        )
     elif job.cancel_requested_at is None:
         job.cancel_requested_at = now
         add_event(session=session, job_id=job.id, type=EventType.CANCEL_REQUESTED)

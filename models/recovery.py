@@ -31,12 +31,16 @@ class Redelivery:
 
 def try_sweep_lock(*, session: Session) -> bool:
     """Take the transaction-scoped sweep lock; False if another scheduler holds it."""
-    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
-                                {"k": SWEEP_LOCK_KEY}).scalar())
+    return bool(
+        session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SWEEP_LOCK_KEY}
+        ).scalar()
+    )
 
 
-def stale_running(*, session: Session, stale_s: float, max_crashes: int, limit: int = 500
-                  ) -> tuple[list[Redelivery], int]:
+def stale_running(
+    *, session: Session, stale_s: float, max_crashes: int, limit: int = 500
+) -> tuple[list[Redelivery], int]:
     """Take back running jobs whose heartbeat is older than `stale_s`.
 
     Returns the jobs to send again and how many were failed (poisoned or out of attempts).
@@ -73,7 +77,8 @@ def stale_running(*, session: Session, stale_s: float, max_crashes: int, limit: 
                 SELECT id, CASE WHEN status = 'failed' THEN 'failed' ELSE 'recovered' END,
                        CASE WHEN status = 'failed'
                             THEN CASE WHEN crashes >= :max_crashes
-                                      THEN 'quarantined: the job stopped its worker ' || crashes || ' times'
+                                      THEN 'quarantined: the job stopped its worker '
+                                           || crashes || ' times'
                                       ELSE 'worker lost on the last attempt' END
                             ELSE 'worker stopped heartbeating; job queued again' END,
                        jsonb_build_object('reason', 'stale_heartbeat', 'worker', worker_id,
@@ -85,13 +90,17 @@ def stale_running(*, session: Session, stale_s: float, max_crashes: int, limit: 
         ),
         {"stale": stale_s, "max_crashes": max_crashes, "limit": limit},
     ).all()
-    again = [Redelivery(r.id, r.kind, r.queue, r.message_id, r.priority)
-             for r in rows if r.status == "queued"]
+    again = [
+        Redelivery(r.id, r.kind, r.queue, r.message_id, r.priority)
+        for r in rows
+        if r.status == "queued"
+    ]
     return again, len(rows) - len(again)
 
 
-def lost_queued(*, session: Session, stale_s: float, busy_factor: int = 10, limit: int = 1000
-                ) -> list[Redelivery]:
+def lost_queued(
+    *, session: Session, stale_s: float, busy_factor: int = 10, limit: int = 1000
+) -> list[Redelivery]:
     """Due queued jobs that no worker took within `stale_s` (candidates, not yet changed).
 
     `never_sent`: the broker never accepted a message for it; `long_waiting`: due for more
@@ -110,8 +119,10 @@ def lost_queued(*, session: Session, stale_s: float, busy_factor: int = 10, limi
         ),
         {"stale": stale_s, "factor": busy_factor, "limit": limit},
     ).all()
-    return [Redelivery(r.id, r.kind, r.queue, r.message_id, r.priority, r.never_sent,
-                       r.long_waiting) for r in rows]
+    return [
+        Redelivery(r.id, r.kind, r.queue, r.message_id, r.priority, r.never_sent, r.long_waiting)
+        for r in rows
+    ]
 
 
 def requeue_lost(*, session: Session, job_ids: list[uuid.UUID]) -> list[Redelivery]:
@@ -123,7 +134,8 @@ def requeue_lost(*, session: Session, job_ids: list[uuid.UUID]) -> list[Redelive
             """
             WITH j AS (
                 UPDATE jobs SET enqueued_at = now(), updated_at = now(),
-                       message_id = id::text || '.' || (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+                       message_id = id::text || '.'
+                           || (extract(epoch FROM clock_timestamp()) * 1000)::bigint
                 WHERE id = ANY(:ids) AND status = 'queued'
                 RETURNING id, kind, queue, message_id, priority
             ), e AS (

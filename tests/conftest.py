@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings
 from config.settings import normalise_database_url
 from models.accounts import User, create_user
-from workers.enqueue import Dispatcher
-from workers.setup import Platform, connect
 from tests import kinds, servers  # noqa: F401 - kinds registers the test job kinds
 from tests.smtp import SmtpServer
+from workers.enqueue import Dispatcher
+from workers.setup import Platform, connect
 
 TABLES = "job_effects, job_events, jobs, email_tokens, refresh_tokens, users"
 
@@ -103,8 +103,9 @@ def tx_platform(platform: Platform) -> Iterator[Platform]:
     """The platform with sessions joined to one connection whose transaction is rolled back."""
     connection = platform.engine.connect()
     outer = connection.begin()
-    sessions = sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
-                            expire_on_commit=False)
+    sessions = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     dispatcher = Dispatcher(platform.broker, platform.engine)
     dispatcher.install(sessions)
     yield Platform(platform.settings, platform.broker, platform.engine, sessions, dispatcher)
@@ -128,7 +129,11 @@ def committed_platform(platform: Platform) -> Iterator[Platform]:
 
 
 def make_user(session: Session, *, admin: bool = False, email: str | None = None) -> User:
-    user = create_user(session=session, email=email or f"{uuid.uuid4().hex[:10]}@example.com",
-                       password="correct horse battery", is_admin=admin)
+    user = create_user(
+        session=session,
+        email=email or f"{uuid.uuid4().hex[:10]}@example.com",
+        password="correct horse battery",
+        is_admin=admin,
+    )
     session.flush()
     return user

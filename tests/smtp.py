@@ -25,8 +25,9 @@ class _Handler:
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
         if address.endswith("@bounce.test"):
             return "550 5.1.1 User unknown"
         if address.endswith("@greylist.test") and address not in self.server.greylisted:

@@ -1,7 +1,7 @@
 """The HTTP API: `create_app()` builds the Flask app (flask-smorest, OpenAPI 3).
 
-    flask --app web run            # development server
-    gunicorn 'web:create_app()'    # what `make run` and docker-compose start
+flask --app web run            # development server
+gunicorn 'web:create_app()'    # what `make run` and docker-compose start
 """
 
 from __future__ import annotations

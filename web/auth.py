@@ -26,7 +26,7 @@ from workers.enqueue import submit
 from workers.registry import get_kind
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and tokens.")
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -34,8 +34,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 class RegisterRequest(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=320))
     password = fields.String(
-        required=True, load_only=True,
-        validate=validate.Length(min=accounts.MIN_PASSWORD_LENGTH, max=accounts.MAX_PASSWORD_LENGTH),
+        required=True,
+        load_only=True,
+        validate=validate.Length(
+            min=accounts.MIN_PASSWORD_LENGTH, max=accounts.MAX_PASSWORD_LENGTH
+        ),
     )
     display_name = fields.String(validate=validate.Length(min=1, max=200))
 
@@ -100,7 +103,7 @@ def admin_required(view: F) -> F:
             raise PermissionDenied("platform admins only")
         return view(*args, **kwargs)
 
-    return auth_required(wrapper)  # type: ignore[arg-type]
+    return auth_required(wrapper)  # type: ignore[arg-type,return-value]
 
 
 def current_viewer() -> Viewer:
@@ -120,9 +123,14 @@ def token_pair(user: User, refresh_token: str) -> dict[str, Any]:
 def send_mail(owner: User, to: str, subject: str, text: str) -> None:
     kind = get_kind("email.send")
     assert kind is not None  # noqa: S101 - declared in workers/email.py
-    submit(session=db(), dispatcher=platform().dispatcher, owner_id=owner.id, kind=kind,
-           params={"to": [to], "subject": subject, "text": text},
-           request_id=getattr(g, "request_id", None))
+    submit(
+        session=db(),
+        dispatcher=platform().dispatcher,
+        owner_id=owner.id,
+        kind=kind,
+        params={"to": [to], "subject": subject, "text": text},
+        request_id=getattr(g, "request_id", None),
+    )
 
 
 # -- views -----------------------------------------------------------------------------------
@@ -135,25 +143,40 @@ class Register(MethodView):
         settings = platform().settings
         session = db()
         try:
-            user = accounts.create_user(session=session, email=body["email"],
-                                        password=body["password"],
-                                        display_name=body.get("display_name"))
+            user = accounts.create_user(
+                session=session,
+                email=body["email"],
+                password=body["password"],
+                display_name=body.get("display_name"),
+            )
         except Conflict:
             session.rollback()
             existing = accounts.find_user_by_email(session=session, email=body["email"])
             if existing is not None:
-                send_mail(existing, existing.email, "Someone tried to register with your address",
-                          "Someone tried to create a Backline account with this e-mail address.\n"
-                          "You already have one: log in, or reset your password if you forgot it.")
+                send_mail(
+                    existing,
+                    existing.email,
+                    "Someone tried to register with your address",
+                    "Someone tried to create a Backline account with this e-mail address.\n"
+                    "You already have one: log in, or reset your password if you forgot it.",
+                )
         else:
-            token = accounts.issue_email_token(session=session, user=user, purpose="verify_email",
-                                               ttl_s=settings.verify_token_ttl_s)
+            token = accounts.issue_email_token(
+                session=session,
+                user=user,
+                purpose="verify_email",
+                ttl_s=settings.verify_token_ttl_s,
+            )
             hours = settings.verify_token_ttl_s // 3600
-            send_mail(user, user.email, "Confirm your e-mail address",
-                      f"Welcome to Backline.\n\nConfirm your address by opening:\n"
-                      f"{settings.public_base_url}/verify-email?token={token}\n\n"
-                      f"or POST the token to /api/v1/auth/verify-email.\n"
-                      f"Token: {token}\nIt expires in {hours} hours and works once.")
+            send_mail(
+                user,
+                user.email,
+                "Confirm your e-mail address",
+                f"Welcome to Backline.\n\nConfirm your address by opening:\n"
+                f"{settings.public_base_url}/verify-email?token={token}\n\n"
+                f"or POST the token to /api/v1/auth/verify-email.\n"
+                f"Token: {token}\nIt expires in {hours} hours and works once.",
+            )
         session.commit()
         return {"message": "check your inbox to confirm your address, then log in"}
 
@@ -177,9 +200,12 @@ class Login(MethodView):
         """Trade e-mail and password for an access and a refresh token"""
         settings = platform().settings
         user = accounts.authenticate(session=db(), email=body["email"], password=body["password"])
-        refresh = accounts.issue_refresh_token(session=db(), user=user,
-                                               ttl_s=settings.refresh_token_ttl_s,
-                                               user_agent=request.headers.get("User-Agent"))
+        refresh = accounts.issue_refresh_token(
+            session=db(),
+            user=user,
+            ttl_s=settings.refresh_token_ttl_s,
+            user_agent=request.headers.get("User-Agent"),
+        )
         db().commit()
         return token_pair(user, refresh)
 
@@ -194,8 +220,11 @@ class Refresh(MethodView):
         session = db()
         try:
             user, refresh = accounts.rotate_refresh_token(
-                session=session, token=body["refresh_token"], ttl_s=settings.refresh_token_ttl_s,
-                user_agent=request.headers.get("User-Agent"))
+                session=session,
+                token=body["refresh_token"],
+                ttl_s=settings.refresh_token_ttl_s,
+                user_agent=request.headers.get("User-Agent"),
+            )
         except AuthenticationFailed:
             session.commit()  # keep the family revocation of a replayed token
             raise

@@ -35,9 +35,16 @@ _STATUS_OF = {
     PermissionDenied: 403,
 }
 _CODE_OF = {
-    400: "bad_request", 401: "authentication_failed", 403: "permission_denied",
-    404: "not_found", 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-    415: "unsupported_media_type", 422: "validation_failed", 429: "rate_limited",
+    400: "bad_request",
+    401: "authentication_failed",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
     500: "internal_error",
 }
 
@@ -49,10 +56,15 @@ class ErrorSchema(Schema):
     request_id = fields.String(metadata={"description": "Quote it when reporting a problem."})
 
 
-def error_response(status: int, code: str, message: str, details: Any = None,
-                   headers: dict[str, str] | None = None) -> Response:
-    body = {"code": code, "message": message, "details": details or {},
-            "request_id": getattr(g, "request_id", None)}
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> Response:
+    body = {
+        "code": code,
+        "message": message,
+        "details": details or {},
+        "request_id": getattr(g, "request_id", None),
+    }
     response = jsonify(body)
     response.status_code = status
     for name, value in (headers or {}).items():
@@ -83,11 +95,19 @@ class BacklineApi(Api):
         data = getattr(error, "data", {}) or {}
         messages = data.get("messages")
         if status == 422 and messages:
-            return error_response(422, "validation_failed", "the request is not valid",
-                                  {"fields": _merge_locations(messages)})
+            return error_response(
+                422,
+                "validation_failed",
+                "the request is not valid",
+                {"fields": _merge_locations(messages)},
+            )
         if status == 400 and messages:
-            return error_response(400, "bad_request", "the request body is not valid JSON",
-                                  {"fields": _merge_locations(messages)})
+            return error_response(
+                400,
+                "bad_request",
+                "the request body is not valid JSON",
+                {"fields": _merge_locations(messages)},
+            )
         if status >= 500:
             log.error("unhandled error", exc_info=getattr(error, "original_exception", None))
             return error_response(500, "internal_error", "something went wrong on our side")
@@ -115,9 +135,9 @@ def _assign_request_id() -> None:
 
 
 def _require_json_body() -> None:
-    if request.method in ("POST", "PUT", "PATCH") and (request.content_length or 0) > 0:
-        if not request.is_json:
-            raise UnsupportedMediaType("send the body as application/json")
+    has_body = (request.content_length or 0) > 0
+    if request.method in ("POST", "PUT", "PATCH") and has_body and not request.is_json:
+        raise UnsupportedMediaType("send the body as application/json")
 
 
 def _stamp_request_id(response: Response) -> Response:

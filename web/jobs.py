@@ -38,7 +38,9 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 class JobCreate(Schema):
     kind = fields.String(required=True, validate=validate.Length(min=1, max=100))
     params = fields.Dict(keys=fields.String(), load_default=dict)
-    run_at = fields.AwareDateTime(metadata={"description": "Start no earlier than this (≤ 7 days ahead)."})
+    run_at = fields.AwareDateTime(
+        metadata={"description": "Start no earlier than this (≤ 7 days ahead)."}
+    )
     priority = fields.Integer(load_default=0, validate=validate.Range(min=0, max=9))
 
     @validates_schema
@@ -77,9 +79,11 @@ class JobRead(Schema):
 
 
 class JobGetQuery(Schema):
-    wait = fields.Float(load_default=0, validate=validate.Range(min=0, max=MAX_WAIT_S),
-                        metadata={"description": "Hold the request up to this many seconds "
-                                                 "until the job changes."})
+    wait = fields.Float(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_WAIT_S),
+        metadata={"description": "Hold the request up to this many seconds until the job changes."},
+    )
 
 
 class JobQuery(Schema):
@@ -125,8 +129,9 @@ class KindRead(Schema):
 def _kind(name: str) -> JobKind:
     kind = load_kinds().get(name)
     if kind is None or (kind.admin_only and not g.user.is_admin):
-        raise InvalidInput("unknown job kind",
-                           details={"fields": {"kind": [f"no job kind named {name!r}"]}})
+        raise InvalidInput(
+            "unknown job kind", details={"fields": {"kind": [f"no job kind named {name!r}"]}}
+        )
     return kind
 
 
@@ -135,8 +140,10 @@ def _idempotency_key() -> str | None:
     if key is None:
         return None
     if not _IDEMPOTENCY_KEY.match(key):
-        raise InvalidInput("Idempotency-Key must be 1 to 200 printable ASCII characters",
-                           details={"fields": {"Idempotency-Key": ["invalid"]}})
+        raise InvalidInput(
+            "Idempotency-Key must be 1 to 200 printable ASCII characters",
+            details={"fields": {"Idempotency-Key": ["invalid"]}},
+        )
     return key
 
 
@@ -164,15 +171,29 @@ class Jobs(MethodView):
     @blp.arguments(JobCreate)
     @blp.response(202, JobRead)
     @blp.alt_response(422, description="Unknown kind or params that do not fit it.")
-    @blp.doc(security=BEARER, parameters=[{"in": "header", "name": "Idempotency-Key",
-                                           "schema": {"type": "string", "maxLength": 200}}])
+    @blp.doc(
+        security=BEARER,
+        parameters=[
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "schema": {"type": "string", "maxLength": 200},
+            }
+        ],
+    )
     @auth_required
     def post(self, body: dict[str, Any]) -> Response:
         """Submit a job; answers 202 with the job and its Location"""
         job, created = enqueue.submit(
-            session=db(), dispatcher=platform().dispatcher, owner_id=g.user.id,
-            kind=_kind(body["kind"]), params=body["params"], priority=body["priority"], run_at=body.get("run_at"),
-            idempotency_key=_idempotency_key(), request_id=g.request_id,
+            session=db(),
+            dispatcher=platform().dispatcher,
+            owner_id=g.user.id,
+            kind=_kind(body["kind"]),
+            params=body["params"],
+            priority=body["priority"],
+            run_at=body.get("run_at"),
+            idempotency_key=_idempotency_key(),
+            request_id=g.request_id,
         )
         db().commit()
         response = _job_response(job, 202)
@@ -187,12 +208,19 @@ class Jobs(MethodView):
     @auth_required
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """List your jobs, newest first, with filters and a cursor"""
-        filters = JobFilter(status=query.get("status"), kind=query.get("kind"),
-                            created_after=query.get("created_after"),
-                            created_before=query.get("created_before"))
+        filters = JobFilter(
+            status=query.get("status"),
+            kind=query.get("kind"),
+            created_after=query.get("created_after"),
+            created_before=query.get("created_before"),
+        )
         items, next_cursor = jobs_domain.list_jobs(
-            session=db(), viewer=current_viewer(), filters=filters, cursor=query.get("cursor"),
-            limit=query["limit"])
+            session=db(),
+            viewer=current_viewer(),
+            filters=filters,
+            cursor=query.get("cursor"),
+            limit=query["limit"],
+        )
         return {"items": items, "next_cursor": next_cursor}
 
 
@@ -273,4 +301,3 @@ class JobKinds(MethodView):
         """The job kinds you may submit"""
         kinds = load_kinds().values()
         return [k for k in kinds if g.user.is_admin or not k.admin_only]
-

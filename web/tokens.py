@@ -34,8 +34,12 @@ def issue_access_token(settings: Settings, user_id: uuid.UUID) -> str:
         "exp": now + timedelta(seconds=settings.access_token_ttl_s),
         "jti": uuid.uuid4().hex,
     }
-    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM,
-                      headers={"kid": key_id(settings.jwt_secret)})
+    return jwt.encode(
+        claims,
+        settings.jwt_secret,
+        algorithm=ALGORITHM,
+        headers={"kid": key_id(settings.jwt_secret)},
+    )
 
 
 def decode_access_token(settings: Settings, token: str) -> uuid.UUID:
@@ -47,8 +51,12 @@ def decode_access_token(settings: Settings, token: str) -> uuid.UUID:
         if secret is None:
             raise AuthenticationFailed("access token signed with an unknown key")
         claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer, options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud"]},
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud"]},
             leeway=5,
         )
         return uuid.UUID(claims["sub"])

@@ -17,14 +17,20 @@ def main(argv: list[str]) -> None:
     settings = load_settings()
     env = dict(os.environ, dramatiq_worker_timeout=str(settings.worker_idle_poll_ms))
     args = [
-        sys.executable, "-m", "dramatiq", "workers.app",
-        "--processes", str(settings.worker_processes),
-        "--threads", str(settings.worker_threads),
-        "--queues", *sorted(queues()),
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "workers.app",
+        "--processes",
+        str(settings.worker_processes),
+        "--threads",
+        str(settings.worker_threads),
+        "--queues",
+        *sorted(queues()),
         "--skip-logging",
         *argv,
     ]
-    os.execve(sys.executable, args, env)
+    os.execve(sys.executable, args, env)  # noqa: S606 - our own interpreter, fixed arguments
 
 
 if __name__ == "__main__":

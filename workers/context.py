@@ -1,12 +1,12 @@
 """What job code gets to talk to the platform: progress, cancellation, checkpoints, effects.
 
-    def handler(ctx: JobContext, params: dict) -> dict:
-        state = ctx.checkpoint or {"page": 0}
-        for page in range(state["page"], 10):
-            ctx.progress(page, 10, f"page {page}")   # also raises JobCancelled when asked
-            ctx.effect(f"mail:{page}", lambda: send(page))  # done once, even across retries
-            ctx.save_checkpoint({"page": page + 1})   # a retry resumes here
-        return {"pages": 10}
+def handler(ctx: JobContext, params: dict) -> dict:
+    state = ctx.checkpoint or {"page": 0}
+    for page in range(state["page"], 10):
+        ctx.progress(page, 10, f"page {page}")   # also raises JobCancelled when asked
+        ctx.effect(f"mail:{page}", lambda: send(page))  # done once, even across retries
+        ctx.save_checkpoint({"page": page + 1})   # a retry resumes here
+    return {"pages": 10}
 """
 
 from __future__ import annotations
@@ -68,13 +68,23 @@ class JobContext:
         now = time.monotonic()
         milestone = self._crossed_milestone(done, total)
         finished = total is not None and done >= total
-        if milestone is None and not finished and now - self._last_write < PROGRESS_WRITE_INTERVAL_S:
+        if (
+            milestone is None
+            and not finished
+            and now - self._last_write < PROGRESS_WRITE_INTERVAL_S
+        ):
             self.check_cancelled()
             return
         self._last_write = now
         with self._runtime.sessions.begin() as session:
-            cancel = job_runs.record_progress(session=session, job=self._job, done=done,
-                                              total=total, message=message, milestone=milestone)
+            cancel = job_runs.record_progress(
+                session=session,
+                job=self._job,
+                done=done,
+                total=total,
+                message=message,
+                milestone=milestone,
+            )
         self._last_cancel_check = now
         self._raise_if(cancel)
 

@@ -23,8 +23,9 @@ MAX_BODY_CHARS = 200_000
 
 
 class EmailParams(Schema):
-    to = fields.List(fields.Email(), required=True,
-                     validate=validate.Length(min=1, max=MAX_RECIPIENTS))
+    to = fields.List(
+        fields.Email(), required=True, validate=validate.Length(min=1, max=MAX_RECIPIENTS)
+    )
     subject = fields.String(required=True, validate=validate.Length(min=1, max=500))
     text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_BODY_CHARS))
     html = fields.String(validate=validate.Length(max=MAX_BODY_CHARS))
@@ -48,8 +49,9 @@ def build_message(settings: Settings, params: dict[str, Any], job_id: str) -> Em
 
 def deliver(settings: Settings, message: EmailMessage) -> dict[str, Any]:
     """Hand the message to the configured SMTP server; the refused recipients, if some were."""
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port,
-                      timeout=settings.smtp_timeout_s) as smtp:
+    with smtplib.SMTP(
+        settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_s
+    ) as smtp:
         if settings.smtp_starttls:
             smtp.starttls()
         if settings.smtp_username:
@@ -58,8 +60,15 @@ def deliver(settings: Settings, message: EmailMessage) -> dict[str, Any]:
     return {"message_id": message["Message-ID"], "refused": sorted(refused)}
 
 
-@job_kind("email.send", params=EmailParams, queue="email", max_attempts=8,
-          time_limit_ms=60_000, min_backoff_ms=2000, max_backoff_ms=10 * 60 * 1000)
+@job_kind(
+    "email.send",
+    params=EmailParams,
+    queue="email",
+    max_attempts=8,
+    time_limit_ms=60_000,
+    min_backoff_ms=2000,
+    max_backoff_ms=10 * 60 * 1000,
+)
 def send_email(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Send one e-mail over SMTP."""
     message = build_message(ctx.settings, params, ctx.job_id)

@@ -76,12 +76,16 @@ class Dispatcher:
         sent = []
         for dispatch in dispatches:
             try:
-                self.broker.enqueue(build_message(dispatch, rabbitmq=self.rabbitmq),
-                                    delay=dispatch.delay_ms)
+                self.broker.enqueue(
+                    build_message(dispatch, rabbitmq=self.rabbitmq), delay=dispatch.delay_ms
+                )
             except Exception:
                 # The job row is committed; the recovery sweep will send it.
-                log.warning("enqueue failed; the recovery sweep will send the job later",
-                            extra={"job_id": str(dispatch.job_id)}, exc_info=True)
+                log.warning(
+                    "enqueue failed; the recovery sweep will send the job later",
+                    extra={"job_id": str(dispatch.job_id)},
+                    exc_info=True,
+                )
             else:
                 sent.append(dispatch.job_id)
         return sent
@@ -117,8 +121,9 @@ def validate_params(kind: JobKind, params: dict) -> dict:
     try:
         return dict(schema.dump(schema.load(params)))
     except ValidationError as exc:
-        raise InvalidInput("the params do not fit the job kind",
-                           details={"fields": {"params": exc.messages}}) from None
+        raise InvalidInput(
+            "the params do not fit the job kind", details={"fields": {"params": exc.messages}}
+        ) from None
 
 
 def submit(
@@ -138,23 +143,42 @@ def submit(
     Returns (job, created); created is False when an idempotency key matched an earlier job.
     """
     new = NewJob(
-        kind=kind.name, queue=kind.queue, params=validate_params(kind, params), max_attempts=kind.max_attempts,
-        priority=priority, run_at=run_at, idempotency_key=idempotency_key, request_id=request_id,
+        kind=kind.name,
+        queue=kind.queue,
+        params=validate_params(kind, params),
+        max_attempts=kind.max_attempts,
+        priority=priority,
+        run_at=run_at,
+        idempotency_key=idempotency_key,
+        request_id=request_id,
     )
     job, created = create_job(session=session, owner_id=owner_id, new=new)
     if created:
-        dispatcher.send_after_commit(session, Dispatch(
-            job_id=job.id, kind=job.kind, queue=job.queue, message_id=job.message_id or str(job.id),
-            priority=job.priority, delay_ms=delay_ms_until(run_at),
-        ))
+        dispatcher.send_after_commit(
+            session,
+            Dispatch(
+                job_id=job.id,
+                kind=job.kind,
+                queue=job.queue,
+                message_id=job.message_id or str(job.id),
+                priority=job.priority,
+                delay_ms=delay_ms_until(run_at),
+            ),
+        )
     return job, created
 
 
 def redrive(*, session: Session, dispatcher: Dispatcher, job: Job) -> Job:
     """Queue a failed or cancelled job again (out of the dead-letter set) and send it."""
     redrive_job(session=session, job=job)
-    dispatcher.send_after_commit(session, Dispatch(
-        job_id=job.id, kind=job.kind, queue=job.queue, message_id=job.message_id or str(job.id),
-        priority=job.priority,
-    ))
+    dispatcher.send_after_commit(
+        session,
+        Dispatch(
+            job_id=job.id,
+            kind=job.kind,
+            queue=job.queue,
+            message_id=job.message_id or str(job.id),
+            priority=job.priority,
+        ),
+    )
     return job

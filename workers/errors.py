@@ -56,8 +56,17 @@ def classify(exc: BaseException) -> Verdict:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         return Verdict(all(400 <= code < 500 for code in codes))
-    if isinstance(exc, (smtplib.SMTPServerDisconnected, socket.timeout, ConnectionError,
-                        OperationalError, TimeoutError, OSError)):
+    if isinstance(
+        exc,
+        (
+            smtplib.SMTPServerDisconnected,
+            socket.timeout,
+            ConnectionError,
+            OperationalError,
+            TimeoutError,
+            OSError,
+        ),
+    ):
         return Verdict(True)
     return Verdict(True)
 

@@ -42,13 +42,15 @@ def sweep(platform: Platform) -> SweepReport:
         again, failed = recovery.stale_running(
             session=session, stale_s=settings.heartbeat_stale_s, max_crashes=settings.max_crashes
         )
-        candidates = recovery.lost_queued(session=session, stale_s=settings.queued_stale_s,
-                                          busy_factor=BUSY_QUEUE_FACTOR)
+        candidates = recovery.lost_queued(
+            session=session, stale_s=settings.queued_stale_s, busy_factor=BUSY_QUEUE_FACTOR
+        )
         lost = _lost(platform, candidates, settings.queued_stale_s)
         resent = recovery.requeue_lost(session=session, job_ids=[c.job_id for c in lost])
     # Sent after the commit: the rows say "queued" before any worker can see a message.
-    dispatches = [Dispatch(r.job_id, r.kind, r.queue, r.message_id, r.priority)
-                  for r in [*again, *resent]]
+    dispatches = [
+        Dispatch(r.job_id, r.kind, r.queue, r.message_id, r.priority) for r in [*again, *resent]
+    ]
     platform.dispatcher.send(dispatches)
     report = SweepReport(len(again), failed, len(resent))
     if again or failed or resent:
@@ -56,8 +58,9 @@ def sweep(platform: Platform) -> SweepReport:
     return report
 
 
-def _lost(platform: Platform, candidates: list[recovery.Redelivery], stale_s: float
-          ) -> list[recovery.Redelivery]:
+def _lost(
+    platform: Platform, candidates: list[recovery.Redelivery], stale_s: float
+) -> list[recovery.Redelivery]:
     """The candidates whose message the broker no longer holds (as far as it can tell)."""
     if all(c.never_sent or c.long_waiting for c in candidates):
         return candidates

@@ -48,8 +48,9 @@ def job_kind(name: str, *, params: type[Schema], **limits: Any) -> Callable[[Han
         if name in _KINDS:
             raise ValueError(f"job kind {name!r} is declared twice")
         description = (handler.__doc__ or name).strip().splitlines()[0]
-        _KINDS[name] = JobKind(name=name, handler=handler, params_schema=params,
-                               description=description, **limits)
+        _KINDS[name] = JobKind(
+            name=name, handler=handler, params_schema=params, description=description, **limits
+        )
         return handler
 
     return register

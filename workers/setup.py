@@ -33,8 +33,13 @@ class Platform:
     dispatcher: Dispatcher
 
 
-def connect(settings: Settings, *, broker: Broker | None = None, engine: Engine | None = None,
-            pool_size: int | None = None) -> Platform:
+def connect(
+    settings: Settings,
+    *,
+    broker: Broker | None = None,
+    engine: Engine | None = None,
+    pool_size: int | None = None,
+) -> Platform:
     """Build the broker, engine and a session factory that sends messages after commit."""
     broker = broker or build_broker(settings)
     engine = engine or make_engine(settings, pool_size=pool_size)

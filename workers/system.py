@@ -23,20 +23,33 @@ class NoopParams(Schema):
 
 class SleepParams(Schema):
     seconds = fields.Float(
-        required=True, validate=validate.Range(min=0, max=MAX_SLEEP_S),
+        required=True,
+        validate=validate.Range(min=0, max=MAX_SLEEP_S),
         metadata={"description": f"How long to sleep, at most {MAX_SLEEP_S} s."},
     )
 
 
-@job_kind("system.noop", params=NoopParams, queue="system", admin_only=True, max_attempts=3,
-          time_limit_ms=10_000)
+@job_kind(
+    "system.noop",
+    params=NoopParams,
+    queue="system",
+    admin_only=True,
+    max_attempts=3,
+    time_limit_ms=10_000,
+)
 def noop(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Do nothing (measures the platform's overhead per job)."""
     return {}
 
 
-@job_kind("system.sleep", params=SleepParams, queue="system", admin_only=True, max_attempts=3,
-          time_limit_ms=(MAX_SLEEP_S + 60) * 1000)
+@job_kind(
+    "system.sleep",
+    params=SleepParams,
+    queue="system",
+    admin_only=True,
+    max_attempts=3,
+    time_limit_ms=(MAX_SLEEP_S + 60) * 1000,
+)
 def sleep(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Sleep for `seconds`, reporting progress every second; stops when cancelled."""
     seconds = float(params["seconds"])

@@ -49,8 +49,13 @@ def backoff_s(kind: JobKind, attempt: int, retry_after_s: float | None = None) -
 class Runtime:
     """A worker process's connection to the platform: sessions, dispatcher, held leases."""
 
-    def __init__(self, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
-                 dispatcher: Dispatcher) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        sessions: sessionmaker[Session],
+        dispatcher: Dispatcher,
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.sessions = sessions
@@ -121,12 +126,18 @@ class Runtime:
         with self.sessions.begin() as session:
             job = job_runs.claim(session=session, job_id=jid, worker_id=self.worker_id)
         if job is None:
-            log.debug("nothing to do (duplicate delivery, finished, cancelled or not due)",
-                      extra={"job_id": job_id})
+            log.debug(
+                "nothing to do (duplicate delivery, finished, cancelled or not due)",
+                extra={"job_id": job_id},
+            )
             return
         self._hold(job)
-        extra = {"job_id": job_id, "kind": kind.name, "attempt": job.attempts,
-                 "request_id": job.request_id}
+        extra = {
+            "job_id": job_id,
+            "kind": kind.name,
+            "attempt": job.attempts,
+            "request_id": job.request_id,
+        }
         log.info("job started", extra=extra)
         try:
             self._run(kind, job, extra)
@@ -142,8 +153,9 @@ class Runtime:
                 job_runs.cancel(session=session, job=job)
             log.info("job cancelled", extra=extra)
         except LeaseLost:
-            log.warning("job taken over by another worker; this attempt's outcome dropped",
-                        extra=extra)
+            log.warning(
+                "job taken over by another worker; this attempt's outcome dropped", extra=extra
+            )
         except TimeLimitExceeded as exc:
             self._failed(kind, job, exc, Verdict(True), extra)
         except Exception as exc:
@@ -156,24 +168,43 @@ class Runtime:
             else:
                 log.warning("job finished after it was taken over; result dropped", extra=extra)
 
-    def _failed(self, kind: JobKind, job: ClaimedJob, exc: BaseException, verdict: Verdict,
-                extra: dict[str, Any]) -> None:
+    def _failed(
+        self,
+        kind: JobKind,
+        job: ClaimedJob,
+        exc: BaseException,
+        verdict: Verdict,
+        extra: dict[str, Any],
+    ) -> None:
         error = describe(exc, verdict, traceback.format_exc())
         if verdict.transient and job.attempts < job.max_attempts:
             delay = backoff_s(kind, job.attempts, verdict.retry_after_s)
             with self.sessions.begin() as session:
-                message_id = job_runs.schedule_retry(session=session, job=job, error=error,
-                                                     delay_s=delay)
+                message_id = job_runs.schedule_retry(
+                    session=session, job=job, error=error, delay_s=delay
+                )
             if message_id is not None:
-                log.warning("job failed; retry scheduled",
-                            extra={**extra, "error": error["message"], "delay_s": round(delay, 3)})
-                self.dispatcher.send([Dispatch(job.id, kind.name, kind.queue, message_id,
-                                               delay_ms=max(1, int(delay * 1000)))])
+                log.warning(
+                    "job failed; retry scheduled",
+                    extra={**extra, "error": error["message"], "delay_s": round(delay, 3)},
+                )
+                self.dispatcher.send(
+                    [
+                        Dispatch(
+                            job.id,
+                            kind.name,
+                            kind.queue,
+                            message_id,
+                            delay_ms=max(1, int(delay * 1000)),
+                        )
+                    ]
+                )
             return
         with self.sessions.begin() as session:
             job_runs.fail(session=session, job=job, error=error)
-        log.error("job failed", extra={**extra, "error": error["message"],
-                                       "transient": verdict.transient})
+        log.error(
+            "job failed", extra={**extra, "error": error["message"], "transient": verdict.transient}
+        )
 
 
 def _loaded_params(kind: JobKind, params: dict[str, Any]) -> dict[str, Any]:

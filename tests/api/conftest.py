@@ -65,4 +65,3 @@ def email_job(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
-

@@ -69,12 +69,22 @@ def test_registering_a_taken_address_looks_the_same_and_mails_its_owner(
 
     assert second.status_code == first.status_code == 202
     assert second.json == first.json
-    assert session.scalar(select(func.count()).select_from(User).where(User.email == "taken@example.com")) == 1
+    assert (
+        session.scalar(
+            select(func.count()).select_from(User).where(User.email == "taken@example.com")
+        )
+        == 1
+    )
     subjects = [m.params["subject"] for m in mails_to(session, "taken@example.com")]
-    assert subjects == ["Confirm your e-mail address", "Someone tried to register with your address"]
+    assert subjects == [
+        "Confirm your e-mail address",
+        "Someone tried to register with your address",
+    ]
 
 
-def test_short_passwords_and_bad_addresses_are_refused(client: FlaskClient, session: Session) -> None:
+def test_short_passwords_and_bad_addresses_are_refused(
+    client: FlaskClient, session: Session
+) -> None:
     assert register(client, "short@example.com", "short").status_code == 422
     bad = register(client, "not an address")
     assert bad.status_code == 422 and "email" in bad.json["details"]["fields"]
@@ -87,7 +97,9 @@ def test_login_answers_tokens_and_me_tells_who_they_belong_to(client: FlaskClien
 
     assert set(tokens) == {"access_token", "refresh_token", "token_type", "expires_in"}
     assert tokens["expires_in"] == 900
-    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    me = client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
     assert me.status_code == 200
     assert me.json["email"] == "me@example.com"
     assert "password_hash" not in me.json
@@ -102,14 +114,17 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(client: FlaskClient
     assert wrong.json["message"] == unknown.json["message"]
 
 
-def test_refresh_rotates_and_a_replayed_refresh_token_revokes_the_family(client: FlaskClient) -> None:
+def test_refresh_rotates_and_a_replayed_refresh_token_revokes_the_family(
+    client: FlaskClient,
+) -> None:
     register(client, "rotate@example.com")
     first = login(client, "rotate@example.com").json["refresh_token"]
 
     second = client.post("/api/v1/auth/refresh", json={"refresh_token": first})
     replay = client.post("/api/v1/auth/refresh", json={"refresh_token": first})
-    after_theft = client.post("/api/v1/auth/refresh",
-                              json={"refresh_token": second.json["refresh_token"]})
+    after_theft = client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": second.json["refresh_token"]}
+    )
 
     assert second.status_code == 200
     assert second.json["refresh_token"] != first
@@ -122,8 +137,9 @@ def test_logout_revokes_the_refresh_token(client: FlaskClient) -> None:
     tokens = login(client, "bye@example.com").json
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
 
-    out = client.post("/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]},
-                      headers=headers)
+    out = client.post(
+        "/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]}, headers=headers
+    )
 
     assert out.status_code == 204
     again = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
@@ -133,8 +149,11 @@ def test_logout_revokes_the_refresh_token(client: FlaskClient) -> None:
 def _claims(user_id: uuid.UUID, platform: Platform, **overrides: object) -> dict[str, object]:
     now = datetime.now(UTC)
     claims: dict[str, object] = {
-        "sub": str(user_id), "iss": platform.settings.jwt_issuer,
-        "aud": platform.settings.jwt_audience, "iat": now, "nbf": now,
+        "sub": str(user_id),
+        "iss": platform.settings.jwt_issuer,
+        "aud": platform.settings.jwt_audience,
+        "iat": now,
+        "nbf": now,
         "exp": now + timedelta(minutes=5),
     }
     claims.update(overrides)
@@ -152,17 +171,31 @@ def test_forged_expired_and_misaddressed_tokens_are_refused(
     header, payload, signature = good.split(".")
     forged = {
         "alg none": jwt.encode(_claims(uid, tx_platform), None, algorithm="none", headers=kid),
-        "expired": jwt.encode(_claims(uid, tx_platform, exp=now - timedelta(minutes=1)), secret,
-                              algorithm="HS256", headers=kid),
-        "not yet valid": jwt.encode(_claims(uid, tx_platform, nbf=now + timedelta(minutes=5)),
-                                    secret, algorithm="HS256", headers=kid),
-        "wrong audience": jwt.encode(_claims(uid, tx_platform, aud="someone-else"), secret,
-                                     algorithm="HS256", headers=kid),
-        "wrong key": jwt.encode(_claims(uid, tx_platform), "x" * 40, algorithm="HS256", headers=kid),
+        "expired": jwt.encode(
+            _claims(uid, tx_platform, exp=now - timedelta(minutes=1)),
+            secret,
+            algorithm="HS256",
+            headers=kid,
+        ),
+        "not yet valid": jwt.encode(
+            _claims(uid, tx_platform, nbf=now + timedelta(minutes=5)),
+            secret,
+            algorithm="HS256",
+            headers=kid,
+        ),
+        "wrong audience": jwt.encode(
+            _claims(uid, tx_platform, aud="someone-else"), secret, algorithm="HS256", headers=kid
+        ),
+        "wrong key": jwt.encode(
+            _claims(uid, tx_platform), "x" * 40, algorithm="HS256", headers=kid
+        ),
         "tampered": f"{header}.{payload[:-2]}AA.{signature}",
         "garbage": "not.a.jwt",
     }
-    assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {good}"}).status_code == 200
+    assert (
+        client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {good}"}).status_code
+        == 200
+    )
     for name, token in forged.items():
         response = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, name
@@ -176,8 +209,13 @@ def test_tokens_signed_with_the_previous_secret_work_during_rotation(
 
     old = tx_platform.settings.jwt_secret
     rotated = tx_platform.settings.replace(jwt_secret="n" * 40, jwt_previous_secret=old)
-    platform = type(tx_platform)(rotated, tx_platform.broker, tx_platform.engine,
-                                 tx_platform.sessions, tx_platform.dispatcher)
+    platform = type(tx_platform)(
+        rotated,
+        tx_platform.broker,
+        tx_platform.engine,
+        tx_platform.sessions,
+        tx_platform.dispatcher,
+    )
     client = create_app(platform=platform).test_client()
     assert client.get("/api/v1/auth/me", headers=alice.headers).status_code == 200
 

@@ -15,12 +15,21 @@ def test_every_error_has_the_one_shape_and_the_request_id(
     cases = {
         404: client.get("/api/v1/nothing-here"),
         405: client.delete("/api/v1/jobs", headers=alice.headers),
-        413: client.post("/api/v1/jobs", data=b"{" + b" " * (1024 * 1024 + 10) + b"}",
-                         headers=alice.with_headers(Content_Type="application/json")),
-        415: client.post("/api/v1/jobs", data="kind=x", headers=alice.with_headers(
-            Content_Type="application/x-www-form-urlencoded")),
-        400: client.post("/api/v1/jobs", data="{not json", headers=alice.with_headers(
-            Content_Type="application/json")),
+        413: client.post(
+            "/api/v1/jobs",
+            data=b"{" + b" " * (1024 * 1024 + 10) + b"}",
+            headers=alice.with_headers(Content_Type="application/json"),
+        ),
+        415: client.post(
+            "/api/v1/jobs",
+            data="kind=x",
+            headers=alice.with_headers(Content_Type="application/x-www-form-urlencoded"),
+        ),
+        400: client.post(
+            "/api/v1/jobs",
+            data="{not json",
+            headers=alice.with_headers(Content_Type="application/json"),
+        ),
         422: client.post("/api/v1/jobs", json={"params": []}, headers=alice.headers),
         401: client.get("/api/v1/jobs"),
     }
@@ -33,7 +42,9 @@ def test_every_error_has_the_one_shape_and_the_request_id(
 
 
 def test_a_well_formed_request_id_is_carried_through(client: FlaskClient, alice: Caller) -> None:
-    ok = client.post("/api/v1/jobs", json=email_job(), headers=alice.with_headers(X_Request_ID="abc-123"))
+    ok = client.post(
+        "/api/v1/jobs", json=email_job(), headers=alice.with_headers(X_Request_ID="abc-123")
+    )
     odd = client.get("/api/v1/jobs", headers=alice.with_headers(X_Request_ID="<script>"))
     assert ok.headers["X-Request-ID"] == "abc-123"
     assert odd.headers["X-Request-ID"] != "<script>"

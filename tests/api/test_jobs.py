@@ -107,7 +107,9 @@ def test_the_same_idempotency_key_with_other_params_is_a_conflict(
 def test_idempotency_keys_belong_to_their_owner(
     client: FlaskClient, alice: Caller, bob: Caller
 ) -> None:
-    a = client.post("/api/v1/jobs", json=email_job(), headers=alice.with_headers(Idempotency_Key="k"))
+    a = client.post(
+        "/api/v1/jobs", json=email_job(), headers=alice.with_headers(Idempotency_Key="k")
+    )
     b = client.post("/api/v1/jobs", json=email_job(), headers=bob.with_headers(Idempotency_Key="k"))
     assert a.json["id"] != b.json["id"]
 
@@ -196,7 +198,9 @@ def test_retry_queues_a_cancelled_job_again_with_fresh_attempts(
     assert response.json["finished_at"] is None
     job = session.get_one(Job, uuid.UUID(job_id))
     assert job.message_id != job_id  # a new message, so the broker cannot confuse the two
-    types = session.scalars(select(JobEvent.type).where(JobEvent.job_id == job.id).order_by(JobEvent.id))
+    types = session.scalars(
+        select(JobEvent.type).where(JobEvent.job_id == job.id).order_by(JobEvent.id)
+    )
     assert list(types) == ["queued", "cancelled", "redriven"]
 
 
@@ -210,8 +214,10 @@ def test_only_failed_or_cancelled_jobs_can_be_retried(client: FlaskClient, alice
 def test_the_list_filters_and_pages_with_a_cursor(
     client: FlaskClient, alice: Caller, session: Session
 ) -> None:
-    ids = [client.post("/api/v1/jobs", json=email_job(), headers=alice.headers).json["id"]
-           for _ in range(5)]
+    ids = [
+        client.post("/api/v1/jobs", json=email_job(), headers=alice.headers).json["id"]
+        for _ in range(5)
+    ]
     client.post(f"/api/v1/jobs/{ids[0]}/cancel", headers=alice.headers)
 
     seen: list[str] = []
@@ -223,8 +229,9 @@ def test_the_list_filters_and_pages_with_a_cursor(
         cursor = page["next_cursor"]
         if not cursor:
             break
-    cancelled = client.get("/api/v1/jobs", query_string={"status": "cancelled"},
-                           headers=alice.headers).json["items"]
+    cancelled = client.get(
+        "/api/v1/jobs", query_string={"status": "cancelled"}, headers=alice.headers
+    ).json["items"]
 
     assert seen == list(reversed(ids))
     assert [j["id"] for j in cancelled] == [ids[0]]
@@ -236,7 +243,9 @@ def test_the_list_filters_by_kind_and_creation_time(client: FlaskClient, alice: 
     past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
 
     def count(**query: str) -> int:
-        return len(client.get("/api/v1/jobs", query_string=query, headers=alice.headers).json["items"])
+        return len(
+            client.get("/api/v1/jobs", query_string=query, headers=alice.headers).json["items"]
+        )
 
     assert count(kind="email.send") == 1
     assert count(kind="system.noop") == 0
@@ -256,7 +265,9 @@ def test_run_at_is_honoured_up_to_seven_days_ahead(
     client: FlaskClient, alice: Caller, session: Session
 ) -> None:
     later = datetime.now(UTC) + timedelta(hours=2)
-    ok = client.post("/api/v1/jobs", json=email_job(run_at=later.isoformat()), headers=alice.headers)
+    ok = client.post(
+        "/api/v1/jobs", json=email_job(run_at=later.isoformat()), headers=alice.headers
+    )
     too_far = email_job(run_at=(datetime.now(UTC) + timedelta(days=8)).isoformat())
     rejected = client.post("/api/v1/jobs", json=too_far, headers=alice.headers)
 

@@ -43,20 +43,43 @@ class Stack:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, *args], env=self.env, cwd=ROOT, text=True,
-                              capture_output=True, timeout=60, check=False)
+        return subprocess.run(
+            [sys.executable, *args],
+            env=self.env,
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}.log").open("ab")
-        process = subprocess.Popen(args, env=self.env, cwd=ROOT, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            args,
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.processes[name] = process
         return process
 
     def start_api(self) -> None:
-        self.start("api", str(BIN / "gunicorn"), "web:create_app()", "--bind",
-                   f"127.0.0.1:{self.port}", "--worker-class", "gthread", "--workers", "1",
-                   "--threads", "8")
+        self.start(
+            "api",
+            str(BIN / "gunicorn"),
+            "web:create_app()",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            "1",
+            "--threads",
+            "8",
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -43,26 +43,40 @@ def poll(client: httpx.Client, url: str, until: Any, timeout_s: float = 30) -> d
 
 
 def login(stack: Stack, email: str) -> httpx.Client:
-    tokens = httpx.post(f"{stack.url}/api/v1/auth/login",
-                        json={"email": email, "password": PASSWORD}).json()
-    return httpx.Client(base_url=stack.url, timeout=15,
-                        headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    tokens = httpx.post(
+        f"{stack.url}/api/v1/auth/login", json={"email": email, "password": PASSWORD}
+    ).json()
+    return httpx.Client(
+        base_url=stack.url,
+        timeout=15,
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    )
 
 
 @pytest.mark.e2e
 def test_jobs_run_through_the_real_processes_and_survive_a_killed_worker(
     stack: Stack, smtp: SmtpServer
 ) -> None:
-    created = stack.run("-m", "flask", "--app", "web", "users", "create-admin",
-                        "ops@example.com", "--password", PASSWORD)
+    created = stack.run(
+        "-m",
+        "flask",
+        "--app",
+        "web",
+        "users",
+        "create-admin",
+        "ops@example.com",
+        "--password",
+        PASSWORD,
+    )
     assert created.returncode == 0, created.stderr
     stack.start_api()
     stack.start_scheduler()
     stack.start_worker("worker-a")
 
     # Register: the verification mail goes through an email.send job to the SMTP server.
-    register = httpx.post(f"{stack.url}/api/v1/auth/register",
-                          json={"email": "fan@example.com", "password": PASSWORD})
+    register = httpx.post(
+        f"{stack.url}/api/v1/auth/register", json={"email": "fan@example.com", "password": PASSWORD}
+    )
     assert register.status_code == 202
     deadline = time.monotonic() + 20
     while not smtp.to("fan@example.com") and time.monotonic() < deadline:

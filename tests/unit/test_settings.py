@@ -23,11 +23,18 @@ def test_production_refuses_the_default_or_a_short_jwt_secret() -> None:
     assert ok.is_production
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("WORKER_THREADS", "many"), ("WORKER_THREADS", "0"), ("SMTP_STARTTLS", "perhaps"),
-    ("HEARTBEAT_STALE_S", "-1"), ("BACKLINE_ENV", "staging"), ("LOG_FORMAT", "xml"),
-    ("BROKER_URL", "kafka://x"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WORKER_THREADS", "many"),
+        ("WORKER_THREADS", "0"),
+        ("SMTP_STARTTLS", "perhaps"),
+        ("HEARTBEAT_STALE_S", "-1"),
+        ("BACKLINE_ENV", "staging"),
+        ("LOG_FORMAT", "xml"),
+        ("BROKER_URL", "kafka://x"),
+    ],
+)
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as error:
         load_settings({name: value})

@@ -36,8 +36,9 @@ class RunningWorker:
 
 
 @pytest.fixture()
-def start_worker(settings: Settings, committed_platform: Platform
-                 ) -> Iterator[Callable[[], RunningWorker]]:
+def start_worker(
+    settings: Settings, committed_platform: Platform
+) -> Iterator[Callable[[], RunningWorker]]:
     started: list[RunningWorker] = []
 
     def start() -> RunningWorker:
@@ -61,13 +62,24 @@ def owner(committed_platform: Platform) -> uuid.UUID:
         return make_user(session, admin=True).id
 
 
-def submit_job(platform: Platform, owner: uuid.UUID, kind: str, params: dict[str, Any] | None = None,
-               **options: Any) -> uuid.UUID:
+def submit_job(
+    platform: Platform,
+    owner: uuid.UUID,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    **options: Any,
+) -> uuid.UUID:
     job_kind = get_kind(kind)
     assert job_kind is not None
     with platform.sessions() as session:
-        job, _ = submit(session=session, dispatcher=platform.dispatcher, owner_id=owner,
-                        kind=job_kind, params=params or {}, **options)
+        job, _ = submit(
+            session=session,
+            dispatcher=platform.dispatcher,
+            owner_id=owner,
+            kind=job_kind,
+            params=params or {},
+            **options,
+        )
         session.commit()
         return job.id
 
@@ -79,12 +91,14 @@ def load(platform: Platform, job_id: uuid.UUID) -> Job:
 
 def events(platform: Platform, job_id: uuid.UUID) -> list[JobEvent]:
     with platform.sessions() as session:
-        return list(session.scalars(select(JobEvent).where(JobEvent.job_id == job_id)
-                                    .order_by(JobEvent.id)))
+        return list(
+            session.scalars(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id))
+        )
 
 
-def wait_for(platform: Platform, job_id: uuid.UUID, *statuses: JobStatus,
-             timeout_s: float = 15.0) -> Job:
+def wait_for(
+    platform: Platform, job_id: uuid.UUID, *statuses: JobStatus, timeout_s: float = 15.0
+) -> Job:
     """Poll until the job reaches one of `statuses` (default: any finished one)."""
     wanted = set(statuses) or {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}
     deadline = time.monotonic() + timeout_s

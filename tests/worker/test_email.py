@@ -19,8 +19,12 @@ def test_a_mail_is_delivered_with_its_parts_and_a_message_id_from_the_job(
     committed_platform: Platform, worker: Runtime, owner: uuid.UUID, smtp: SmtpServer
 ) -> None:
     to = f"{uuid.uuid4().hex[:8]}@example.com"
-    job_id = submit_job(committed_platform, owner, "email.send",
-                        mail(to, html="<p>HTML body</p>", reply_to="help@example.com"))
+    job_id = submit_job(
+        committed_platform,
+        owner,
+        "email.send",
+        mail(to, html="<p>HTML body</p>", reply_to="help@example.com"),
+    )
 
     job = wait_for(committed_platform, job_id)
 
@@ -29,8 +33,11 @@ def test_a_mail_is_delivered_with_its_parts_and_a_message_id_from_the_job(
     assert message["Subject"] == "Your report is ready"
     assert message["Reply-To"] == "help@example.com"
     assert message["Message-ID"] == f"<{job_id}@backline.local>"
-    bodies = {part.get_content_type(): part.get_payload(decode=True).decode().strip()
-              for part in message.walk() if not part.is_multipart()}
+    bodies = {
+        part.get_content_type(): part.get_payload(decode=True).decode().strip()
+        for part in message.walk()
+        if not part.is_multipart()
+    }
     assert bodies == {"text/plain": "Plain body", "text/html": "<p>HTML body</p>"}
     assert job.result == {"message_id": f"<{job_id}@backline.local>", "refused": []}
 

@@ -36,14 +36,16 @@ def test_a_waiting_poll_returns_when_the_job_changes_not_at_the_deadline(
     def cancel_soon() -> None:
         time.sleep(0.5)
         with committed_platform.sessions() as session:
-            request_cancel(session=session, job=get_job(session=session, job_id=job_id,
-                                                        viewer=Viewer(owner)))
+            request_cancel(
+                session=session, job=get_job(session=session, job_id=job_id, viewer=Viewer(owner))
+            )
             session.commit()
 
     threading.Thread(target=cancel_soon).start()
     started = time.monotonic()
-    response = client.get(f"/api/v1/jobs/{job_id}?wait=10",
-                          headers={**headers, "If-None-Match": etag})
+    response = client.get(
+        f"/api/v1/jobs/{job_id}?wait=10", headers={**headers, "If-None-Match": etag}
+    )
     took = time.monotonic() - started
 
     assert response.status_code == 200
@@ -59,7 +61,9 @@ def test_a_waiting_poll_with_no_change_answers_304_at_the_deadline(
     etag = client.get(f"/api/v1/jobs/{job_id}", headers=headers).headers["ETag"]
 
     started = time.monotonic()
-    response = client.get(f"/api/v1/jobs/{job_id}?wait=1", headers={**headers, "If-None-Match": etag})
+    response = client.get(
+        f"/api/v1/jobs/{job_id}?wait=1", headers={**headers, "If-None-Match": etag}
+    )
 
     assert response.status_code == 304
     assert 0.9 < time.monotonic() - started < 2
@@ -72,8 +76,10 @@ def test_a_client_follows_a_running_job_to_the_end_in_few_requests(
     headers = auth(committed_platform, owner)
     seen, etag, requests = [], None, 0
     while requests < 20:
-        response = client.get(f"/api/v1/jobs/{job_id}?wait=5",
-                              headers={**headers, **({"If-None-Match": etag} if etag else {})})
+        response = client.get(
+            f"/api/v1/jobs/{job_id}?wait=5",
+            headers={**headers, **({"If-None-Match": etag} if etag else {})},
+        )
         requests += 1
         if response.status_code == 200:
             etag = response.headers["ETag"]

@@ -21,8 +21,10 @@ def backdate(platform: Platform, job_id: uuid.UUID, seconds: float, *columns: st
     """Move the job's timestamps into the past, as if that much time had gone by."""
     assignments = ", ".join(f"{c} = {c} - make_interval(secs => :s)" for c in columns)
     with platform.engine.begin() as conn:
-        conn.execute(text(f"UPDATE jobs SET {assignments} WHERE id = :id"),  # noqa: S608
-                     {"s": seconds, "id": job_id})
+        conn.execute(
+            text(f"UPDATE jobs SET {assignments} WHERE id = :id"),  # noqa: S608
+            {"s": seconds, "id": job_id},
+        )
 
 
 def flush_broker(platform: Platform) -> None:
@@ -43,10 +45,15 @@ def test_a_job_whose_enqueue_failed_is_sent_by_the_sweep(
 ) -> None:
     # A broker nobody listens on: every enqueue fails after the commit.
     dead_broker = RedisBroker(url="redis://127.0.0.1:1/0", namespace="nowhere")
-    broken = Platform(committed_platform.settings, dead_broker, committed_platform.engine,
-                      committed_platform.sessions.__class__(bind=committed_platform.engine,
-                                                            expire_on_commit=False),
-                      Dispatcher(dead_broker, committed_platform.engine))
+    broken = Platform(
+        committed_platform.settings,
+        dead_broker,
+        committed_platform.engine,
+        committed_platform.sessions.__class__(
+            bind=committed_platform.engine, expire_on_commit=False
+        ),
+        Dispatcher(dead_broker, committed_platform.engine),
+    )
     broken.dispatcher.install(broken.sessions)
     job_id = submit_job(broken, owner, "system.noop")
     assert load(committed_platform, job_id).enqueued_at is None
@@ -59,7 +66,11 @@ def test_a_job_whose_enqueue_failed_is_sent_by_the_sweep(
     assert report.resent_queued == 1
     assert job.status == JobStatus.SUCCEEDED
     assert [e.type for e in events(committed_platform, job_id)] == [
-        "queued", "recovered", "started", "succeeded"]
+        "queued",
+        "recovered",
+        "started",
+        "succeeded",
+    ]
 
 
 def test_jobs_lost_in_a_flushed_broker_are_sent_again(

@@ -44,8 +44,15 @@ def test_transient_failures_are_retried_with_backoff_until_success(
     assert job.attempts == 3
     assert kinds.CALLS[str(job_id)] == [1, 2, 3]
     history = events(committed_platform, job_id)
-    assert [e.type for e in history] == ["queued", "started", "retry_scheduled", "started",
-                                         "retry_scheduled", "started", "succeeded"]
+    assert [e.type for e in history] == [
+        "queued",
+        "started",
+        "retry_scheduled",
+        "started",
+        "retry_scheduled",
+        "started",
+        "succeeded",
+    ]
     retries = [e for e in history if e.type == "retry_scheduled"]
     starts = [e for e in history if e.type == "started"]
     for retry, next_start in zip(retries, starts[1:], strict=True):
@@ -57,8 +64,9 @@ def test_transient_failures_are_retried_with_backoff_until_success(
 def test_a_retry_waits_at_least_as_long_as_retry_after_asks(
     committed_platform: Platform, worker: Runtime, owner: uuid.UUID
 ) -> None:
-    job_id = submit_job(committed_platform, owner, "test.flaky",
-                        {"fail_times": 1, "retry_after_s": 1.5})
+    job_id = submit_job(
+        committed_platform, owner, "test.flaky", {"fail_times": 1, "retry_after_s": 1.5}
+    )
 
     wait_for(committed_platform, job_id)
 
@@ -84,7 +92,9 @@ def test_backoff_grows_exponentially_within_its_bounds() -> None:
 def test_a_permanent_failure_fails_at_once(
     committed_platform: Platform, worker: Runtime, owner: uuid.UUID
 ) -> None:
-    job_id = submit_job(committed_platform, owner, "test.flaky", {"fail_times": 5, "permanent": True})
+    job_id = submit_job(
+        committed_platform, owner, "test.flaky", {"fail_times": 5, "permanent": True}
+    )
 
     job = wait_for(committed_platform, job_id)
 
@@ -191,5 +201,7 @@ def test_a_retried_job_resumes_from_its_checkpoint(
     assert kinds.PAGES[str(job_id)] == [0, 1, 2, 2, 3, 4]
     assert job.checkpoint == {"page": 5}
     assert job.progress == {"done": 5, "total": 5, "percent": 100.0, "message": None}
-    milestones = [e.data["percent"] for e in events(committed_platform, job_id) if e.type == "progress"]
+    milestones = [
+        e.data["percent"] for e in events(committed_platform, job_id) if e.type == "progress"
+    ]
     assert milestones == [25, 50, 75]
