@@ -103,9 +103,11 @@ class Stack:
 
     def stop(self) -> dict[str, int]:
         """SIGTERM everything, as an operator would; the exit codes."""
+        # To the leader only: Dramatiq's and gunicorn's parents pass it on to their children,
+        # and a child that gets a second SIGTERM takes it as "kill now".
         for process in self.processes.values():
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.terminate()
         codes = {}
         for name, process in self.processes.items():
             try:
