@@ -17,7 +17,7 @@ from datetime import datetime
 from dramatiq import Broker, Message
 from marshmallow import ValidationError
 from sqlalchemy import Engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from models import job_runs
 from models.accounts import utcnow
@@ -91,6 +91,8 @@ class Dispatcher:
         return sent
 
     def _after_commit(self, session: Session) -> None:
+        if session.get_nested_transaction() is not None:
+            return  # a savepoint was released; the transaction itself is still open
         pending = session.info.pop(_PENDING, None)
         if not pending:
             return
@@ -103,8 +105,8 @@ class Dispatcher:
         except Exception:
             log.warning("could not record enqueued_at", exc_info=True)
 
-    def _after_rollback(self, session: Session, previous_transaction: object) -> None:
-        if not session.in_transaction():
+    def _after_rollback(self, session: Session, previous_transaction: SessionTransaction) -> None:
+        if previous_transaction.parent is None:
             session.info.pop(_PENDING, None)
 
 

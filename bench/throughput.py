@@ -1,0 +1,317 @@
+"""`make bench`: Backline's throughput and latency, next to raw Dramatiq on the same broker.
+
+1. raw Dramatiq: N messages to a no-op actor, drained by the same worker processes/threads;
+2. tracked: N `system.noop` jobs submitted (rows committed, then enqueued) and run through
+   the job core: every state change durable in PostgreSQL;
+3. submit→succeeded latency through the whole stack (HTTP POST, then GET ?wait until done),
+   one job at a time, and again after the workers sat idle for 2 s;
+4. GET /api/v1/jobs/<id> under load (wrk, when installed).
+
+It uses the PostgreSQL and Redis of DATABASE_URL / REDIS_URL (default: local), in a database
+and a Redis namespace of its own that it removes at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from dramatiq import Message
+from dramatiq.brokers.redis import RedisBroker
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from config import load_settings
+from models.accounts import create_user
+from models.jobs import Job, JobStatus
+from tests.smtp import free_port
+from web.tokens import issue_access_token
+from workers.enqueue import submit
+from workers.registry import get_kind
+from workers.setup import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_PASSWORD = "bench password 123"  # noqa: S105 - a throwaway account in a throwaway database
+BIN = Path(sys.executable).parent
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+@contextmanager
+def bench_database(base_url: str) -> Iterator[str]:
+    name = f"backline_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(make_url(base_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "alembic", "upgrade", "head"],
+            cwd=ROOT,
+            check=True,
+            env={**os.environ, "DATABASE_URL": url},
+            capture_output=True,
+        )
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def raw_dramatiq(env: dict[str, str], n: int, log: Path) -> float:
+    """Messages per second a no-op actor drains, enqueue included."""
+    broker = RedisBroker(url=env["REDIS_URL"], namespace=env["BENCH_NAMESPACE"])
+    args = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "bench.raw_actor",
+        "--processes",
+        env["WORKER_PROCESSES"],
+        "--threads",
+        env["WORKER_THREADS"],
+        "--queues",
+        "bench",
+    ]
+
+    def message() -> Message:
+        return Message(queue_name="bench", actor_name="noop", args=(), kwargs={}, options={})
+
+    with process(args, env, log):
+        broker.enqueue(message())
+        while broker.do_qsize("bench"):
+            time.sleep(0.05)
+        start = time.perf_counter()
+        for _ in range(n):
+            broker.enqueue(message())
+        while broker.do_qsize("bench"):
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - start
+    broker.close()
+    return n / elapsed
+
+
+def tracked(env: dict[str, str], n: int, log: Path) -> tuple[float, float]:
+    """Jobs per second through the job core; and the rate of submitting them."""
+    settings = load_settings(env)
+    platform = connect(settings)
+    kind = get_kind("system.noop")
+    assert kind is not None
+    with platform.sessions.begin() as session:
+        owner = create_user(
+            session=session, email="bench@example.com", password=BENCH_PASSWORD, is_admin=True
+        ).id
+
+    def submit_many(count: int) -> None:
+        for start in range(0, count, 500):
+            with platform.sessions() as session:
+                for _ in range(min(500, count - start)):
+                    submit(
+                        session=session,
+                        dispatcher=platform.dispatcher,
+                        owner_id=owner,
+                        kind=kind,
+                        params={},
+                    )
+                session.commit()
+
+    def succeeded() -> int:
+        with platform.sessions() as session:
+            return (
+                session.scalar(
+                    select(func.count()).select_from(Job).where(Job.status == JobStatus.SUCCEEDED)
+                )
+                or 0
+            )
+
+    with process([sys.executable, "-m", "workers"], env, log):
+        submit_many(1)
+        while succeeded() < 1:
+            time.sleep(0.05)
+        start = time.perf_counter()
+        submit_many(n)
+        submitted = time.perf_counter() - start
+        while succeeded() < n + 1:
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - start
+    platform.engine.dispose()
+    return n / elapsed, n / submitted
+
+
+def latency(
+    env: dict[str, str], samples: int, idle_samples: int, log: Path, wrk_seconds: int
+) -> dict[str, float]:
+    settings = load_settings(env)
+    platform = connect(settings)
+    with platform.sessions.begin() as session:
+        admin = create_user(
+            session=session,
+            email="latency@example.com",
+            password=BENCH_PASSWORD,
+            is_admin=True,
+        )
+    headers = {"Authorization": f"Bearer {issue_access_token(settings, admin.id)}"}
+    port = env["PORT"]
+    api = [
+        str(BIN / "gunicorn"),
+        "web:create_app()",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        "2",
+        "--threads",
+        "16",
+    ]
+    figures: dict[str, float] = {}
+    with process(api, env, log), process([sys.executable, "-m", "workers"], env, log):
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30)
+        for _ in range(100):
+            try:
+                client.get("/api/openapi.json")
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+
+        def one() -> tuple[float, str]:
+            t0 = time.perf_counter()
+            job = client.post("/api/v1/jobs", json={"kind": "system.noop", "params": {}}).json()
+            while job["status"] != "succeeded":
+                job = client.get(f"/api/v1/jobs/{job['id']}", params={"wait": 5}).json()
+            return (time.perf_counter() - t0) * 1000, job["id"]
+
+        for _ in range(20):
+            one()  # warm up
+        busy = [one()[0] for _ in range(samples)]
+        idle = []
+        for _ in range(idle_samples):
+            time.sleep(2)
+            idle.append(one()[0])
+        figures.update(
+            {
+                "p50_ms": statistics.median(busy),
+                "p99_ms": percentile(busy, 99),
+                "idle_p50_ms": statistics.median(idle),
+                "idle_p99_ms": percentile(idle, 99),
+            }
+        )
+        with platform.sessions() as session:
+            lags = [
+                (j.finished_at - j.created_at).total_seconds() * 1000
+                for j in session.scalars(select(Job).where(Job.owner_id == admin.id))
+            ]
+        figures["server_p50_ms"] = statistics.median(lags)
+        if shutil.which("wrk") and wrk_seconds:
+            _, job_id = one()
+            figures.update(wrk_get(port, job_id, headers, wrk_seconds))
+    platform.engine.dispose()
+    return figures
+
+
+def wrk_get(port: str, job_id: str, headers: dict[str, str], seconds: int) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            "-c32",
+            f"-d{seconds}s",
+            "--latency",
+            "-H",
+            f"Authorization: {headers['Authorization']}",
+            f"http://127.0.0.1:{port}/api/v1/jobs/{job_id}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    return {"get_rps": rps, "get_p99_ms": float(p99.group(1)) * scale[p99.group(2)]}  # type: ignore[union-attr]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=5000)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--idle-samples", type=int, default=10)
+    parser.add_argument("--wrk-seconds", type=int, default=10)
+    args = parser.parse_args()
+    base = load_settings()
+    log = ROOT / "var" / "bench.log"
+    log.parent.mkdir(exist_ok=True)
+    with bench_database(base.database_url) as url:
+        namespace = f"bench-{uuid.uuid4().hex[:8]}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "REDIS_URL": base.redis_url,
+            "BROKER_NAMESPACE": namespace,
+            "BENCH_NAMESPACE": namespace,
+            "BENCH_REDIS_URL": base.redis_url,
+            "LOG_LEVEL": "WARNING",
+            "WORKER_PROCESSES": str(base.worker_processes),
+            "WORKER_THREADS": str(base.worker_threads),
+            "dramatiq_worker_timeout": str(base.worker_idle_poll_ms),
+            "PORT": str(free_port()),
+        }
+        raw = raw_dramatiq(env, args.jobs, log)
+        ours, submit_rate = tracked(env, args.jobs, log)
+        lat = latency(env, args.samples, args.idle_samples, log, args.wrk_seconds)
+    print(
+        f"workers: {base.worker_processes} processes x {base.worker_threads} threads, "
+        f"{args.jobs} jobs, {os.cpu_count()} cores"
+    )
+    print(f"raw Dramatiq no-op          {raw:8.0f} msg/s")
+    print(f"Backline tracked no-op      {ours:8.0f} jobs/s   ratio {ours / raw:.2f} of raw")
+    print(f"  (submitting rows+messages {submit_rate:8.0f} jobs/s)")
+    print(
+        f"submit->succeeded over HTTP p50 {lat['p50_ms']:.1f} ms  p99 {lat['p99_ms']:.1f} ms  "
+        f"(server side p50 {lat['server_p50_ms']:.1f} ms)"
+    )
+    print(
+        f"  after 2 s idle            p50 {lat['idle_p50_ms']:.1f} ms  "
+        f"p99 {lat['idle_p99_ms']:.1f} ms"
+    )
+    if "get_rps" in lat:
+        print(
+            f"GET /api/v1/jobs/<id>       {lat['get_rps']:8.0f} req/s  "
+            f"p99 {lat['get_p99_ms']:.1f} ms "
+            f"(wrk, 32 connections)"
+        )
+    else:
+        print("GET load: wrk not installed (apt-get install wrk)")
+
+
+if __name__ == "__main__":
+    main()

