@@ -192,6 +192,8 @@ def latency(
         "2",
         "--threads",
         "16",
+        "--control-socket",
+        str(ROOT / "var" / "bench-gunicorn.ctl"),
     ]
     figures: dict[str, float] = {}
     with process(api, env, log), process([sys.executable, "-m", "workers"], env, log):

@@ -50,6 +50,9 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
                 "16",
                 "--access-logfile",
                 "-",
+                # Its own control socket, not the shared ~/.gunicorn/gunicorn.ctl.
+                "--control-socket",
+                "var/gunicorn.ctl",
             ],
         ),
         ProcessSpec("worker", [python, "-m", "workers"]),

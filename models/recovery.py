@@ -40,10 +40,10 @@ def try_sweep_lock(*, session: Session) -> bool:
 
 def stale_running(
     *, session: Session, stale_s: float, max_crashes: int, limit: int = 500
-) -> tuple[list[Redelivery], int]:
+) -> tuple[list[Redelivery], list[uuid.UUID]]:
     """Take back running jobs whose heartbeat is older than `stale_s`.
 
-    Returns the jobs to send again and how many were failed (poisoned or out of attempts).
+    Returns the jobs to send again and the ids of those failed (poisoned or out of attempts).
     """
     rows = session.execute(
         text(
@@ -95,7 +95,8 @@ def stale_running(
         for r in rows
         if r.status == "queued"
     ]
-    return again, len(rows) - len(again)
+    failed = [r.id for r in rows if r.status != "queued"]
+    return again, failed
 
 
 def lost_queued(

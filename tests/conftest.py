@@ -108,7 +108,10 @@ def tx_platform(platform: Platform) -> Iterator[Platform]:
     )
     dispatcher = Dispatcher(platform.broker, platform.engine)
     dispatcher.install(sessions)
-    yield Platform(platform.settings, platform.broker, platform.engine, sessions, dispatcher)
+    platform.changes.install(sessions)
+    yield Platform(
+        platform.settings, platform.broker, platform.engine, sessions, dispatcher, platform.changes
+    )
     outer.rollback()
     connection.close()
 

@@ -172,10 +172,11 @@ class Register(MethodView):
                 user,
                 user.email,
                 "Confirm your e-mail address",
-                f"Welcome to Backline.\n\nConfirm your address by opening:\n"
-                f"{settings.public_base_url}/verify-email?token={token}\n\n"
-                f"or POST the token to /api/v1/auth/verify-email.\n"
-                f"Token: {token}\nIt expires in {hours} hours and works once.",
+                f"Welcome to Backline.\n\nConfirm your address with this token:\n\n"
+                f"Token: {token}\n\n"
+                f'(POST it as JSON {{"token": "..."}} to '
+                f"{settings.public_base_url}/api/v1/auth/verify-email)\n"
+                f"It expires in {hours} hours and works once.",
             )
         session.commit()
         return {"message": "check your inbox to confirm your address, then log in"}

@@ -26,6 +26,7 @@ from models.jobs import Job, JobFilter, JobStatus
 from web.auth import BEARER, auth_required, current_viewer
 from web.context import db, platform
 from workers import enqueue
+from workers.changes import FALLBACK_POLL_S
 from workers.registry import JobKind, load_kinds
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1", description="Background jobs.")
@@ -161,6 +162,27 @@ def _job_response(job: Job, status: int = 200) -> Response:
     return response
 
 
+def _wait_for_change(job: Job, known: Any, wait_s: float) -> Job:
+    """Hold until the job differs from what the client has (its ETag, or what it is now).
+
+    Woken by the change feed; re-reads the job at least every second in case a notification
+    was lost. The database connection goes back to the pool while waiting.
+    """
+    deadline = time.monotonic() + wait_s
+    baseline = job.etag if not known else None
+    with platform().changes.watch(job.id) as changed:
+        job = _load(job.id)  # subscribed now: nothing can change unseen from here on
+        while job.etag in known or job.etag == baseline:
+            left = deadline - time.monotonic()
+            if left <= 0 or job.status.finished:
+                break
+            db().close()
+            changed.wait(min(left, FALLBACK_POLL_S))
+            changed.clear()
+            job = _load(job.id)
+    return job
+
+
 def _load(job_id: uuid.UUID) -> Job:
     return jobs_domain.get_job(session=db(), job_id=job_id, viewer=current_viewer())
 
@@ -235,14 +257,8 @@ class JobItem(MethodView):
         """The job's status, progress, attempts, result or error"""
         known = request.if_none_match
         job = _load(job_id)
-        baseline = job.etag if not known else None
-        deadline = time.monotonic() + query["wait"]
-        pause = 0.05
-        while (job.etag in known or job.etag == baseline) and time.monotonic() < deadline:
-            db().close()  # hand the connection back while we wait
-            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(pause * 1.5, 0.5)
-            job = _load(job_id)
+        if query["wait"] and not job.status.finished:
+            job = _wait_for_change(job, known, query["wait"])
         if job.etag in known:
             response = Response(status=304)
             response.set_etag(job.etag)

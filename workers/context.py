@@ -76,15 +76,17 @@ class JobContext:
             self.check_cancelled()
             return
         self._last_write = now
-        with self._runtime.sessions.begin() as session:
-            cancel = job_runs.record_progress(
+        cancel = self._runtime.write(
+            self._job.id,
+            lambda session: job_runs.record_progress(
                 session=session,
                 job=self._job,
                 done=done,
                 total=total,
                 message=message,
                 milestone=milestone,
-            )
+            ),
+        )
         self._last_cancel_check = now
         self._raise_if(cancel)
 

@@ -52,7 +52,8 @@ def sweep(platform: Platform) -> SweepReport:
         Dispatch(r.job_id, r.kind, r.queue, r.message_id, r.priority) for r in [*again, *resent]
     ]
     platform.dispatcher.send(dispatches)
-    report = SweepReport(len(again), failed, len(resent))
+    platform.changes.publish([d.job_id for d in dispatches] + failed)
+    report = SweepReport(len(again), len(failed), len(resent))
     if again or failed or resent:
         log.warning("recovery sweep acted", extra=report.__dict__)
     return report

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings
 from models.db import make_engine, make_session_factory
 from workers.broker import build_broker
+from workers.changes import ChangeFeed
 from workers.enqueue import Dispatcher
 from workers.registry import JobKind, load_kinds
 from workers.tracking import Runtime
@@ -31,6 +32,7 @@ class Platform:
     engine: Engine
     sessions: sessionmaker[Session]
     dispatcher: Dispatcher
+    changes: ChangeFeed
 
 
 def connect(
@@ -46,9 +48,11 @@ def connect(
     sessions = make_session_factory(engine)
     dispatcher = Dispatcher(broker, engine)
     dispatcher.install(sessions)
+    changes = ChangeFeed(settings.redis_url, settings.broker_namespace)
+    changes.install(sessions)
     for queue in {kind.queue for kind in load_kinds().values()}:
         broker.declare_queue(queue)
-    return Platform(settings, broker, engine, sessions, dispatcher)
+    return Platform(settings, broker, engine, sessions, dispatcher, changes)
 
 
 class HeartbeatMiddleware(Middleware):
@@ -90,7 +94,7 @@ def _performer(runtime: Runtime, kind: JobKind):  # type: ignore[no-untyped-def]
 def start_worker_platform(settings: Settings) -> tuple[Platform, Runtime]:
     """Everything a worker process needs; its actors are declared on the returned broker."""
     platform = connect(settings, pool_size=settings.worker_threads + 2)
-    runtime = Runtime(settings, platform.engine, platform.sessions, platform.dispatcher)
+    runtime = Runtime(settings, platform.sessions, platform.dispatcher, platform.changes)
     platform.broker.add_middleware(HeartbeatMiddleware(runtime))
     declare_actors(platform, runtime)
     dramatiq.set_broker(platform.broker)

@@ -17,22 +17,24 @@ import socket
 import threading
 import traceback
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from dramatiq.middleware import TimeLimitExceeded
 from marshmallow import ValidationError
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from models import job_runs
 from models.job_runs import ClaimedJob
+from workers.changes import ChangeFeed
 from workers.context import JobContext
 from workers.enqueue import Dispatch, Dispatcher
 from workers.errors import JobCancelled, LeaseLost, PermanentError, Verdict, classify, describe
 from workers.registry import JobKind
 
 log = logging.getLogger("backline.worker")
+T = TypeVar("T")
 MAX_RESULT_BYTES = 256 * 1024
 MAX_RETRY_AFTER_S = 24 * 3600
 
@@ -52,14 +54,14 @@ class Runtime:
     def __init__(
         self,
         settings: Settings,
-        engine: Engine,
         sessions: sessionmaker[Session],
         dispatcher: Dispatcher,
+        changes: ChangeFeed,
     ) -> None:
         self.settings = settings
-        self.engine = engine
         self.sessions = sessions
         self.dispatcher = dispatcher
+        self.changes = changes
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._leases: dict[uuid.UUID, uuid.UUID] = {}
         self._flags: dict[uuid.UUID, bool | None] = {}
@@ -116,6 +118,14 @@ class Runtime:
             self._flags.pop(job.id, None)
 
     # -- running a job ---------------------------------------------------------------------
+    def write(self, job_id: uuid.UUID, change: Callable[[Session], T]) -> T:
+        """Apply one state change in its own transaction, then tell the waiting clients."""
+        with self.sessions.begin() as session:
+            outcome = change(session)
+        if outcome is not None:  # None: nothing changed (not claimed, or the lease is gone)
+            self.changes.publish([job_id])
+        return outcome
+
     def perform(self, kind: JobKind, job_id: str) -> None:
         """Run one delivery of a message for job `job_id` of `kind`."""
         try:
@@ -123,8 +133,9 @@ class Runtime:
         except ValueError:
             log.error("message with a malformed job id dropped", extra={"job_id": job_id})
             return
-        with self.sessions.begin() as session:
-            job = job_runs.claim(session=session, job_id=jid, worker_id=self.worker_id)
+        job = self.write(
+            jid, lambda s: job_runs.claim(session=s, job_id=jid, worker_id=self.worker_id)
+        )
         if job is None:
             log.debug(
                 "nothing to do (duplicate delivery, finished, cancelled or not due)",
@@ -149,8 +160,7 @@ class Runtime:
             result = kind.handler(JobContext(self, job), _loaded_params(kind, job.params))
             result = _checked_result(result)
         except JobCancelled:
-            with self.sessions.begin() as session:
-                job_runs.cancel(session=session, job=job)
+            self.write(job.id, lambda s: job_runs.cancel(session=s, job=job))
             log.info("job cancelled", extra=extra)
         except LeaseLost:
             log.warning(
@@ -161,8 +171,7 @@ class Runtime:
         except Exception as exc:
             self._failed(kind, job, exc, classify(exc), extra)
         else:
-            with self.sessions.begin() as session:
-                held = job_runs.succeed(session=session, job=job, result=result)
+            held = self.write(job.id, lambda s: job_runs.succeed(session=s, job=job, result=result))
             if held:
                 log.info("job succeeded", extra=extra)
             else:
@@ -179,10 +188,10 @@ class Runtime:
         error = describe(exc, verdict, traceback.format_exc())
         if verdict.transient and job.attempts < job.max_attempts:
             delay = backoff_s(kind, job.attempts, verdict.retry_after_s)
-            with self.sessions.begin() as session:
-                message_id = job_runs.schedule_retry(
-                    session=session, job=job, error=error, delay_s=delay
-                )
+            message_id = self.write(
+                job.id,
+                lambda s: job_runs.schedule_retry(session=s, job=job, error=error, delay_s=delay),
+            )
             if message_id is not None:
                 log.warning(
                     "job failed; retry scheduled",
@@ -200,8 +209,7 @@ class Runtime:
                     ]
                 )
             return
-        with self.sessions.begin() as session:
-            job_runs.fail(session=session, job=job, error=error)
+        self.write(job.id, lambda s: job_runs.fail(session=s, job=job, error=error))
         log.error(
             "job failed", extra={**extra, "error": error["message"], "transient": verdict.transient}
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -209,13 +210,7 @@ def test_tokens_signed_with_the_previous_secret_work_during_rotation(
 
     old = tx_platform.settings.jwt_secret
     rotated = tx_platform.settings.replace(jwt_secret="n" * 40, jwt_previous_secret=old)
-    platform = type(tx_platform)(
-        rotated,
-        tx_platform.broker,
-        tx_platform.engine,
-        tx_platform.sessions,
-        tx_platform.dispatcher,
-    )
+    platform = replace(tx_platform, settings=rotated)
     client = create_app(platform=platform).test_client()
     assert client.get("/api/v1/auth/me", headers=alice.headers).status_code == 200
 

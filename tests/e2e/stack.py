@@ -79,6 +79,8 @@ class Stack:
             "1",
             "--threads",
             "8",
+            "--control-socket",
+            str(self.logs / "gunicorn.ctl"),
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from sqlalchemy import text
+from sqlalchemy.orm import sessionmaker
 
 from models import job_runs
 from models.jobs import JobStatus
@@ -45,14 +47,11 @@ def test_a_job_whose_enqueue_failed_is_sent_by_the_sweep(
 ) -> None:
     # A broker nobody listens on: every enqueue fails after the commit.
     dead_broker = RedisBroker(url="redis://127.0.0.1:1/0", namespace="nowhere")
-    broken = Platform(
-        committed_platform.settings,
-        dead_broker,
-        committed_platform.engine,
-        committed_platform.sessions.__class__(
-            bind=committed_platform.engine, expire_on_commit=False
-        ),
-        Dispatcher(dead_broker, committed_platform.engine),
+    broken = replace(
+        committed_platform,
+        broker=dead_broker,
+        sessions=sessionmaker(bind=committed_platform.engine, expire_on_commit=False),
+        dispatcher=Dispatcher(dead_broker, committed_platform.engine),
     )
     broken.dispatcher.install(broken.sessions)
     job_id = submit_job(broken, owner, "system.noop")

@@ -1,0 +1,39 @@
+"""The change feed: a waiter wakes when its job's change is published, and only then."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from config import Settings
+from workers.changes import ChangeFeed
+
+
+def test_a_watcher_wakes_on_its_jobs_change_and_not_on_others(settings: Settings) -> None:
+    feed = ChangeFeed(settings.redis_url, settings.broker_namespace)
+    mine, other = uuid.uuid4(), uuid.uuid4()
+
+    with feed.watch(mine) as changed:
+        feed.publish([other])
+        assert not changed.wait(0.3)
+        threading.Timer(0.1, feed.publish, args=([mine],)).start()
+        started = time.monotonic()
+        assert changed.wait(2)
+        assert time.monotonic() - started < 0.5
+
+
+def test_two_watchers_of_one_job_both_wake_and_leaving_unsubscribes(settings: Settings) -> None:
+    feed = ChangeFeed(settings.redis_url, settings.broker_namespace)
+    job = uuid.uuid4()
+
+    with feed.watch(job) as first, feed.watch(job) as second:
+        feed.publish([job])
+        assert first.wait(2) and second.wait(2)
+    with feed.watch(job) as again:  # subscribes afresh after the last watcher left
+        feed.publish([job])
+        assert again.wait(2)
+
+
+def test_publishing_to_an_unreachable_redis_does_not_raise() -> None:
+    ChangeFeed("redis://127.0.0.1:1/0", "nowhere").publish([uuid.uuid4()])

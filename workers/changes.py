@@ -1,0 +1,179 @@
+"""Job change notifications over Redis pub/sub, so long-polling clients wake at once.
+
+Whoever commits a change to a job publishes its id on `<namespace>:job:<id>` (workers after
+each state change, the API after cancel and retry, the sweep after a recovery). An API process
+that holds long-poll requests keeps one subscriber connection, subscribed to just the jobs its
+requests wait on. A lost notification costs only latency: waiters still re-read the job every
+`FALLBACK_POLL_S` seconds, and the database stays the truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("backline.changes")
+FALLBACK_POLL_S = 1.0
+RECONNECT_PAUSE_S = 0.5
+_CHANGED = "backline.changed_jobs"
+
+
+class ChangeFeed:
+    def __init__(self, redis_url: str, namespace: str) -> None:
+        self._client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+        self._prefix = f"{namespace}:job:"
+        self._lock = threading.Lock()
+        self._waiters: dict[str, set[threading.Event]] = {}
+        self._commands: queue.SimpleQueue[tuple[str, str, threading.Event | None]] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+
+    # -- publishing ------------------------------------------------------------------------
+    def publish(self, job_ids: Iterable[uuid.UUID | str]) -> None:
+        """Tell waiting clients these jobs changed (best effort: never raises)."""
+        ids = list(job_ids)
+        if not ids:
+            return
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                for job_id in ids:
+                    pipe.publish(f"{self._prefix}{job_id}", b"1")
+                pipe.execute()
+        except redis.RedisError:
+            log.warning("could not publish job changes", exc_info=True)
+
+    def install(self, factory: sessionmaker[Session]) -> None:
+        """Publish the jobs an ORM session changed once its transaction commits."""
+        from models.jobs import Job  # noqa: PLC0415 - models is below workers; import late
+
+        def collect(session: Session, _flush_context: Any, _instances: Any) -> None:
+            changed = {o.id for o in (*session.new, *session.dirty) if isinstance(o, Job)}
+            if changed:
+                session.info.setdefault(_CHANGED, set()).update(changed)
+
+        def committed(session: Session) -> None:
+            if session.get_nested_transaction() is None:
+                self.publish(session.info.pop(_CHANGED, ()))
+
+        def rolled_back(session: Session, previous: Any) -> None:
+            if previous.parent is None:
+                session.info.pop(_CHANGED, None)
+
+        event.listen(factory, "before_flush", collect)
+        event.listen(factory, "after_commit", committed)
+        event.listen(factory, "after_soft_rollback", rolled_back)
+
+    # -- waiting ---------------------------------------------------------------------------
+    @contextmanager
+    def watch(
+        self, job_id: uuid.UUID | str, ready_timeout_s: float = 1.0
+    ) -> Iterator[threading.Event]:
+        """An event set when `job_id` changes; subscribed before the block starts.
+
+        Read the job inside the block, after subscribing, so no change can slip between the
+        read and the wait.
+        """
+        channel = f"{self._prefix}{job_id}"
+        changed = threading.Event()
+        ready = threading.Event()
+        self._ensure_thread()
+        with self._lock:
+            first = channel not in self._waiters
+            self._waiters.setdefault(channel, set()).add(changed)
+        if first:
+            self._commands.put(("subscribe", channel, ready))
+            ready.wait(ready_timeout_s)
+        try:
+            yield changed
+        finally:
+            with self._lock:
+                waiters = self._waiters.get(channel, set())
+                waiters.discard(changed)
+                last = not waiters
+                if last:
+                    self._waiters.pop(channel, None)
+            if last:
+                self._commands.put(("unsubscribe", channel, None))
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._listen, name="job-changes", daemon=True
+                )
+                self._thread.start()
+
+    def _listen(self) -> None:
+        pubsub = self._client.pubsub(ignore_subscribe_messages=False)
+        pending: dict[str, threading.Event] = {}
+        while True:
+            try:
+                self._apply_commands(pubsub, pending)
+                message = pubsub.get_message(timeout=0.01) if pubsub.subscribed else None
+                if message is None:
+                    if not pubsub.subscribed:
+                        self._wait_for_command(pubsub, pending)
+                    continue
+                channel = message["channel"].decode()
+                if message["type"] == "subscribe" and channel in pending:
+                    pending.pop(channel).set()
+                elif message["type"] == "message":
+                    with self._lock:
+                        for waiter in self._waiters.get(channel, ()):
+                            waiter.set()
+            except redis.RedisError:
+                log.warning("job change feed lost its connection; reconnecting", exc_info=True)
+                for ready in pending.values():
+                    ready.set()
+                pending.clear()
+                time.sleep(RECONNECT_PAUSE_S)
+                pubsub = self._resubscribe()
+
+    def _apply_commands(self, pubsub: Any, pending: dict[str, threading.Event]) -> None:
+        while True:
+            try:
+                command, channel, ready = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            self._apply(pubsub, pending, command, channel, ready)
+
+    def _wait_for_command(self, pubsub: Any, pending: dict[str, threading.Event]) -> None:
+        command, channel, ready = self._commands.get()
+        self._apply(pubsub, pending, command, channel, ready)
+
+    @staticmethod
+    def _apply(
+        pubsub: Any,
+        pending: dict[str, threading.Event],
+        command: str,
+        channel: str,
+        ready: threading.Event | None,
+    ) -> None:
+        if command == "subscribe":
+            pubsub.subscribe(channel)
+            if ready is not None:
+                pending[channel] = ready
+        else:
+            pubsub.unsubscribe(channel)
+
+    def _resubscribe(self) -> Any:
+        pubsub = self._client.pubsub(ignore_subscribe_messages=False)
+        with self._lock:
+            channels = list(self._waiters)
+        try:
+            if channels:
+                pubsub.subscribe(*channels)
+        except redis.RedisError:
+            pass  # still down: the waiters poll meanwhile and subscribe again next time
+        return pubsub
