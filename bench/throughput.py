@@ -37,7 +37,7 @@ from models.accounts import create_user
 from models.jobs import Job, JobStatus
 from tests.smtp import free_port
 from web.tokens import issue_access_token
-from workers.enqueue import submit
+from workers import enqueue
 from workers.registry import get_kind
 from workers.setup import connect
 
@@ -134,14 +134,13 @@ def tracked(env: dict[str, str], n: int, log: Path) -> tuple[float, float]:
     def submit_many(count: int) -> None:
         for start in range(0, count, 500):
             with platform.sessions() as session:
-                for _ in range(min(500, count - start)):
-                    submit(
-                        session=session,
-                        dispatcher=platform.dispatcher,
-                        owner_id=owner,
-                        kind=kind,
-                        params={},
-                    )
+                enqueue.submit_many(
+                    session=session,
+                    dispatcher=platform.dispatcher,
+                    owner_id=owner,
+                    kind=kind,
+                    params=[{}] * min(500, count - start),
+                )
                 session.commit()
 
     def succeeded() -> int:

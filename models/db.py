@@ -8,14 +8,23 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings
 
 
-def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
-    """An engine for the configured database; connections are checked before use."""
+def make_engine(
+    settings: Settings, *, pool_size: int | None = None, autocommit: bool = False
+) -> Engine:
+    """An engine for the configured database.
+
+    `autocommit` is for code whose every write is one statement (the workers' state changes):
+    it saves the BEGIN and COMMIT round trips. Such engines skip the pre-ping as well; a
+    connection that went stale fails its statement, is dropped from the pool, and the message
+    is retried.
+    """
     return create_engine(
         settings.database_url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=not autocommit,
         pool_recycle=1800,
+        isolation_level="AUTOCOMMIT" if autocommit else "READ COMMITTED",
     )
 
 

@@ -279,10 +279,10 @@ def record_effect(*, session: Session, job_id: uuid.UUID, key: str, result: Any)
     )
 
 
-def mark_enqueued(*, session: Session, job_ids: list[uuid.UUID]) -> None:
-    """Note that the broker accepted these jobs' messages."""
+def mark_not_enqueued(*, session: Session, job_ids: list[uuid.UUID]) -> None:
+    """Note that the broker refused these jobs' messages (the sweep sends them)."""
     if job_ids:
         session.execute(
-            text("UPDATE jobs SET enqueued_at = now() WHERE id = ANY(:ids) AND status = 'queued'"),
+            text("UPDATE jobs SET enqueued_at = NULL WHERE id = ANY(:ids) AND status = 'queued'"),
             {"ids": job_ids},
         )

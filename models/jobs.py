@@ -74,6 +74,8 @@ JOB_STATUS = Enum(
 
 class Job(Base):
     __tablename__ = "jobs"
+    # Server-side defaults (timestamps, status) come back in the INSERT's RETURNING clause.
+    __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         UniqueConstraint("owner_id", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
         CheckConstraint("attempts >= 0 AND max_attempts >= 1", name="attempts"),
@@ -207,17 +209,10 @@ def add_event(
     session.add(JobEvent(job_id=job_id, type=type.value, message=message, data=data))
 
 
-def create_job(*, session: Session, owner_id: uuid.UUID, new: NewJob) -> tuple[Job, bool]:
-    """Store a queued job and its first event; returns (job, created).
-
-    With an idempotency key, a repeat of the same request returns the job the first request
-    made (created is False); the same key with a different request is a conflict.
-    """
-    if new.idempotency_key is not None:
-        existing = _by_idempotency_key(session, owner_id, new.idempotency_key)
-        if existing is not None:
-            return _same_request(existing, new), False
+def _new_rows(owner_id: uuid.UUID, new: NewJob) -> tuple[Job, JobEvent]:
+    job_id = uuid7()
     job = Job(
+        id=job_id,
         owner_id=owner_id,
         kind=new.kind,
         queue=new.queue,
@@ -226,31 +221,54 @@ def create_job(*, session: Session, owner_id: uuid.UUID, new: NewJob) -> tuple[J
         priority=new.priority,
         idempotency_key=new.idempotency_key,
         request_id=new.request_id,
+        message_id=str(job_id),
+        # Sent right after the commit; the dispatcher clears it again if the send fails.
+        enqueued_at=func.now(),
     )
-    job.id = uuid7()
-    job.message_id = str(job.id)
     if new.run_at is not None:
         job.run_after = new.run_at
+    event = JobEvent(
+        job_id=job_id,
+        type=EventType.QUEUED.value,
+        data={"run_after": new.run_at.isoformat()} if new.run_at else None,
+    )
+    return job, event
+
+
+def create_job(*, session: Session, owner_id: uuid.UUID, new: NewJob) -> tuple[Job, bool]:
+    """Store a queued job and its first event; returns (job, created).
+
+    With an idempotency key, a repeat of the same request returns the job the first request
+    made (created is False); the same key with a different request is a conflict.
+    """
+    job, event = _new_rows(owner_id, new)
+    if new.idempotency_key is None:
+        session.add_all([job, event])
+        session.flush()
+        return job, True
+    existing = _by_idempotency_key(session, owner_id, new.idempotency_key)
+    if existing is not None:
+        return _same_request(existing, new), False
     try:
         # A savepoint, so that losing a race on the idempotency key leaves the caller's
         # transaction usable and we can return the winner's job.
         with session.begin_nested():
-            session.add(job)
+            session.add_all([job, event])
             session.flush()
     except IntegrityError:
-        existing = _by_idempotency_key(session, owner_id, new.idempotency_key or "")
+        existing = _by_idempotency_key(session, owner_id, new.idempotency_key)
         if existing is None:
             raise
         return _same_request(existing, new), False
-    add_event(
-        session=session,
-        job_id=job.id,
-        type=EventType.QUEUED,
-        data={"run_after": job.run_after.isoformat()} if new.run_at else None,
-    )
-    session.flush()
-    session.refresh(job)
     return job, True
+
+
+def create_jobs(*, session: Session, owner_id: uuid.UUID, news: list[NewJob]) -> list[Job]:
+    """Store many queued jobs (no idempotency keys) in two multi-row inserts."""
+    rows = [_new_rows(owner_id, new) for new in news]
+    session.add_all([row for pair in rows for row in pair])
+    session.flush()
+    return [job for job, _ in rows]
 
 
 def _by_idempotency_key(session: Session, owner_id: uuid.UUID, key: str) -> Job | None:

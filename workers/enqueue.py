@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from models import job_runs
 from models.accounts import utcnow
 from models.errors import InvalidInput
-from models.jobs import Job, NewJob, create_job
+from models.jobs import Job, NewJob, create_job, create_jobs
 from models.jobs import redrive as redrive_job
 from workers.registry import JobKind
 
@@ -96,14 +96,15 @@ class Dispatcher:
         pending = session.info.pop(_PENDING, None)
         if not pending:
             return
-        sent = self.send(pending)
-        if not sent:
+        sent = set(self.send(pending))
+        unsent = [d.job_id for d in pending if d.job_id not in sent]
+        if not unsent:
             return
-        try:
+        try:  # so the sweep knows at once that these were never sent
             with Session(self.engine) as s, s.begin():
-                job_runs.mark_enqueued(session=s, job_ids=sent)
+                job_runs.mark_not_enqueued(session=s, job_ids=unsent)
         except Exception:
-            log.warning("could not record enqueued_at", exc_info=True)
+            log.warning("could not record the failed enqueue", exc_info=True)
 
     def _after_rollback(self, session: Session, previous_transaction: SessionTransaction) -> None:
         if previous_transaction.parent is None:
@@ -168,6 +169,32 @@ def submit(
             ),
         )
     return job, created
+
+
+def submit_many(
+    *,
+    session: Session,
+    dispatcher: Dispatcher,
+    owner_id: uuid.UUID,
+    kind: JobKind,
+    params: list[dict],
+    request_id: str | None = None,
+) -> list[Job]:
+    """Store many jobs of one kind at once (no idempotency keys); sent after the commit."""
+    news = [
+        NewJob(
+            kind=kind.name,
+            queue=kind.queue,
+            params=validate_params(kind, p),
+            max_attempts=kind.max_attempts,
+            request_id=request_id,
+        )
+        for p in params
+    ]
+    jobs = create_jobs(session=session, owner_id=owner_id, news=news)
+    for job in jobs:
+        dispatcher.send_after_commit(session, Dispatch(job.id, job.kind, job.queue, str(job.id)))
+    return jobs
 
 
 def redrive(*, session: Session, dispatcher: Dispatcher, job: Job) -> Job:

@@ -93,8 +93,13 @@ def _performer(runtime: Runtime, kind: JobKind):  # type: ignore[no-untyped-def]
 
 def start_worker_platform(settings: Settings) -> tuple[Platform, Runtime]:
     """Everything a worker process needs; its actors are declared on the returned broker."""
-    platform = connect(settings, pool_size=settings.worker_threads + 2)
-    runtime = Runtime(settings, platform.sessions, platform.dispatcher, platform.changes)
+    platform = connect(settings, pool_size=2)
+    # The state changes of running jobs are single statements: autocommit saves two round
+    # trips each. Job code that needs a transaction uses platform.sessions.
+    state_engine = make_engine(settings, pool_size=settings.worker_threads + 2, autocommit=True)
+    runtime = Runtime(
+        settings, make_session_factory(state_engine), platform.dispatcher, platform.changes
+    )
     platform.broker.add_middleware(HeartbeatMiddleware(runtime))
     declare_actors(platform, runtime)
     dramatiq.set_broker(platform.broker)

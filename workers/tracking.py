@@ -77,6 +77,13 @@ class Runtime:
             self._thread = threading.Thread(target=self._beat, name="job-heartbeat", daemon=True)
             self._thread.start()
 
+    def close(self) -> None:
+        """Stop the heartbeat and close the database connections."""
+        self.stop_heartbeat()
+        bind = self.sessions.kw.get("bind")
+        if bind is not None:
+            bind.dispose()
+
     def stop_heartbeat(self) -> None:
         self._stop.set()
         if self._thread is not None:

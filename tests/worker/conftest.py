@@ -31,6 +31,7 @@ class RunningWorker:
 
     def stop(self) -> None:
         self.worker.stop(timeout=10_000)
+        self.runtime.close()
         self.platform.broker.close()
         self.platform.engine.dispose()
 
