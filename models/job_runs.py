@@ -37,13 +37,18 @@ class ClaimedJob:
     request_id: str | None
 
 
-_CLAIM = text(
+_CLAIM_MANY = text(
     """
-    WITH j AS (
-        UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_id = :lease,
+    WITH req AS (
+        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:leases AS uuid[])) AS r(id, lease)
+    ), j AS (
+        UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_id = req.lease,
                worker_id = :worker, started_at = now(), heartbeat_at = now(), updated_at = now()
-        WHERE id = :id AND status = 'queued' AND run_after <= now() + interval '1 second'
-        RETURNING id, kind, params, attempts, max_attempts, checkpoint, request_id
+        FROM req
+        WHERE jobs.id = req.id AND jobs.status = 'queued'
+          AND jobs.run_after <= now() + interval '1 second'
+        RETURNING jobs.id, jobs.kind, jobs.params, jobs.attempts, jobs.max_attempts,
+                  jobs.checkpoint, jobs.request_id, jobs.lease_id
     ), e AS (
         INSERT INTO job_events (job_id, type, data)
         SELECT id, 'started',
@@ -55,26 +60,85 @@ _CLAIM = text(
 )
 
 
+def claim_many(
+    *, session: Session, job_ids: list[uuid.UUID], worker_id: str
+) -> list[ClaimedJob | None]:
+    """Claim several jobs in one statement; one answer per id, in order (see `claim`).
+
+    If the same job is asked for twice, one request gets it and the other gets None.
+    """
+    leases = [uuid.uuid4() for _ in job_ids]
+    rows = session.execute(
+        _CLAIM_MANY, {"ids": job_ids, "leases": leases, "worker": worker_id}
+    ).all()
+    won = {row.lease_id: row for row in rows}
+    answers: list[ClaimedJob | None] = []
+    for lease in leases:
+        row = won.get(lease)
+        answers.append(
+            None
+            if row is None
+            else ClaimedJob(
+                id=row.id,
+                kind=row.kind,
+                params=row.params,
+                attempts=row.attempts,
+                max_attempts=row.max_attempts,
+                checkpoint=row.checkpoint,
+                lease_id=lease,
+                request_id=row.request_id,
+            )
+        )
+    return answers
+
+
 def claim(*, session: Session, job_id: uuid.UUID, worker_id: str) -> ClaimedJob | None:
     """Take a queued, due job and mark it running; None if it is not there to take.
 
     None covers every duplicate delivery: the job already ran, is running elsewhere, was
     cancelled, or is not due yet (a retry whose delayed message is still on its way).
     """
-    lease = uuid.uuid4()
-    row = session.execute(_CLAIM, {"id": job_id, "lease": lease, "worker": worker_id}).first()
-    if row is None:
-        return None
-    return ClaimedJob(
-        id=row.id,
-        kind=row.kind,
-        params=row.params,
-        attempts=row.attempts,
-        max_attempts=row.max_attempts,
-        checkpoint=row.checkpoint,
-        lease_id=lease,
-        request_id=row.request_id,
+    return claim_many(session=session, job_ids=[job_id], worker_id=worker_id)[0]
+
+
+_SUCCEED_MANY = text(
+    """
+    WITH req AS (
+        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:leases AS uuid[]),
+                             CAST(:results AS jsonb[])) AS r(id, lease, result)
+    ), j AS (
+        UPDATE jobs SET status = 'succeeded', result = req.result, error = NULL,
+               finished_at = now(), updated_at = now(), lease_id = NULL, heartbeat_at = NULL,
+               progress_done = coalesce(progress_total, progress_done)
+        FROM req
+        WHERE jobs.id = req.id AND jobs.lease_id = req.lease AND jobs.status = 'running'
+        RETURNING jobs.id, jobs.attempts
+    ), e AS (
+        INSERT INTO job_events (job_id, type, data)
+        SELECT id, 'succeeded', jsonb_build_object('attempt', attempts) FROM j
     )
+    SELECT id FROM j
+    """
+)
+
+
+def succeed_many(*, session: Session, outcomes: list[tuple[ClaimedJob, Any]]) -> list[bool]:
+    """Mark several jobs succeeded with their results; per job, whether it was still held."""
+    rows = session.execute(
+        _SUCCEED_MANY,
+        {
+            "ids": [job.id for job, _ in outcomes],
+            "leases": [job.lease_id for job, _ in outcomes],
+            "results": [_json(result) for _, result in outcomes],
+        },
+    ).all()
+    held = {row.id for row in rows}
+    return [job.id in held for job, _ in outcomes]
+
+
+def succeed(*, session: Session, job: ClaimedJob, result: Any) -> bool:
+    """Mark the job succeeded with its result; False if this worker no longer holds it."""
+    return succeed_many(session=session, outcomes=[(job, result)])[0]
 
 
 def _finish(
@@ -94,9 +158,7 @@ def _finish(
                 UPDATE jobs SET status = CAST(:status AS job_status),
                        result = CAST(:result AS jsonb),
                        error = CAST(:error AS jsonb), finished_at = now(), updated_at = now(),
-                       lease_id = NULL, heartbeat_at = NULL,
-                       progress_done = CASE WHEN :status = 'succeeded'
-                           THEN coalesce(progress_total, progress_done) ELSE progress_done END
+                       lease_id = NULL, heartbeat_at = NULL
                 WHERE id = :id AND lease_id = :lease AND status = 'running'
                 RETURNING id, attempts
             )
@@ -116,11 +178,6 @@ def _finish(
         },
     ).first()
     return row is not None
-
-
-def succeed(*, session: Session, job: ClaimedJob, result: Any) -> bool:
-    """Mark the job succeeded with its result; False if this worker no longer holds it."""
-    return _finish(session, job, JobStatus.SUCCEEDED, EventType.SUCCEEDED, result=result)
 
 
 def fail(*, session: Session, job: ClaimedJob, error: dict[str, Any]) -> bool:

@@ -32,6 +32,7 @@ from workers.context import JobContext
 from workers.enqueue import Dispatch, Dispatcher
 from workers.errors import JobCancelled, LeaseLost, PermanentError, Verdict, classify, describe
 from workers.registry import JobKind
+from workers.statewriter import StateWriter
 
 log = logging.getLogger("backline.worker")
 T = TypeVar("T")
@@ -62,6 +63,7 @@ class Runtime:
         self.sessions = sessions
         self.dispatcher = dispatcher
         self.changes = changes
+        self.writer = StateWriter(sessions, changes)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._leases: dict[uuid.UUID, uuid.UUID] = {}
         self._flags: dict[uuid.UUID, bool | None] = {}
@@ -80,6 +82,7 @@ class Runtime:
     def close(self) -> None:
         """Stop the heartbeat and close the database connections."""
         self.stop_heartbeat()
+        self.writer.stop()
         bind = self.sessions.kw.get("bind")
         if bind is not None:
             bind.dispose()
@@ -140,9 +143,7 @@ class Runtime:
         except ValueError:
             log.error("message with a malformed job id dropped", extra={"job_id": job_id})
             return
-        job = self.write(
-            jid, lambda s: job_runs.claim(session=s, job_id=jid, worker_id=self.worker_id)
-        )
+        job = self.writer.claim(jid, self.worker_id)
         if job is None:
             log.debug(
                 "nothing to do (duplicate delivery, finished, cancelled or not due)",
@@ -178,7 +179,7 @@ class Runtime:
         except Exception as exc:
             self._failed(kind, job, exc, classify(exc), extra)
         else:
-            held = self.write(job.id, lambda s: job_runs.succeed(session=s, job=job, result=result))
+            held = self.writer.succeed(job, result)
             if held:
                 log.info("job succeeded", extra=extra)
             else:

@@ -1,0 +1,56 @@
+"""Group commit: many threads claim and finish jobs through one writer, each gets its answer."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from config import Settings
+from models.job_runs import ClaimedJob
+from models.jobs import JobStatus
+from tests.worker.conftest import events, load, submit_job
+from workers.setup import Platform, start_worker_platform
+
+
+def test_concurrent_claims_of_one_job_have_exactly_one_winner(
+    settings: Settings, committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    _, runtime = start_worker_platform(settings)
+    job_id = submit_job(committed_platform, owner, "system.noop")
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda _: runtime.writer.claim(job_id, "w:1"), range(16)))
+    finally:
+        runtime.close()
+
+    winners = [a for a in answers if a is not None]
+    assert len(winners) == 1
+    assert load(committed_platform, job_id).lease_id == winners[0].lease_id
+    assert [e.type for e in events(committed_platform, job_id)] == ["queued", "started"]
+
+
+def test_a_batch_of_successes_keeps_each_jobs_result_and_drops_a_lost_lease(
+    settings: Settings, committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    _, runtime = start_worker_platform(settings)
+    ids = [submit_job(committed_platform, owner, "system.noop") for _ in range(20)]
+    try:
+        with ThreadPoolExecutor(20) as pool:
+            claimed: list[ClaimedJob] = list(
+                pool.map(lambda i: runtime.writer.claim(i, "w:1"), ids)
+            )
+            stale = ClaimedJob(**{**claimed[0].__dict__, "lease_id": uuid.uuid4()})
+            held = list(
+                pool.map(
+                    lambda c: runtime.writer.succeed(c, {"n": str(c.id)}), [stale, *claimed[1:]]
+                )
+            )
+    finally:
+        runtime.close()
+
+    assert held == [False] + [True] * 19
+    assert load(committed_platform, ids[0]).status == JobStatus.RUNNING
+    for job_id in ids[1:]:
+        job = load(committed_platform, job_id)
+        assert job.status == JobStatus.SUCCEEDED
+        assert job.result == {"n": str(job_id)}
