@@ -50,6 +50,9 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
                 "16",
                 "--access-logfile",
                 "-",
+                # Pollers reuse their connections; gunicorn's default closes them after 2 s.
+                "--keep-alive",
+                "30",
                 # Its own control socket, not the shared ~/.gunicorn/gunicorn.ctl.
                 "--control-socket",
                 "var/gunicorn.ctl",

@@ -1,5 +1,10 @@
 """The state changes a job goes through while a worker holds it.
 
+The batched statements find their rows one by one through the primary key (a LATERAL
+subquery that locks each row) and update them by ctid: joined as a set, the planner would
+trust the queued-jobs partial index, whose statistics lag behind a burst of submissions, and
+scan every queued job for a handful of claims.
+
 Each change is one statement that updates the job row and appends its event together (a
 data-modifying CTE), so a worker needs one round trip per change. Every change after the claim
 is fenced by the lease the claim handed out: if the recovery sweep gave the job to another
@@ -37,108 +42,113 @@ class ClaimedJob:
     request_id: str | None
 
 
-_CLAIM_MANY = text(
+_BATCH = text(
     """
-    WITH req AS (
-        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:leases AS uuid[])) AS r(id, lease)
-    ), j AS (
-        UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_id = req.lease,
+    WITH creq AS (
+        SELECT * FROM unnest(CAST(:claim_ids AS uuid[]), CAST(:claim_leases AS uuid[]))
+            AS r(id, lease)
+    ), ctarget AS (
+        SELECT j.ctid AS tid, creq.lease FROM creq CROSS JOIN LATERAL (
+            SELECT ctid FROM jobs WHERE jobs.id = creq.id AND jobs.status = 'queued'
+              AND jobs.run_after <= now() + interval '1 second'
+            FOR UPDATE
+        ) AS j
+    ), claimed AS (
+        UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_id = ctarget.lease,
                worker_id = :worker, started_at = now(), heartbeat_at = now(), updated_at = now()
-        FROM req
-        WHERE jobs.id = req.id AND jobs.status = 'queued'
-          AND jobs.run_after <= now() + interval '1 second'
+        FROM ctarget
+        WHERE jobs.ctid = ctarget.tid
         RETURNING jobs.id, jobs.kind, jobs.params, jobs.attempts, jobs.max_attempts,
                   jobs.checkpoint, jobs.request_id, jobs.lease_id
-    ), e AS (
+    ), sreq AS (
+        SELECT * FROM unnest(CAST(:done_ids AS uuid[]), CAST(:done_leases AS uuid[]),
+                             CAST(:results AS jsonb[])) AS r(id, lease, result)
+    ), starget AS (
+        SELECT j.ctid AS tid, sreq.result FROM sreq CROSS JOIN LATERAL (
+            SELECT ctid FROM jobs
+            WHERE jobs.id = sreq.id AND jobs.lease_id = sreq.lease AND jobs.status = 'running'
+            FOR UPDATE
+        ) AS j
+    ), done AS (
+        UPDATE jobs SET status = 'succeeded', result = starget.result, error = NULL,
+               finished_at = now(), updated_at = now(), lease_id = NULL, heartbeat_at = NULL,
+               progress_done = coalesce(progress_total, progress_done)
+        FROM starget
+        WHERE jobs.ctid = starget.tid
+        RETURNING jobs.id, jobs.attempts
+    ), events AS (
         INSERT INTO job_events (job_id, type, data)
         SELECT id, 'started',
                jsonb_build_object('attempt', attempts, 'worker', CAST(:worker AS text))
-        FROM j
+        FROM claimed
+        UNION ALL
+        SELECT id, 'succeeded', jsonb_build_object('attempt', attempts) FROM done
     )
-    SELECT * FROM j
+    SELECT true AS claim, id, kind, params, attempts, max_attempts, checkpoint, request_id,
+           lease_id
+    FROM claimed
+    UNION ALL
+    SELECT false, id, NULL, NULL, attempts, NULL, NULL, NULL, NULL FROM done
     """
 )
 
 
-def claim_many(
-    *, session: Session, job_ids: list[uuid.UUID], worker_id: str
-) -> list[ClaimedJob | None]:
-    """Claim several jobs in one statement; one answer per id, in order (see `claim`).
+def apply_batch(
+    *,
+    session: Session,
+    worker_id: str,
+    claims: list[uuid.UUID],
+    successes: list[tuple[ClaimedJob, Any]],
+) -> tuple[list[ClaimedJob | None], list[bool]]:
+    """Claim some jobs and mark others succeeded, in one statement (one round trip).
 
-    If the same job is asked for twice, one request gets it and the other gets None.
+    A claim takes a queued, due job and marks it running; its answer is None if the job is
+    not there to take: every duplicate delivery lands there (the job already ran, is running
+    elsewhere, was cancelled, or is not due yet). If one job is asked for twice, one request
+    gets it. A success stores the job's result; its answer is False if this worker no longer
+    holds the job (the lease moved on).
     """
-    leases = [uuid.uuid4() for _ in job_ids]
+    leases = [uuid.uuid4() for _ in claims]
     rows = session.execute(
-        _CLAIM_MANY, {"ids": job_ids, "leases": leases, "worker": worker_id}
+        _BATCH,
+        {
+            "worker": worker_id,
+            "claim_ids": claims,
+            "claim_leases": leases,
+            "done_ids": [job.id for job, _ in successes],
+            "done_leases": [job.lease_id for job, _ in successes],
+            "results": [_json(result) for _, result in successes],
+        },
     ).all()
-    won = {row.lease_id: row for row in rows}
-    answers: list[ClaimedJob | None] = []
-    for lease in leases:
-        row = won.get(lease)
-        answers.append(
-            None
-            if row is None
-            else ClaimedJob(
-                id=row.id,
-                kind=row.kind,
-                params=row.params,
-                attempts=row.attempts,
-                max_attempts=row.max_attempts,
-                checkpoint=row.checkpoint,
-                lease_id=lease,
-                request_id=row.request_id,
-            )
-        )
-    return answers
+    won = {row.lease_id: row for row in rows if row.claim}
+    finished = {row.id for row in rows if not row.claim}
+    claimed = [_claimed(won[lease], lease) if lease in won else None for lease in leases]
+    return claimed, [job.id in finished for job, _ in successes]
+
+
+def _claimed(row: Any, lease: uuid.UUID) -> ClaimedJob:
+    return ClaimedJob(
+        id=row.id,
+        kind=row.kind,
+        params=row.params,
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+        checkpoint=row.checkpoint,
+        lease_id=lease,
+        request_id=row.request_id,
+    )
 
 
 def claim(*, session: Session, job_id: uuid.UUID, worker_id: str) -> ClaimedJob | None:
-    """Take a queued, due job and mark it running; None if it is not there to take.
-
-    None covers every duplicate delivery: the job already ran, is running elsewhere, was
-    cancelled, or is not due yet (a retry whose delayed message is still on its way).
-    """
-    return claim_many(session=session, job_ids=[job_id], worker_id=worker_id)[0]
-
-
-_SUCCEED_MANY = text(
-    """
-    WITH req AS (
-        SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:leases AS uuid[]),
-                             CAST(:results AS jsonb[])) AS r(id, lease, result)
-    ), j AS (
-        UPDATE jobs SET status = 'succeeded', result = req.result, error = NULL,
-               finished_at = now(), updated_at = now(), lease_id = NULL, heartbeat_at = NULL,
-               progress_done = coalesce(progress_total, progress_done)
-        FROM req
-        WHERE jobs.id = req.id AND jobs.lease_id = req.lease AND jobs.status = 'running'
-        RETURNING jobs.id, jobs.attempts
-    ), e AS (
-        INSERT INTO job_events (job_id, type, data)
-        SELECT id, 'succeeded', jsonb_build_object('attempt', attempts) FROM j
-    )
-    SELECT id FROM j
-    """
-)
-
-
-def succeed_many(*, session: Session, outcomes: list[tuple[ClaimedJob, Any]]) -> list[bool]:
-    """Mark several jobs succeeded with their results; per job, whether it was still held."""
-    rows = session.execute(
-        _SUCCEED_MANY,
-        {
-            "ids": [job.id for job, _ in outcomes],
-            "leases": [job.lease_id for job, _ in outcomes],
-            "results": [_json(result) for _, result in outcomes],
-        },
-    ).all()
-    held = {row.id for row in rows}
-    return [job.id in held for job, _ in outcomes]
+    """Take a queued, due job and mark it running; None if it is not there to take."""
+    claimed, _ = apply_batch(session=session, worker_id=worker_id, claims=[job_id], successes=[])
+    return claimed[0]
 
 
 def succeed(*, session: Session, job: ClaimedJob, result: Any) -> bool:
     """Mark the job succeeded with its result; False if this worker no longer holds it."""
-    return succeed_many(session=session, outcomes=[(job, result)])[0]
+    _, held = apply_batch(session=session, worker_id="", claims=[], successes=[(job, result)])
+    return held[0]
 
 
 def _finish(

@@ -38,8 +38,33 @@ class ChangeFeed:
             queue.SimpleQueue()
         )
         self._thread: threading.Thread | None = None
+        self._publisher: threading.Thread | None = None
+        self._outbox: queue.SimpleQueue[list[uuid.UUID | str]] = queue.SimpleQueue()
 
     # -- publishing ------------------------------------------------------------------------
+    def publish_soon(self, job_ids: Iterable[uuid.UUID | str]) -> None:
+        """Publish from a background thread, so a hot path does not wait on Redis."""
+        ids = list(job_ids)
+        if not ids:
+            return
+        with self._lock:
+            if self._publisher is None or not self._publisher.is_alive():
+                self._publisher = threading.Thread(
+                    target=self._publish_loop, name="job-changes-publisher", daemon=True
+                )
+                self._publisher.start()
+        self._outbox.put(ids)
+
+    def _publish_loop(self) -> None:
+        while True:
+            ids = self._outbox.get()
+            while True:  # everything queued meanwhile goes out in the same pipeline
+                try:
+                    ids += self._outbox.get_nowait()
+                except queue.Empty:
+                    break
+            self.publish(ids)
+
     def publish(self, job_ids: Iterable[uuid.UUID | str]) -> None:
         """Tell waiting clients these jobs changed (best effort: never raises)."""
         ids = list(job_ids)

@@ -91,33 +91,19 @@ class StateWriter:
         successes = [r for r in batch if r.op == "succeed"]
         try:
             with self._sessions.begin() as session:
-                claimed = (
-                    job_runs.claim_many(
-                        session=session,
-                        job_ids=[r.job_id for r in claims],
-                        worker_id=self.worker_id,
-                    )
-                    if claims
-                    else []
-                )
-                held = (
-                    job_runs.succeed_many(
-                        session=session,
-                        outcomes=[(r.job, r.result) for r in successes],  # type: ignore[misc]
-                    )
-                    if successes
-                    else []
+                claimed, held = job_runs.apply_batch(
+                    session=session,
+                    worker_id=self.worker_id,
+                    claims=[r.job_id for r in claims],
+                    successes=[(r.job, r.result) for r in successes],  # type: ignore[misc]
                 )
         except Exception as exc:  # every thread of the batch gets the error
             log.warning("batched state change failed", extra={"size": len(batch)}, exc_info=True)
             for request in batch:
                 request.answer.set_exception(exc)
             return
-        changed = [r.job_id for r, c in zip(claims, claimed, strict=True) if c is not None]
-        changed += [r.job_id for r, h in zip(successes, held, strict=True) if h]
-        self._changes.publish(changed)
-        for request, answer in [
-            *zip(claims, claimed, strict=True),
-            *zip(successes, held, strict=True),
-        ]:
+        answers = [*zip(claims, claimed, strict=True), *zip(successes, held, strict=True)]
+        for request, answer in answers:
             request.answer.set_result(answer)
+        # After the answers: the threads go on while the pollers are told.
+        self._changes.publish_soon([r.job_id for r, answer in answers if answer])

@@ -58,12 +58,14 @@ class Runtime:
         sessions: sessionmaker[Session],
         dispatcher: Dispatcher,
         changes: ChangeFeed,
+        writer_sessions: sessionmaker[Session] | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.dispatcher = dispatcher
         self.changes = changes
-        self.writer = StateWriter(sessions, changes)
+        self._writer_sessions = writer_sessions or sessions
+        self.writer = StateWriter(self._writer_sessions, changes)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._leases: dict[uuid.UUID, uuid.UUID] = {}
         self._flags: dict[uuid.UUID, bool | None] = {}
@@ -83,9 +85,10 @@ class Runtime:
         """Stop the heartbeat and close the database connections."""
         self.stop_heartbeat()
         self.writer.stop()
-        bind = self.sessions.kw.get("bind")
-        if bind is not None:
-            bind.dispose()
+        for factory in (self.sessions, self._writer_sessions):
+            bind = factory.kw.get("bind")
+            if bind is not None:
+                bind.dispose()
 
     def stop_heartbeat(self) -> None:
         self._stop.set()
