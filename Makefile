@@ -21,6 +21,11 @@ install: $(STAMP) ## Create .venv and install Backline with its dev dependencies
 run: $(STAMP) ## Run the whole stack (API, workers, scheduler); embedded PostgreSQL/Redis when no URLs are set
 	$(BIN)/python -m devstack
 
+admin: $(STAMP) ## Create a platform admin: make admin EMAIL=ops@example.com (password prompted)
+	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=you@example.com"; exit 2; }
+	@set -a; if [ -f var/devstack.env ]; then . var/devstack.env; fi; set +a; \
+	$(BIN)/flask --app web users create-admin "$(EMAIL)" $(if $(PASSWORD),--password "$(PASSWORD)")
+
 test: $(STAMP) ## Run the test suite against real PostgreSQL and Redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -35,4 +40,4 @@ bench: $(STAMP) ## Measure throughput and latency (see README)
 migrate: $(STAMP) ## Apply migrations to DATABASE_URL
 	$(BIN)/alembic upgrade head
 
-.PHONY: help install run test lint bench migrate
+.PHONY: help install run admin test lint bench migrate

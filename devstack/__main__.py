@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -106,6 +107,20 @@ def start_services(
     return env, summary
 
 
+SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "SMTP_HOST", "SMTP_PORT", "PUBLIC_BASE_URL")
+
+
+def write_service_env(path: Path, env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """Write where the services are, for commands run beside the stack (`make admin`).
+
+    Returns the function that removes the file again.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{name}={shlex.quote(env[name])}" for name in SERVICE_VARIABLES if env.get(name)]
+    path.write_text("# written by `make run` while it runs\n" + "\n".join(lines) + "\n")
+    return lambda: path.unlink(missing_ok=True)
+
+
 def redact(url: str) -> str:
     """The URL without its password."""
     return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
@@ -182,6 +197,7 @@ def main() -> int:
         with ExitStack() as services:
             env, summary = start_services(services, environ, settings, root / "var")
             load_settings(env)  # what the children will read must be valid too
+            services.callback(write_service_env(root / "var" / "devstack.env", env))
             if stop.is_set() or not migrate(env, printer, root):
                 return 0 if stop.is_set() else 1
             banner(settings, summary)
