@@ -111,7 +111,7 @@ def tx_platform(platform: Platform) -> Iterator[Platform]:
     platform.changes.install(sessions)
     yield Platform(
         platform.settings, platform.broker, platform.engine, sessions, dispatcher, platform.changes
-    )
+    )  # no read_sessions: reads go through the test's transaction too
     outer.rollback()
     connection.close()
 

@@ -33,6 +33,8 @@ class Platform:
     sessions: sessionmaker[Session]
     dispatcher: Dispatcher
     changes: ChangeFeed
+    # Sessions for read-only work, one autocommit statement at a time (None: use `sessions`).
+    read_sessions: sessionmaker[Session] | None = None
 
 
 def connect(
@@ -52,7 +54,8 @@ def connect(
     changes.install(sessions)
     for queue in {kind.queue for kind in load_kinds().values()}:
         broker.declare_queue(queue)
-    return Platform(settings, broker, engine, sessions, dispatcher, changes)
+    read_sessions = make_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return Platform(settings, broker, engine, sessions, dispatcher, changes, read_sessions)
 
 
 class HeartbeatMiddleware(Middleware):
