@@ -171,16 +171,26 @@ def _wait_for_change(job: Job, known: Any, wait_s: float) -> Job:
     deadline = time.monotonic() + wait_s
     baseline = job.etag if not known else None
     with platform().changes.watch(job.id) as changed:
-        job = _load(job.id)  # subscribed now: nothing can change unseen from here on
+        job = _reload(job.id)  # subscribed now: nothing can change unseen from here on
         while job.etag in known or job.etag == baseline:
             left = deadline - time.monotonic()
             if left <= 0 or job.status.finished:
                 break
-            db().close()
+            db().close()  # hand the connection back while waiting
             changed.wait(min(left, FALLBACK_POLL_S))
             changed.clear()
-            job = _load(job.id)
+            job = _reload(job.id)
     return job
+
+
+def _reload(job_id: uuid.UUID) -> Job:
+    """The job as the database has it now.
+
+    The session is closed first: its identity map would hand back the object it already
+    holds, unchanged, whatever the row now says.
+    """
+    db().close()
+    return _load(job_id)
 
 
 def _load(job_id: uuid.UUID) -> Job:

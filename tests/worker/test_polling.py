@@ -7,11 +7,16 @@ import time
 import uuid
 
 import pytest
+from flask import g
 from flask.testing import FlaskClient
+from werkzeug.datastructures import ETags
 
+from models.accounts import User
 from models.jobs import Viewer, get_job, request_cancel
 from tests.worker.conftest import submit_job
 from web import create_app
+from web.context import db
+from web.jobs import _load, _wait_for_change
 from web.tokens import issue_access_token
 from workers.setup import Platform
 from workers.tracking import Runtime
@@ -91,3 +96,25 @@ def test_a_client_follows_a_running_job_to_the_end_in_few_requests(
     assert seen[-1][0] == "succeeded"
     assert ("running", 1) in seen  # progress was visible while it ran
     assert requests <= 8
+
+
+def test_a_change_made_just_before_the_wait_begins_is_seen_at_once(
+    committed_platform: Platform, owner: uuid.UUID
+) -> None:
+
+    job_id = submit_job(committed_platform, owner, "test.wait")
+    app = create_app(platform=committed_platform)
+    with app.test_request_context(f"/api/v1/jobs/{job_id}"):
+        g.user = db().get(User, owner)
+        stale = _load(job_id)  # what the view read when the request came in
+        with committed_platform.sessions() as other:  # changed before the wait subscribes
+            request_cancel(
+                session=other, job=get_job(session=other, job_id=job_id, viewer=Viewer(owner))
+            )
+            other.commit()
+        started = time.monotonic()
+        job = _wait_for_change(stale, ETags(), 5)
+        took = time.monotonic() - started
+
+    assert job.status.value == "cancelled"
+    assert took < 0.5  # not the 1 s fallback re-read, nor the 5 s deadline
