@@ -103,7 +103,8 @@ class Settings:
     smtp_timeout_s: float = 10.0
     mail_from: str = "Backline <no-reply@backline.local>"
     worker_processes: int = 2
-    worker_threads: int = 8
+    # Jobs mostly wait on other services; more threads also make bigger group commits.
+    worker_threads: int = 16
     # How long an idle consumer sleeps between polls of a Redis queue at most. Dramatiq's
     # default is 1000 ms, which makes the first job after a quiet spell wait ~0.3 s.
     worker_idle_poll_ms: int = 10
