@@ -1,9 +1,10 @@
 """The state changes a job goes through while a worker holds it.
 
-The batched statements find their rows one by one through the primary key (a LATERAL
-subquery that locks each row) and update them by ctid: joined as a set, the planner would
-trust the queued-jobs partial index, whose statistics lag behind a burst of submissions, and
-scan every queued job for a handful of claims.
+The batched statements find and lock their rows one by one through the primary key (a
+LATERAL subquery, which re-checks its conditions on the newest row version if it had to wait
+for a lock), then update them by id. Joined as a set with the status condition instead, the
+planner would trust the queued-jobs partial index, whose statistics lag behind a burst of
+submissions, and scan every queued job for a handful of claims.
 
 Each change is one statement that updates the job row and appends its event together (a
 data-modifying CTE), so a worker needs one round trip per change. Every change after the claim
@@ -48,8 +49,8 @@ _BATCH = text(
         SELECT * FROM unnest(CAST(:claim_ids AS uuid[]), CAST(:claim_leases AS uuid[]))
             AS r(id, lease)
     ), ctarget AS (
-        SELECT j.ctid AS tid, creq.lease FROM creq CROSS JOIN LATERAL (
-            SELECT ctid FROM jobs WHERE jobs.id = creq.id AND jobs.status = 'queued'
+        SELECT j.id, creq.lease FROM creq CROSS JOIN LATERAL (
+            SELECT jobs.id FROM jobs WHERE jobs.id = creq.id AND jobs.status = 'queued'
               AND jobs.run_after <= now() + interval '1 second'
             FOR UPDATE
         ) AS j
@@ -57,15 +58,15 @@ _BATCH = text(
         UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_id = ctarget.lease,
                worker_id = :worker, started_at = now(), heartbeat_at = now(), updated_at = now()
         FROM ctarget
-        WHERE jobs.ctid = ctarget.tid
+        WHERE jobs.id = ctarget.id
         RETURNING jobs.id, jobs.kind, jobs.params, jobs.attempts, jobs.max_attempts,
                   jobs.checkpoint, jobs.request_id, jobs.lease_id
     ), sreq AS (
         SELECT * FROM unnest(CAST(:done_ids AS uuid[]), CAST(:done_leases AS uuid[]),
                              CAST(:results AS jsonb[])) AS r(id, lease, result)
     ), starget AS (
-        SELECT j.ctid AS tid, sreq.result FROM sreq CROSS JOIN LATERAL (
-            SELECT ctid FROM jobs
+        SELECT j.id, sreq.result FROM sreq CROSS JOIN LATERAL (
+            SELECT jobs.id FROM jobs
             WHERE jobs.id = sreq.id AND jobs.lease_id = sreq.lease AND jobs.status = 'running'
             FOR UPDATE
         ) AS j
@@ -74,7 +75,7 @@ _BATCH = text(
                finished_at = now(), updated_at = now(), lease_id = NULL, heartbeat_at = NULL,
                progress_done = coalesce(progress_total, progress_done)
         FROM starget
-        WHERE jobs.ctid = starget.tid
+        WHERE jobs.id = starget.id
         RETURNING jobs.id, jobs.attempts
     ), events AS (
         INSERT INTO job_events (job_id, type, data)

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Enum,
     ForeignKey,
@@ -110,6 +111,9 @@ class Job(Base):
     crashes: Mapped[int] = mapped_column(Integer, server_default="0")
     priority: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # Submitted by the platform on the owner's behalf (account mails carrying tokens): not
+    # shown to the owner, only to platform admins.
+    internal: Mapped[bool] = mapped_column(Boolean, server_default="false")
     request_id: Mapped[str | None] = mapped_column(String(100))
     message_id: Mapped[str | None] = mapped_column(String(100))
     lease_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -196,6 +200,7 @@ class NewJob:
     run_at: datetime | None = None
     idempotency_key: str | None = None
     request_id: str | None = None
+    internal: bool = False
 
 
 def add_event(
@@ -221,6 +226,7 @@ def _new_rows(owner_id: uuid.UUID, new: NewJob) -> tuple[Job, JobEvent]:
         priority=new.priority,
         idempotency_key=new.idempotency_key,
         request_id=new.request_id,
+        internal=new.internal,
         message_id=str(job_id),
         # Sent right after the commit; the dispatcher clears it again if the send fails.
         enqueued_at=func.now(),
@@ -288,7 +294,7 @@ def get_job(*, session: Session, job_id: uuid.UUID, viewer: Viewer, lock: bool =
     """The job, if the viewer may see it; someone else's job does not exist for them."""
     query = select(Job).where(Job.id == job_id)
     if not viewer.is_admin:
-        query = query.where(Job.owner_id == viewer.user_id)
+        query = query.where(Job.owner_id == viewer.user_id, Job.internal.is_(False))
     if lock:
         query = query.with_for_update()
     job = session.scalar(query)
@@ -325,7 +331,7 @@ def list_jobs(
     """A page of the viewer's jobs, newest first, and the cursor of the next page."""
     query = select(Job)
     if not viewer.is_admin:
-        query = query.where(Job.owner_id == viewer.user_id)
+        query = query.where(Job.owner_id == viewer.user_id, Job.internal.is_(False))
     if filters.status is not None:
         query = query.where(Job.status == filters.status)
     if filters.kind is not None:
@@ -406,7 +412,7 @@ def redrive(*, session: Session, job: Job) -> Job:
     job.heartbeat_at = None
     job.started_at = None
     job.finished_at = None
-    job.enqueued_at = None
+    job.enqueued_at = now  # sent right after the commit, like a new job
     job.run_after = now
     job.updated_at = now
     job.message_id = f"{job.id}.{int(now.timestamp() * 1000)}"

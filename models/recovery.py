@@ -43,7 +43,8 @@ def stale_running(
 ) -> tuple[list[Redelivery], list[uuid.UUID]]:
     """Take back running jobs whose heartbeat is older than `stale_s`.
 
-    Returns the jobs to send again and the ids of those failed (poisoned or out of attempts).
+    Returns the jobs to send again and the ids of those it finished: failed (poisoned or out
+    of attempts) or cancelled (a cancel was requested while they ran).
     """
     rows = session.execute(
         text(
@@ -55,9 +56,13 @@ def stale_running(
             ), j AS (
                 UPDATE jobs SET
                     crashes = crashes + 1,
-                    status = CASE WHEN crashes + 1 >= :max_crashes OR attempts >= max_attempts
-                                  THEN 'failed'::job_status ELSE 'queued'::job_status END,
+                    status = CASE
+                        WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'::job_status
+                        WHEN crashes + 1 >= :max_crashes OR attempts >= max_attempts
+                             THEN 'failed'::job_status
+                        ELSE 'queued'::job_status END,
                     error = CASE
+                        WHEN cancel_requested_at IS NOT NULL THEN error
                         WHEN crashes + 1 >= :max_crashes THEN jsonb_build_object(
                             'type', 'PoisonMessage', 'transient', false, 'message',
                             'the job stopped its worker ' || (crashes + 1) || ' times; quarantined')
@@ -65,7 +70,9 @@ def stale_running(
                             'type', 'WorkerLost', 'transient', true, 'message',
                             'the worker running the last attempt stopped responding')
                         ELSE error END,
-                    finished_at = CASE WHEN crashes + 1 >= :max_crashes OR attempts >= max_attempts
+                    finished_at = CASE WHEN cancel_requested_at IS NOT NULL
+                                            OR crashes + 1 >= :max_crashes
+                                            OR attempts >= max_attempts
                                        THEN now() END,
                     lease_id = NULL, heartbeat_at = NULL, run_after = now(), updated_at = now(),
                     enqueued_at = now(), message_id = jobs.id::text || '.' || attempts || 'r'
@@ -74,8 +81,12 @@ def stale_running(
                           jobs.priority, jobs.worker_id, jobs.attempts, jobs.crashes
             ), e AS (
                 INSERT INTO job_events (job_id, type, message, data)
-                SELECT id, CASE WHEN status = 'failed' THEN 'failed' ELSE 'recovered' END,
-                       CASE WHEN status = 'failed'
+                SELECT id, CASE status WHEN 'failed' THEN 'failed'
+                                       WHEN 'cancelled' THEN 'cancelled'
+                                       ELSE 'recovered' END,
+                       CASE status
+                            WHEN 'cancelled' THEN 'worker lost; the job had been cancelled'
+                            WHEN 'failed'
                             THEN CASE WHEN crashes >= :max_crashes
                                       THEN 'quarantined: the job stopped its worker '
                                            || crashes || ' times'

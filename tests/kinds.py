@@ -6,6 +6,7 @@ They record what happened in module-level dicts: the worker threads run in the t
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -87,3 +88,17 @@ def wait(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     ctx.progress(0, 1, "waiting")
     ctx.sleep(params["seconds"])
     return {"waited": params["seconds"]}
+
+
+@job_kind("test.deaf", params=Schema, max_attempts=3, **FAST)
+def deaf(ctx: JobContext, params: dict[str, Any]) -> None:
+    """Never checks for cancellation: waits a moment, then fails with a transient error."""
+    STARTED[ctx.job_id].set()
+    time.sleep(0.8)
+    raise TransientError("upstream timed out")
+
+
+@job_kind("test.nan", params=Schema, max_attempts=3, **FAST)
+def nan(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Return a result PostgreSQL's jsonb cannot hold."""
+    return {"ratio": float("nan")}

@@ -130,6 +130,7 @@ def send_mail(owner: User, to: str, subject: str, text: str) -> None:
         kind=kind,
         params={"to": [to], "subject": subject, "text": text},
         request_id=getattr(g, "request_id", None),
+        internal=True,  # the mail carries a token: its owner must not read it back
     )
 
 

@@ -64,7 +64,11 @@ class JobRead(Schema):
     status = fields.Enum(JobStatus, by_value=True, required=True)
     params = fields.Dict()
     result = fields.Raw(allow_none=True)
-    error = fields.Dict(allow_none=True, metadata={"description": "type, message, transient"})
+    error = fields.Function(
+        lambda job: _public_error(job.error),
+        allow_none=True,
+        metadata={"description": "type, message, transient (tracebacks stay in the logs)"},
+    )
     progress = fields.Nested(Progress)
     attempts = fields.Integer()
     max_attempts = fields.Integer()
@@ -77,6 +81,12 @@ class JobRead(Schema):
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
     updated_at = fields.DateTime()
+
+
+def _public_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    return {k: v for k, v in error.items() if k != "traceback"}
 
 
 class JobGetQuery(Schema):
@@ -172,7 +182,7 @@ def _wait_for_change(job: Job, known: Any, wait_s: float) -> Job:
     baseline = job.etag if not known else None
     with platform().changes.watch(job.id) as changed:
         job = _reload(job.id)  # subscribed now: nothing can change unseen from here on
-        while job.etag in known or job.etag == baseline:
+        while known.contains_weak(job.etag) or job.etag == baseline:
             left = deadline - time.monotonic()
             if left <= 0 or job.status.finished:
                 break
@@ -269,7 +279,7 @@ class JobItem(MethodView):
         job = _load(job_id)
         if query["wait"] and not job.status.finished:
             job = _wait_for_change(job, known, query["wait"])
-        if job.etag in known:
+        if known.contains_weak(job.etag):
             response = Response(status=304)
             response.set_etag(job.etag)
             if not job.status.finished:

@@ -17,6 +17,7 @@ from config import Settings
 # Dramatiq's own retries only cover trouble before or around our tracking (the database
 # unreachable when a message arrives); job failures are retried by workers/tracking.py.
 INFRA_RETRIES = 5
+REDIS_TIMEOUT_S = 10
 
 
 def build_broker(settings: Settings) -> Broker:
@@ -33,9 +34,15 @@ def build_broker(settings: Settings) -> Broker:
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
         return RabbitmqBroker(url=url, max_priority=10, middleware=middleware)
+    import redis
     from dramatiq.brokers.redis import RedisBroker
 
-    return RedisBroker(url=url, namespace=settings.broker_namespace, middleware=middleware)
+    # Timeouts, so a Redis that stops answering fails a call instead of hanging it (an API
+    # request in its after-commit send, the sweep while it holds row locks).
+    client = redis.Redis.from_url(
+        url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+    )
+    return RedisBroker(client=client, namespace=settings.broker_namespace, middleware=middleware)
 
 
 def queue_depth(broker: Broker, queue: str) -> int:

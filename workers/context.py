@@ -76,6 +76,7 @@ class JobContext:
             self.check_cancelled()
             return
         self._last_write = now
+        message = message.replace("\x00", "") if message else message
         cancel = self._runtime.write(
             self._job.id,
             lambda session: job_runs.record_progress(

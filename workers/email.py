@@ -26,7 +26,13 @@ class EmailParams(Schema):
     to = fields.List(
         fields.Email(), required=True, validate=validate.Length(min=1, max=MAX_RECIPIENTS)
     )
-    subject = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    subject = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=500),
+            validate.Regexp(r"^[^\r\n]*$", error="must be a single line"),
+        ],
+    )
     text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_BODY_CHARS))
     html = fields.String(validate=validate.Length(max=MAX_BODY_CHARS))
     reply_to = fields.Email()
@@ -64,6 +70,9 @@ def deliver(settings: Settings, message: EmailMessage) -> dict[str, Any]:
     "email.send",
     params=EmailParams,
     queue="email",
+    # Not for clients: the platform sends account mail with it; mail that users send goes
+    # through domain kinds (campaigns, sequences) with their own rules.
+    admin_only=True,
     max_attempts=8,
     time_limit_ms=60_000,
     min_backoff_ms=2000,

@@ -140,6 +140,7 @@ def submit(
     run_at: datetime | None = None,
     idempotency_key: str | None = None,
     request_id: str | None = None,
+    internal: bool = False,
 ) -> tuple[Job, bool]:
     """Store a job of `kind` and send it once the caller commits.
 
@@ -154,6 +155,7 @@ def submit(
         run_at=run_at,
         idempotency_key=idempotency_key,
         request_id=request_id,
+        internal=internal,
     )
     job, created = create_job(session=session, owner_id=owner_id, new=new)
     if created:

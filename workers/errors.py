@@ -71,13 +71,18 @@ def classify(exc: BaseException) -> Verdict:
     return Verdict(True)
 
 
+def _clean(text: str) -> str:
+    """Text PostgreSQL can store (no NUL characters)."""
+    return text.replace("\x00", "\\x00")
+
+
 def describe(exc: BaseException, verdict: Verdict, traceback_text: str | None = None) -> dict:
     """The error document stored on the job (type + message, and what we made of it)."""
     error: dict = {
         "type": type(exc).__name__,
-        "message": str(exc)[:2000] or type(exc).__name__,
+        "message": _clean(str(exc))[:2000] or type(exc).__name__,
         "transient": verdict.transient,
     }
     if traceback_text:
-        error["traceback"] = traceback_text[-8000:]
+        error["traceback"] = _clean(traceback_text)[-8000:]
     return error

@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from models import recovery
+from models import job_runs, recovery
 from workers.broker import queue_depth
 from workers.enqueue import Dispatch
+from workers.registry import queues
 from workers.setup import Platform
 
 log = logging.getLogger("backline.recovery")
@@ -33,25 +34,41 @@ class SweepReport:
     skipped: bool = False
 
 
-def sweep(platform: Platform) -> SweepReport:
-    """One pass of the sweep; returns what it did."""
+def sweep(platform: Platform, *, recover_running: bool = True) -> SweepReport:
+    """One pass of the sweep; returns what it did.
+
+    `recover_running=False` skips taking back running jobs (the scheduler does so right after
+    it lost the database: heartbeats could not land meanwhile either).
+    """
     settings = platform.settings
+    # Read before any row is locked: a slow broker must not hold the jobs the workers want.
+    depths = _queue_depths(platform)
     with platform.sessions.begin() as session:
         if not recovery.try_sweep_lock(session=session):
             return SweepReport(skipped=True)
-        again, failed = recovery.stale_running(
-            session=session, stale_s=settings.heartbeat_stale_s, max_crashes=settings.max_crashes
+        again, failed = (
+            recovery.stale_running(
+                session=session,
+                stale_s=settings.heartbeat_stale_s,
+                max_crashes=settings.max_crashes,
+            )
+            if recover_running
+            else ([], [])
         )
         candidates = recovery.lost_queued(
             session=session, stale_s=settings.queued_stale_s, busy_factor=BUSY_QUEUE_FACTOR
         )
-        lost = _lost(platform, candidates, settings.queued_stale_s)
+        lost = [c for c in candidates if c.never_sent or c.long_waiting or depths.get(c.queue) == 0]
         resent = recovery.requeue_lost(session=session, job_ids=[c.job_id for c in lost])
     # Sent after the commit: the rows say "queued" before any worker can see a message.
     dispatches = [
         Dispatch(r.job_id, r.kind, r.queue, r.message_id, r.priority) for r in [*again, *resent]
     ]
-    platform.dispatcher.send(dispatches)
+    sent = set(platform.dispatcher.send(dispatches))
+    unsent = [d.job_id for d in dispatches if d.job_id not in sent]
+    if unsent:  # next sweep: never sent, so resent at once
+        with platform.sessions.begin() as session:
+            job_runs.mark_not_enqueued(session=session, job_ids=unsent)
     platform.changes.publish([d.job_id for d in dispatches] + failed)
     report = SweepReport(len(again), len(failed), len(resent))
     if again or failed or resent:
@@ -59,17 +76,13 @@ def sweep(platform: Platform) -> SweepReport:
     return report
 
 
-def _lost(
-    platform: Platform, candidates: list[recovery.Redelivery], stale_s: float
-) -> list[recovery.Redelivery]:
-    """The candidates whose message the broker no longer holds (as far as it can tell)."""
-    if all(c.never_sent or c.long_waiting for c in candidates):
-        return candidates
-    depth: dict[str, int] = {}
-    for queue in {c.queue for c in candidates}:
+def _queue_depths(platform: Platform) -> dict[str, int]:
+    """Messages the broker holds per job queue (-1 where it could not tell)."""
+    depths = {}
+    for queue in queues():
         try:
-            depth[queue] = queue_depth(platform.broker, queue)
+            depths[queue] = queue_depth(platform.broker, queue)
         except Exception:
             log.warning("could not read queue depth", extra={"queue": queue}, exc_info=True)
-            depth[queue] = -1
-    return [c for c in candidates if c.never_sent or c.long_waiting or depth.get(c.queue) == 0]
+            depths[queue] = -1
+    return depths

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from config import Settings, load_settings
 from config.logging import configure_logging
@@ -21,11 +22,16 @@ log = logging.getLogger("backline.scheduler")
 def run(settings: Settings, stop: threading.Event) -> None:
     platform = connect(settings, pool_size=2)
     log.info("scheduler started", extra={"sweep_interval_s": settings.sweep_interval_s})
+    # Running jobs are only taken back once the database has answered for a whole stale
+    # period: while it was away, the workers' heartbeats could not land either.
+    reachable_since = time.monotonic()
     while not stop.is_set():
+        settled = time.monotonic() - reachable_since >= settings.heartbeat_stale_s
         try:
-            sweep(platform)
+            sweep(platform, recover_running=settled)
         except Exception:
             log.exception("recovery sweep failed; trying again next interval")
+            reachable_since = time.monotonic()
         stop.wait(settings.sweep_interval_s)
     platform.engine.dispose()
     log.info("scheduler stopped")

@@ -59,7 +59,7 @@ def connect(
 
 
 class HeartbeatMiddleware(Middleware):
-    """Starts the runtime's heartbeat thread with the worker and stops it at shutdown."""
+    """Starts the runtime's heartbeat with the worker; stops it once the worker has stopped."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -67,8 +67,10 @@ class HeartbeatMiddleware(Middleware):
     def after_worker_boot(self, broker: Broker, worker: object) -> None:
         self.runtime.start_heartbeat()
 
-    def before_worker_shutdown(self, broker: Broker, worker: object) -> None:
-        self.runtime.stop_heartbeat()
+    def after_worker_shutdown(self, broker: Broker, worker: object) -> None:
+        # After, not before: Dramatiq lets running jobs finish during its shutdown, and they
+        # must keep their heartbeat meanwhile or the sweep would hand them to another worker.
+        self.runtime.close()
 
 
 def declare_actors(platform: Platform, runtime: Runtime) -> dict[str, dramatiq.Actor]:

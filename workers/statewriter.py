@@ -97,10 +97,18 @@ class StateWriter:
                     claims=[r.job_id for r in claims],
                     successes=[(r.job, r.result) for r in successes],  # type: ignore[misc]
                 )
-        except Exception as exc:  # every thread of the batch gets the error
-            log.warning("batched state change failed", extra={"size": len(batch)}, exc_info=True)
-            for request in batch:
-                request.answer.set_exception(exc)
+        except Exception as exc:
+            if len(batch) > 1:
+                # One bad request must not fail the others: write them one at a time.
+                log.warning(
+                    "batched state change failed; writing one by one",
+                    extra={"size": len(batch)},
+                    exc_info=True,
+                )
+                for request in batch:
+                    self._write([request])
+                return
+            batch[0].answer.set_exception(exc)
             return
         answers = [*zip(claims, claimed, strict=True), *zip(successes, held, strict=True)]
         for request, answer in answers:

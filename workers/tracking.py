@@ -109,8 +109,10 @@ class Runtime:
         with self.sessions.begin() as session:
             alive = job_runs.heartbeat(session=session, leases=leases)
         with self._lock:
-            for job_id in leases:
-                if job_id in self._leases:
+            for job_id, lease in leases.items():
+                # A job may have finished and a new attempt begun here meanwhile: the answer
+                # is about the lease we beat for, and says nothing about a newer one.
+                if self._leases.get(job_id) == lease:
                     self._flags[job_id] = alive.get(job_id)
 
     def _beat(self) -> None:
@@ -188,6 +190,14 @@ class Runtime:
             else:
                 log.warning("job finished after it was taken over; result dropped", extra=extra)
 
+    def _cancel_was_requested(self, job: ClaimedJob) -> bool:
+        """Asked on failure, so a cancelled job is not queued for another attempt."""
+        try:
+            with self.sessions.begin() as session:
+                return bool(job_runs.cancel_requested(session=session, job=job))
+        except Exception:
+            return False
+
     def _failed(
         self,
         kind: JobKind,
@@ -197,6 +207,10 @@ class Runtime:
         extra: dict[str, Any],
     ) -> None:
         error = describe(exc, verdict, traceback.format_exc())
+        if self._cancel_was_requested(job):
+            self.write(job.id, lambda s: job_runs.cancel(session=s, job=job))
+            log.info("job failed after a cancel request; cancelled", extra=extra)
+            return
         if verdict.transient and job.attempts < job.max_attempts:
             delay = backoff_s(kind, job.attempts, verdict.retry_after_s)
             message_id = self.write(
@@ -237,9 +251,12 @@ def _loaded_params(kind: JobKind, params: dict[str, Any]) -> dict[str, Any]:
 def _checked_result(result: Any) -> Any:
     """The handler's result, if it can be stored as JSON within the size limit."""
     try:
-        encoded = json.dumps(result)
+        # PostgreSQL's jsonb takes neither NaN/Infinity nor NUL characters.
+        encoded = json.dumps(result, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise PermanentError(f"job result is not JSON: {exc}") from None
+    if "\\u0000" in encoded:
+        raise PermanentError("job result contains a NUL character")
     if len(encoded) > MAX_RESULT_BYTES:
         raise PermanentError(f"job result is larger than {MAX_RESULT_BYTES} bytes")
     return result

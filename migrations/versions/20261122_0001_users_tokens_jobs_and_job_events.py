@@ -97,6 +97,7 @@ def upgrade() -> None:
         sa.Column("crashes", sa.Integer(), server_default="0", nullable=False),
         sa.Column("priority", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("internal", sa.Boolean(), server_default="false", nullable=False),
         sa.Column("request_id", sa.String(length=100), nullable=True),
         sa.Column("message_id", sa.String(length=100), nullable=True),
         sa.Column("lease_id", sa.UUID(), nullable=True),

@@ -59,9 +59,17 @@ def admin(tx_platform: Platform, session: Session) -> Caller:
 
 
 def email_job(**overrides: Any) -> dict[str, Any]:
+    """An email.send job (platform admins only)."""
     body: dict[str, Any] = {
         "kind": "email.send",
         "params": {"to": ["fan@example.com"], "subject": "Hello", "text": "Hi there"},
     }
+    body.update(overrides)
+    return body
+
+
+def a_job(**overrides: Any) -> dict[str, Any]:
+    """A job any member may submit (a test kind, see tests/kinds.py)."""
+    body: dict[str, Any] = {"kind": "test.pages", "params": {"pages": 3, "fail_at": 9}}
     body.update(overrides)
     return body

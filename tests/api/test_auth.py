@@ -227,3 +227,20 @@ def test_create_admin_command_makes_a_verified_admin(app: Flask, session: Sessio
     )
     assert again.exit_code != 0
     assert "already exists" in again.output
+
+
+def test_the_verification_mail_job_is_hidden_from_its_owner(
+    client: FlaskClient, session: Session, admin: Caller
+) -> None:
+    register(client, "curious@example.com")
+    [mail] = mails_to(session, "curious@example.com")
+    access = login(client, "curious@example.com").json["access_token"]
+    headers = {"Authorization": f"Bearer {access}"}
+
+    listed = client.get("/api/v1/jobs", headers=headers).json["items"]
+    direct = client.get(f"/api/v1/jobs/{mail.id}", headers=headers)
+
+    assert mail.owner_id is not None and mail.internal
+    assert listed == []  # the token inside must not be readable by whoever registered
+    assert direct.status_code == 404
+    assert client.get(f"/api/v1/jobs/{mail.id}", headers=admin.headers).status_code == 200

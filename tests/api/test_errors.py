@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from tests.api.conftest import Caller, email_job
+from tests.api.conftest import Caller, a_job
 
 SHAPE = {"code", "message", "details", "request_id"}
 
@@ -43,7 +43,7 @@ def test_every_error_has_the_one_shape_and_the_request_id(
 
 def test_a_well_formed_request_id_is_carried_through(client: FlaskClient, alice: Caller) -> None:
     ok = client.post(
-        "/api/v1/jobs", json=email_job(), headers=alice.with_headers(X_Request_ID="abc-123")
+        "/api/v1/jobs", json=a_job(), headers=alice.with_headers(X_Request_ID="abc-123")
     )
     odd = client.get("/api/v1/jobs", headers=alice.with_headers(X_Request_ID="<script>"))
     assert ok.headers["X-Request-ID"] == "abc-123"

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.jobs import Job, JobEvent, JobStatus
-from tests.api.conftest import Caller, email_job
+from tests.api.conftest import Caller, a_job, email_job
 from workers.setup import Platform
 
 
@@ -30,17 +30,17 @@ def broker_holds(platform: Platform, queue: str, job_id: str) -> bool:
 def test_submit_answers_202_with_location_and_sends_the_job_to_the_broker(
     client: FlaskClient, alice: Caller, session: Session, tx_platform: Platform
 ) -> None:
-    response = client.post("/api/v1/jobs", json=email_job(), headers=alice.headers)
+    response = client.post("/api/v1/jobs", json=a_job(), headers=alice.headers)
 
     assert response.status_code == 202
     job_id = response.json["id"]
     assert response.headers["Location"] == f"/api/v1/jobs/{job_id}"
     assert response.json["status"] == "queued"
-    assert response.json["max_attempts"] == 8
+    assert response.json["max_attempts"] == 3
     job = session.get_one(Job, uuid.UUID(job_id))
     assert job.owner_id == alice.user.id
-    assert job.params["to"] == ["fan@example.com"]
-    assert broker_holds(tx_platform, "email", job_id)
+    assert job.params == {"pages": 3, "fail_at": 9}
+    assert broker_holds(tx_platform, "test", job_id)
 
 
 def test_unknown_kind_is_a_422_and_stores_nothing(
@@ -59,32 +59,43 @@ def test_params_that_do_not_fit_the_kind_get_field_errors_and_store_nothing(
     client: FlaskClient, alice: Caller, session: Session
 ) -> None:
     before = count_jobs(session)
-    body = email_job(params={"to": ["not-an-address"], "subject": ""})
+    body = a_job(params={"pages": "many"})
     response = client.post("/api/v1/jobs", json=body, headers=alice.headers)
 
     assert response.status_code == 422
     fields = response.json["details"]["fields"]["params"]
-    assert set(fields) == {"to", "subject", "text"}
+    assert set(fields) == {"pages", "fail_at"}
     assert count_jobs(session) == before
 
 
-def test_diagnostic_kinds_are_for_admins_only(
+def test_email_params_are_checked_field_by_field(
+    client: FlaskClient, admin: Caller, session: Session
+) -> None:
+    body = email_job(params={"to": ["not-an-address"], "subject": "Line\nbreak"})
+    response = client.post("/api/v1/jobs", json=body, headers=admin.headers)
+
+    assert response.status_code == 422
+    assert set(response.json["details"]["fields"]["params"]) == {"to", "subject", "text"}
+
+
+def test_diagnostic_and_raw_mail_kinds_are_for_admins_only(
     client: FlaskClient, alice: Caller, admin: Caller
 ) -> None:
-    body = {"kind": "system.sleep", "params": {"seconds": 1}}
-    assert client.post("/api/v1/jobs", json=body, headers=alice.headers).status_code == 422
-    assert client.post("/api/v1/jobs", json=body, headers=admin.headers).status_code == 202
+    for body in ({"kind": "system.sleep", "params": {"seconds": 1}}, email_job()):
+        assert client.post("/api/v1/jobs", json=body, headers=alice.headers).status_code == 422
+        assert client.post("/api/v1/jobs", json=body, headers=admin.headers).status_code == 202
     kinds = {k["name"] for k in client.get("/api/v1/job-kinds", headers=alice.headers).json}
-    assert "email.send" in kinds and "system.sleep" not in kinds
+    assert "test.pages" in kinds
+    assert not kinds & {"email.send", "system.sleep", "system.noop"}
 
 
 def test_a_repeated_idempotency_key_returns_the_same_job(
     client: FlaskClient, alice: Caller, session: Session
 ) -> None:
     headers = alice.with_headers(Idempotency_Key="order-42")
-    first = client.post("/api/v1/jobs", json=email_job(), headers=headers)
+    first = client.post("/api/v1/jobs", json=a_job(), headers=headers)
     before = count_jobs(session)
-    again = client.post("/api/v1/jobs", json=email_job(), headers=headers)
+    again = client.post("/api/v1/jobs", json=a_job(), headers=headers)
 
     assert again.status_code == 202
     assert again.json["id"] == first.json["id"]
@@ -96,8 +107,8 @@ def test_the_same_idempotency_key_with_other_params_is_a_conflict(
     client: FlaskClient, alice: Caller
 ) -> None:
     headers = alice.with_headers(Idempotency_Key="order-43")
-    client.post("/api/v1/jobs", json=email_job(), headers=headers)
-    other = email_job(params={"to": ["x@example.com"], "subject": "Other", "text": "t"})
+    client.post("/api/v1/jobs", json=a_job(), headers=headers)
+    other = a_job(params={"pages": 4, "fail_at": 9})
     response = client.post("/api/v1/jobs", json=other, headers=headers)
 
     assert response.status_code == 409
@@ -107,17 +118,15 @@ def test_the_same_idempotency_key_with_other_params_is_a_conflict(
 def test_idempotency_keys_belong_to_their_owner(
     client: FlaskClient, alice: Caller, bob: Caller
 ) -> None:
-    a = client.post(
-        "/api/v1/jobs", json=email_job(), headers=alice.with_headers(Idempotency_Key="k")
-    )
-    b = client.post("/api/v1/jobs", json=email_job(), headers=bob.with_headers(Idempotency_Key="k"))
+    a = client.post("/api/v1/jobs", json=a_job(), headers=alice.with_headers(Idempotency_Key="k"))
+    b = client.post("/api/v1/jobs", json=a_job(), headers=bob.with_headers(Idempotency_Key="k"))
     assert a.json["id"] != b.json["id"]
 
 
 def test_someone_elses_job_does_not_exist_for_you(
     client: FlaskClient, alice: Caller, bob: Caller
 ) -> None:
-    job_id = client.post("/api/v1/jobs", json=email_job(), headers=alice.headers).json["id"]
+    job_id = client.post("/api/v1/jobs", json=a_job(), headers=alice.headers).json["id"]
 
     for method, path in [
         ("get", f"/api/v1/jobs/{job_id}"),
@@ -134,14 +143,14 @@ def test_someone_elses_job_does_not_exist_for_you(
 
 
 def test_admins_see_every_job(client: FlaskClient, alice: Caller, admin: Caller) -> None:
-    job_id = client.post("/api/v1/jobs", json=email_job(), headers=alice.headers).json["id"]
+    job_id = client.post("/api/v1/jobs", json=a_job(), headers=alice.headers).json["id"]
     assert client.get(f"/api/v1/jobs/{job_id}", headers=admin.headers).status_code == 200
 
 
 def test_polling_with_the_etag_answers_304_and_says_when_to_ask_again(
     client: FlaskClient, alice: Caller
 ) -> None:
-    job_id = client.post("/api/v1/jobs", json=email_job(), headers=alice.headers).json["id"]
+    job_id = client.post("/api/v1/jobs", json=a_job(), headers=alice.headers).json["id"]
     first = client.get(f"/api/v1/jobs/{job_id}", headers=alice.headers)
     etag = first.headers["ETag"]
 
@@ -156,7 +165,7 @@ def test_polling_with_the_etag_answers_304_and_says_when_to_ask_again(
 def test_a_finished_job_has_no_retry_after_and_a_new_etag(
     client: FlaskClient, alice: Caller
 ) -> None:
-    job_id = client.post("/api/v1/jobs", json=email_job(), headers=alice.headers).json["id"]
+    job_id = client.post("/api/v1/jobs", json=a_job(), headers=alice.headers).json["id"]
     etag = client.get(f"/api/v1/jobs/{job_id}", headers=alice.headers).headers["ETag"]
     client.post(f"/api/v1/jobs/{job_id}/cancel", headers=alice.headers)
 
@@ -171,7 +180,7 @@ def test_a_finished_job_has_no_retry_after_and_a_new_etag(
 def test_a_queued_job_is_cancelled_at_once_and_cannot_be_cancelled_twice(
     client: FlaskClient, alice: Caller, session: Session
 ) -> None:
-    job_id = client.post("/api/v1/jobs", json=email_job(), headers=alice.headers).json["id"]
+    job_id = client.post("/api/v1/jobs", json=a_job(), headers=alice.headers).json["id"]
 
     response = client.post(f"/api/v1/jobs/{job_id}/cancel", headers=alice.headers)
     again = client.post(f"/api/v1/jobs/{job_id}/cancel", headers=alice.headers)
@@ -187,7 +196,7 @@ def test_a_queued_job_is_cancelled_at_once_and_cannot_be_cancelled_twice(
 def test_retry_queues_a_cancelled_job_again_with_fresh_attempts(
     client: FlaskClient, alice: Caller, session: Session, tx_platform: Platform
 ) -> None:
-    job_id = client.post("/api/v1/jobs", json=email_job(), headers=alice.headers).json["id"]
+    job_id = client.post("/api/v1/jobs", json=a_job(), headers=alice.headers).json["id"]
     client.post(f"/api/v1/jobs/{job_id}/cancel", headers=alice.headers)
 
     response = client.post(f"/api/v1/jobs/{job_id}/retry", headers=alice.headers)
@@ -205,7 +214,7 @@ def test_retry_queues_a_cancelled_job_again_with_fresh_attempts(
 
 
 def test_only_failed_or_cancelled_jobs_can_be_retried(client: FlaskClient, alice: Caller) -> None:
-    job_id = client.post("/api/v1/jobs", json=email_job(), headers=alice.headers).json["id"]
+    job_id = client.post("/api/v1/jobs", json=a_job(), headers=alice.headers).json["id"]
     response = client.post(f"/api/v1/jobs/{job_id}/retry", headers=alice.headers)
     assert response.status_code == 409
     assert response.json["details"] == {"status": "queued"}
@@ -215,7 +224,7 @@ def test_the_list_filters_and_pages_with_a_cursor(
     client: FlaskClient, alice: Caller, session: Session
 ) -> None:
     ids = [
-        client.post("/api/v1/jobs", json=email_job(), headers=alice.headers).json["id"]
+        client.post("/api/v1/jobs", json=a_job(), headers=alice.headers).json["id"]
         for _ in range(5)
     ]
     client.post(f"/api/v1/jobs/{ids[0]}/cancel", headers=alice.headers)
@@ -238,7 +247,7 @@ def test_the_list_filters_and_pages_with_a_cursor(
 
 
 def test_the_list_filters_by_kind_and_creation_time(client: FlaskClient, alice: Caller) -> None:
-    client.post("/api/v1/jobs", json=email_job(), headers=alice.headers)
+    client.post("/api/v1/jobs", json=a_job(), headers=alice.headers)
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
 
@@ -247,7 +256,7 @@ def test_the_list_filters_by_kind_and_creation_time(client: FlaskClient, alice: 
             client.get("/api/v1/jobs", query_string=query, headers=alice.headers).json["items"]
         )
 
-    assert count(kind="email.send") == 1
+    assert count(kind="test.pages") == 1
     assert count(kind="system.noop") == 0
     assert count(created_after=past) == 1
     assert count(created_after=future) == 0
@@ -265,10 +274,8 @@ def test_run_at_is_honoured_up_to_seven_days_ahead(
     client: FlaskClient, alice: Caller, session: Session
 ) -> None:
     later = datetime.now(UTC) + timedelta(hours=2)
-    ok = client.post(
-        "/api/v1/jobs", json=email_job(run_at=later.isoformat()), headers=alice.headers
-    )
-    too_far = email_job(run_at=(datetime.now(UTC) + timedelta(days=8)).isoformat())
+    ok = client.post("/api/v1/jobs", json=a_job(run_at=later.isoformat()), headers=alice.headers)
+    too_far = a_job(run_at=(datetime.now(UTC) + timedelta(days=8)).isoformat())
     rejected = client.post("/api/v1/jobs", json=too_far, headers=alice.headers)
 
     assert ok.status_code == 202
@@ -279,7 +286,7 @@ def test_run_at_is_honoured_up_to_seven_days_ahead(
 
 
 def test_jobs_need_a_token(client: FlaskClient) -> None:
-    response = client.post("/api/v1/jobs", json=email_job())
+    response = client.post("/api/v1/jobs", json=a_job())
     assert response.status_code == 401
     assert response.json["code"] == "authentication_failed"
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -287,3 +294,22 @@ def test_jobs_need_a_token(client: FlaskClient) -> None:
 
 def test_the_job_statuses_are_the_documented_ones() -> None:
     assert [s.value for s in JobStatus] == ["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+def test_a_failed_jobs_error_is_shown_without_its_traceback(
+    client: FlaskClient, alice: Caller, session: Session
+) -> None:
+    job_id = client.post("/api/v1/jobs", json=a_job(), headers=alice.headers).json["id"]
+    job = session.get_one(Job, uuid.UUID(job_id))
+    job.status = JobStatus.FAILED
+    job.error = {
+        "type": "KeyError",
+        "message": "'x'",
+        "transient": True,
+        "traceback": "Traceback (most recent call last): ... /srv/secret/path.py",
+    }
+    session.commit()
+
+    error = client.get(f"/api/v1/jobs/{job_id}", headers=alice.headers).json["error"]
+
+    assert error == {"type": "KeyError", "message": "'x'", "transient": True}

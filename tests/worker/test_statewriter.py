@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from sqlalchemy import text
+
 from config import Settings
+from models import job_runs
 from models.job_runs import ClaimedJob
 from models.jobs import JobStatus
 from tests.worker.conftest import events, load, submit_job
@@ -54,3 +58,37 @@ def test_a_batch_of_successes_keeps_each_jobs_result_and_drops_a_lost_lease(
         job = load(committed_platform, job_id)
         assert job.status == JobStatus.SUCCEEDED
         assert job.result == {"n": str(job_id)}
+
+
+def test_a_success_waiting_behind_a_heartbeat_on_its_row_still_lands(
+    committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "system.noop")
+    with committed_platform.sessions.begin() as session:
+        claimed = job_runs.claim(session=session, job_id=job_id, worker_id="w:1")
+    assert claimed is not None
+
+    with committed_platform.engine.connect() as beat:
+        beat.execute(text("UPDATE jobs SET heartbeat_at = now() WHERE id = :id"), {"id": job_id})
+        # The heartbeat holds the row; the success waits for it, then must still apply.
+        threading.Timer(0.3, beat.commit).start()
+        with committed_platform.sessions.begin() as session:
+            held = job_runs.succeed(session=session, job=claimed, result={"ok": True})
+
+    assert held
+    job = load(committed_platform, job_id)
+    assert job.status == JobStatus.SUCCEEDED and job.result == {"ok": True}
+
+
+def test_a_claim_waiting_behind_another_update_of_its_row_still_lands(
+    committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "system.noop")
+    with committed_platform.engine.connect() as other:
+        other.execute(text("UPDATE jobs SET priority = 1 WHERE id = :id"), {"id": job_id})
+        threading.Timer(0.3, other.commit).start()
+        with committed_platform.sessions.begin() as session:
+            claimed = job_runs.claim(session=session, job_id=job_id, worker_id="w:1")
+
+    assert claimed is not None
+    assert load(committed_platform, job_id).status == JobStatus.RUNNING

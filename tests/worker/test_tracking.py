@@ -205,3 +205,35 @@ def test_a_retried_job_resumes_from_its_checkpoint(
         e.data["percent"] for e in events(committed_platform, job_id) if e.type == "progress"
     ]
     assert milestones == [25, 50, 75]
+
+
+def test_a_job_cancelled_while_running_is_not_retried_after_a_failure(
+    committed_platform: Platform, worker: Runtime, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "test.deaf")
+    assert kinds.STARTED[str(job_id)].wait(10)
+    with committed_platform.sessions() as session:
+        request_cancel(
+            session=session, job=get_job(session=session, job_id=job_id, viewer=Viewer(owner))
+        )
+        session.commit()
+
+    job = wait_for(committed_platform, job_id)
+
+    assert job.status == JobStatus.CANCELLED
+    assert job.attempts == 1
+    assert "retry_scheduled" not in types(committed_platform, job_id)
+
+
+def test_a_result_jsonb_cannot_hold_fails_that_job_alone(
+    committed_platform: Platform, worker: Runtime, owner: uuid.UUID
+) -> None:
+    bad = submit_job(committed_platform, owner, "test.nan")
+    good = [submit_job(committed_platform, owner, "system.noop") for _ in range(10)]
+
+    failed = wait_for(committed_platform, bad)
+
+    assert failed.status == JobStatus.FAILED
+    assert failed.attempts == 1
+    assert failed.error is not None and "not JSON" in failed.error["message"]
+    assert all(wait_for(committed_platform, j).status == JobStatus.SUCCEEDED for j in good)
