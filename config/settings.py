@@ -105,9 +105,9 @@ class Settings:
     worker_processes: int = 2
     # Jobs mostly wait on other services; more threads also make bigger group commits.
     worker_threads: int = 16
-    # How long an idle consumer sleeps between polls of a Redis queue at most. Dramatiq's
-    # default is 1000 ms, which makes the first job after a quiet spell wait ~0.3 s.
-    worker_idle_poll_ms: int = 10
+    # How long an idle Redis consumer waits between polls at most. Enqueues wake consumers at
+    # once (workers/wakeup.py); this is the fallback when a wake-up is lost.
+    worker_idle_poll_ms: int = 250
     heartbeat_interval_s: float = 5.0
     heartbeat_stale_s: float = 30.0
     queued_stale_s: float = 30.0

@@ -35,14 +35,17 @@ def build_broker(settings: Settings) -> Broker:
 
         return RabbitmqBroker(url=url, max_priority=10, middleware=middleware)
     import redis
-    from dramatiq.brokers.redis import RedisBroker
+
+    from workers.wakeup import WakeableRedisBroker
 
     # Timeouts, so a Redis that stops answering fails a call instead of hanging it (an API
     # request in its after-commit send, the sweep while it holds row locks).
     client = redis.Redis.from_url(
         url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
     )
-    return RedisBroker(client=client, namespace=settings.broker_namespace, middleware=middleware)
+    return WakeableRedisBroker(
+        client=client, namespace=settings.broker_namespace, middleware=middleware
+    )
 
 
 def queue_depth(broker: Broker, queue: str) -> int:

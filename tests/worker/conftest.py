@@ -23,7 +23,8 @@ from workers.tracking import Runtime
 class RunningWorker:
     def __init__(self, settings: Settings) -> None:
         self.platform, self.runtime = start_worker_platform(settings)
-        self.worker = dramatiq.Worker(self.platform.broker, worker_threads=4, worker_timeout=20)
+        # A long idle poll: jobs start at once only because enqueues wake the consumers.
+        self.worker = dramatiq.Worker(self.platform.broker, worker_threads=4, worker_timeout=500)
 
     def start(self) -> RunningWorker:
         self.worker.start()

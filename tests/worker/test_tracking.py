@@ -3,6 +3,8 @@ checkpoints, the effect ledger and redelivery."""
 
 from __future__ import annotations
 
+import statistics
+import time
 import uuid
 
 from models.jobs import JobStatus, Viewer, get_job, request_cancel
@@ -237,3 +239,16 @@ def test_a_result_jsonb_cannot_hold_fails_that_job_alone(
     assert failed.attempts == 1
     assert failed.error is not None and "not JSON" in failed.error["message"]
     assert all(wait_for(committed_platform, j).status == JobStatus.SUCCEEDED for j in good)
+
+
+def test_an_idle_worker_is_woken_by_the_enqueue_not_by_its_poll(
+    committed_platform: Platform, worker: Runtime, owner: uuid.UUID
+) -> None:
+    waits = []
+    for _ in range(5):
+        time.sleep(0.6)  # longer than the worker's 500 ms idle poll: its consumer is waiting
+        job = wait_for(committed_platform, submit_job(committed_platform, owner, "system.noop"))
+        assert job.started_at is not None
+        waits.append((job.started_at - job.created_at).total_seconds())
+
+    assert statistics.median(waits) < 0.1, waits
