@@ -41,6 +41,13 @@ class Dispatch:
     priority: int = 0
     delay_ms: int | None = None
 
+    @classmethod
+    def of(cls, job: Job, *, delay_ms: int | None = None) -> Dispatch:
+        """The message for a stored job."""
+        return cls(
+            job.id, job.kind, job.queue, job.message_id or str(job.id), job.priority, delay_ms
+        )
+
 
 def build_message(dispatch: Dispatch, *, rabbitmq: bool) -> Message:
     options: dict = {}
@@ -159,17 +166,7 @@ def submit(
     )
     job, created = create_job(session=session, owner_id=owner_id, new=new)
     if created:
-        dispatcher.send_after_commit(
-            session,
-            Dispatch(
-                job_id=job.id,
-                kind=job.kind,
-                queue=job.queue,
-                message_id=job.message_id or str(job.id),
-                priority=job.priority,
-                delay_ms=delay_ms_until(run_at),
-            ),
-        )
+        dispatcher.send_after_commit(session, Dispatch.of(job, delay_ms=delay_ms_until(run_at)))
     return job, created
 
 
@@ -195,21 +192,12 @@ def submit_many(
     ]
     jobs = create_jobs(session=session, owner_id=owner_id, news=news)
     for job in jobs:
-        dispatcher.send_after_commit(session, Dispatch(job.id, job.kind, job.queue, str(job.id)))
+        dispatcher.send_after_commit(session, Dispatch.of(job))
     return jobs
 
 
 def redrive(*, session: Session, dispatcher: Dispatcher, job: Job) -> Job:
     """Queue a failed or cancelled job again (out of the dead-letter set) and send it."""
     redrive_job(session=session, job=job)
-    dispatcher.send_after_commit(
-        session,
-        Dispatch(
-            job_id=job.id,
-            kind=job.kind,
-            queue=job.queue,
-            message_id=job.message_id or str(job.id),
-            priority=job.priority,
-        ),
-    )
+    dispatcher.send_after_commit(session, Dispatch.of(job))
     return job
