@@ -6,20 +6,30 @@ gunicorn 'web:create_app()'    # what `make run` and docker-compose start
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 
 from config import Settings, load_settings
 from config.logging import configure_logging
+from config.settings import DEV_JWT_SECRET
 from web import auth, errors, jobs
 from web.cli import users_cli
 from web.context import EXTENSION, close_db
 from workers.setup import Platform, connect
+
+log = logging.getLogger("backline.web")
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> Flask:
     """Build the API. Tests pass their own settings (and platform, to share a connection)."""
     settings = settings or (platform.settings if platform else load_settings())
     configure_logging(settings)
+    if settings.jwt_secret == DEV_JWT_SECRET and settings.env == "development":
+        log.warning(
+            "tokens are signed with the public development secret; set JWT_SECRET "
+            "(and BACKLINE_ENV=production, which refuses to start without one)"
+        )
     app = Flask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,

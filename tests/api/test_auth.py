@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import jwt
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -244,3 +245,13 @@ def test_the_verification_mail_job_is_hidden_from_its_owner(
     assert listed == []  # the token inside must not be readable by whoever registered
     assert direct.status_code == 404
     assert client.get(f"/api/v1/jobs/{mail.id}", headers=admin.headers).status_code == 200
+
+
+def test_development_with_the_public_secret_is_loudly_warned_about(
+    tx_platform: Platform, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from web import create_app
+
+    development = replace(tx_platform, settings=tx_platform.settings.replace(env="development"))
+    create_app(platform=development)
+    assert "public development secret" in capfd.readouterr().err
