@@ -89,7 +89,8 @@ class ChangeFeed:
 
         def committed(session: Session) -> None:
             if session.get_nested_transaction() is None:
-                self.publish(session.info.pop(_CHANGED, ()))
+                # In the background: the request that committed need not wait on Redis.
+                self.publish_soon(session.info.pop(_CHANGED, ()))
 
         def rolled_back(session: Session, previous: Any) -> None:
             if previous.parent is None:
