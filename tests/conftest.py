@@ -7,6 +7,7 @@ Worker tests need committed rows (workers use their own connections), so they us
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -140,3 +141,10 @@ def make_user(session: Session, *, admin: bool = False, email: str | None = None
     )
     session.flush()
     return user
+
+
+def broker_held_jobs(platform: Platform, queue: str) -> set[str]:
+    """The ids of the jobs whose messages the Redis broker holds on `queue`."""
+    client = redis.Redis.from_url(platform.settings.redis_url)
+    raw = client.hvals(f"{platform.settings.broker_namespace}:{queue}.msgs")
+    return {json.loads(message)["args"][0] for message in raw}

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import redis
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.jobs import Job, JobEvent, JobStatus
 from tests.api.conftest import Caller, a_job, email_job
+from tests.conftest import broker_held_jobs
 from workers.setup import Platform
 
 
 def count_jobs(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Job)) or 0
-
-
-def broker_holds(platform: Platform, queue: str, job_id: str) -> bool:
-    """Whether the Redis broker has a message for the job on `queue`."""
-    client = redis.Redis.from_url(platform.settings.redis_url)
-    key = f"{platform.settings.broker_namespace}:{queue}.msgs"
-    return any(json.loads(raw)["args"] == [job_id] for raw in client.hvals(key))
 
 
 def test_submit_answers_202_with_location_and_sends_the_job_to_the_broker(
@@ -40,7 +32,7 @@ def test_submit_answers_202_with_location_and_sends_the_job_to_the_broker(
     job = session.get_one(Job, uuid.UUID(job_id))
     assert job.owner_id == alice.user.id
     assert job.params == {"pages": 3, "fail_at": 9}
-    assert broker_holds(tx_platform, "test", job_id)
+    assert job_id in broker_held_jobs(tx_platform, "test")
 
 
 def test_unknown_kind_is_a_422_and_stores_nothing(

@@ -2,65 +2,50 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
-import redis
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
+from models.jobs import Job
+from tests.conftest import broker_held_jobs
 from tests.worker.conftest import load
 from workers.enqueue import submit
 from workers.registry import get_kind
 from workers.setup import Platform
 
 
-def held(platform: Platform, queue: str) -> set[str]:
-    client = redis.Redis.from_url(platform.settings.redis_url)
-    raw = client.hvals(f"{platform.settings.broker_namespace}:{queue}.msgs")
-    return {json.loads(m)["args"][0] for m in raw}
+def submit_noop(platform: Platform, session: Session, owner: uuid.UUID) -> str:
+    kind = get_kind("system.noop")
+    assert kind is not None
+    job, _ = submit(
+        session=session, dispatcher=platform.dispatcher, owner_id=owner, kind=kind, params={}
+    )
+    return str(job.id)
 
 
 def test_no_message_is_sent_before_the_commit_even_with_several_jobs(
     committed_platform: Platform, owner: uuid.UUID
 ) -> None:
-    kind = get_kind("system.noop")
-    assert kind is not None
     with committed_platform.sessions() as session:
-        ids = []
-        for _ in range(3):  # each submit releases a savepoint of its own
-            job, _ = submit(
-                session=session,
-                dispatcher=committed_platform.dispatcher,
-                owner_id=owner,
-                kind=kind,
-                params={},
-            )
-            ids.append(str(job.id))
-        assert held(committed_platform, "system").isdisjoint(ids)
+        # each submit releases a savepoint of its own
+        ids = [submit_noop(committed_platform, session, owner) for _ in range(3)]
+        assert broker_held_jobs(committed_platform, "system").isdisjoint(ids)
         session.commit()
 
-    assert set(ids) <= held(committed_platform, "system")
+    assert set(ids) <= broker_held_jobs(committed_platform, "system")
     assert all(load(committed_platform, uuid.UUID(i)).enqueued_at is not None for i in ids)
 
 
 def test_a_rolled_back_submission_sends_nothing(
     committed_platform: Platform, owner: uuid.UUID
 ) -> None:
-    kind = get_kind("system.noop")
-    assert kind is not None
     with committed_platform.sessions() as session:
-        job, _ = submit(
-            session=session,
-            dispatcher=committed_platform.dispatcher,
-            owner_id=owner,
-            kind=kind,
-            params={},
-        )
-        job_id = str(job.id)
+        job_id = submit_noop(committed_platform, session, owner)
         session.rollback()
         session.execute(text("SELECT 1"))
         session.commit()
 
-    assert job_id not in held(committed_platform, "system")
+    assert job_id not in broker_held_jobs(committed_platform, "system")
     with committed_platform.sessions() as session:
-        assert session.get(type(job), job.id) is None
+        assert session.get(Job, uuid.UUID(job_id)) is None
