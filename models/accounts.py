@@ -7,19 +7,33 @@ database leak does not leak usable tokens.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from typing import Any
 
 from passlib.context import CryptContext
-from sqlalchemy import Boolean, ForeignKey, String, Text, func, select, update
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, now_ts, timestamp, uuid_pk
+from models.base import Base, digest, now_ts, timestamp, utcnow, uuid_pk
 from models.errors import AuthenticationFailed, Conflict, InvalidInput
+from models.orgs import create_organization
+
+__all__ = ["digest", "utcnow"]  # re-exported: other modules take them from here
 
 PASSWORDS = CryptContext(schemes=["argon2"], deprecated="auto")
 MIN_PASSWORD_LENGTH = 10
@@ -27,15 +41,6 @@ MAX_PASSWORD_LENGTH = 256
 # Verified against when the e-mail is unknown, so a login for a missing account costs the
 # same time as one for an existing account (no user enumeration by timing).
 _DUMMY_HASH = PASSWORDS.hash("backline-dummy-password")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def digest(token: str) -> str:
-    """The stored form of a token handed to a user."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def normalise_email(email: str) -> str:
@@ -55,8 +60,56 @@ class User(Base):
     updated_at: Mapped[now_ts] = mapped_column(onupdate=func.now())
 
 
+class AuthSession(Base):
+    """One login: the refresh tokens rotated from it, and what the user sees of it.
+
+    Access tokens name their session (claim `sid`); a revoked session stops its access tokens
+    at once, not only its refresh token.
+    """
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (Index("ix_auth_sessions_user_id", "user_id", text("created_at DESC")),)
+
+    id: Mapped[uuid_pk]
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+    device: Mapped[str | None] = mapped_column(String(20))
+    browser: Mapped[str | None] = mapped_column(String(100))
+    os: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[now_ts]
+    last_used_at: Mapped[now_ts]
+    expires_at: Mapped[timestamp]
+    revoked_at: Mapped[timestamp | None]
+
+
+class LoginAttempt(Base):
+    """One login attempt, successful or not: the audit trail and the throttle's memory."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_at", "email", text("at DESC")),
+        Index("ix_login_attempts_user_id_at", "user_id", text("at DESC")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+    device: Mapped[str | None] = mapped_column(String(20))
+    browser: Mapped[str | None] = mapped_column(String(100))
+    os: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(20))
+    at: Mapped[now_ts]
+
+
 class RefreshToken(Base):
-    """One refresh token; tokens rotated from one login share a family."""
+    """One refresh token; the tokens rotated from one login share its session."""
 
     __tablename__ = "refresh_tokens"
 
@@ -64,17 +117,18 @@ class RefreshToken(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    family_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[timestamp]
     revoked_at: Mapped[timestamp | None]
     rotated_at: Mapped[timestamp | None]
-    user_agent: Mapped[str | None] = mapped_column(String(400))
     created_at: Mapped[now_ts]
 
 
 class EmailToken(Base):
-    """A single-use token mailed to a user (e-mail verification, later password reset)."""
+    """A single-use token mailed to a user: verify e-mail, reset password, change e-mail."""
 
     __tablename__ = "email_tokens"
 
@@ -84,6 +138,8 @@ class EmailToken(Base):
     )
     purpose: Mapped[str] = mapped_column(String(32))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # What the token is for beyond its purpose (the new address of an e-mail change).
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     expires_at: Mapped[timestamp]
     used_at: Mapped[timestamp | None]
     created_at: Mapped[now_ts]
@@ -104,8 +160,9 @@ def create_user(
     password: str,
     display_name: str | None = None,
     is_admin: bool = False,
+    organization_name: str | None = None,
 ) -> User:
-    """Add a user; the e-mail must not be taken."""
+    """Add a user and the organisation they own; the e-mail must not be taken."""
     check_password_rules(password)
     email = normalise_email(email)
     # Hashed before the check, so a taken address answers no faster than a free one.
@@ -127,6 +184,11 @@ def create_user(
         raise Conflict(
             "an account with this e-mail already exists", details={"email": email}
         ) from None
+    create_organization(
+        session=session,
+        name=organization_name or f"{display_name or email.split('@', 1)[0]}'s organization",
+        owner_id=user.id,
+    )
     return user
 
 
@@ -147,23 +209,36 @@ def authenticate(*, session: Session, email: str, password: str) -> User:
     return user
 
 
-def issue_refresh_token(
+def start_session(
     *,
     session: Session,
     user: User,
     ttl_s: int,
-    family_id: uuid.UUID | None = None,
+    ip: str | None = None,
     user_agent: str | None = None,
-) -> str:
-    """A new refresh token for `user`; the returned string is never stored."""
+    device: dict[str, str | None] | None = None,
+) -> tuple[AuthSession, str]:
+    """A new login session and its first refresh token (returned once, never stored)."""
+    auth_session = AuthSession(
+        user_id=user.id,
+        ip=ip,
+        user_agent=(user_agent or "")[:400] or None,
+        expires_at=utcnow() + timedelta(seconds=ttl_s),
+        **(device or {}),
+    )
+    session.add(auth_session)
+    session.flush()
+    return auth_session, _issue_refresh_token(session, auth_session)
+
+
+def _issue_refresh_token(session: Session, auth_session: AuthSession) -> str:
     token = secrets.token_urlsafe(32)
     session.add(
         RefreshToken(
-            user_id=user.id,
-            family_id=family_id or uuid.uuid4(),
+            user_id=auth_session.user_id,
+            session_id=auth_session.id,
             token_hash=digest(token),
-            expires_at=utcnow() + timedelta(seconds=ttl_s),
-            user_agent=(user_agent or "")[:400] or None,
+            expires_at=auth_session.expires_at,
         )
     )
     session.flush()
@@ -171,12 +246,12 @@ def issue_refresh_token(
 
 
 def rotate_refresh_token(
-    *, session: Session, token: str, ttl_s: int, user_agent: str | None = None
-) -> tuple[User, str]:
-    """Trade a refresh token for a new one of the same family.
+    *, session: Session, token: str, ttl_s: int, ip: str | None = None
+) -> tuple[User, AuthSession, str]:
+    """Trade a refresh token for a new one of the same session.
 
     A token that was already rotated is being replayed: someone holds a stolen copy, so the
-    whole family is revoked and the caller must log in again.
+    whole session is revoked (its access tokens too) and the caller must log in again.
     """
     row = session.scalar(
         select(RefreshToken).where(RefreshToken.token_hash == digest(token)).with_for_update()
@@ -185,33 +260,60 @@ def rotate_refresh_token(
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise AuthenticationFailed("refresh token is invalid, expired or revoked")
     if row.rotated_at is not None:
-        revoke_family(session=session, family_id=row.family_id)
-        raise AuthenticationFailed("refresh token was already used; all sessions of it revoked")
+        revoke_session(session=session, session_id=row.session_id)
+        raise AuthenticationFailed("refresh token was already used; its session is revoked")
+    auth_session = session.get_one(AuthSession, row.session_id, with_for_update=True)
+    if auth_session.revoked_at is not None:
+        raise AuthenticationFailed("refresh token is invalid, expired or revoked")
     row.rotated_at = now
+    # Sliding expiry: a session in use lives on; one left alone ends after ttl_s.
+    auth_session.last_used_at = now
+    auth_session.expires_at = now + timedelta(seconds=ttl_s)
+    if ip is not None:
+        auth_session.ip = ip
     user = session.get_one(User, row.user_id)
-    new_token = issue_refresh_token(
-        session=session, user=user, ttl_s=ttl_s, family_id=row.family_id, user_agent=user_agent
+    return user, auth_session, _issue_refresh_token(session, auth_session)
+
+
+def revoke_session(*, session: Session, session_id: uuid.UUID) -> None:
+    now = utcnow()
+    session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
     )
-    return user, new_token
-
-
-def revoke_family(*, session: Session, family_id: uuid.UUID) -> None:
     session.execute(
         update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .where(RefreshToken.session_id == session_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
     )
+
+
+def revoke_all_sessions(*, session: Session, user_id: uuid.UUID) -> int:
+    """Log out everywhere: every session of the user ends, with its access tokens."""
+    now = utcnow()
+    result = session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
 def revoke_refresh_token(*, session: Session, token: str, user_id: uuid.UUID) -> None:
-    """Log out: revoke the token's family if it belongs to `user_id` (silently otherwise)."""
+    """Log out: end the token's session if it belongs to `user_id` (silently otherwise)."""
     row = session.scalar(
         select(RefreshToken).where(
             RefreshToken.token_hash == digest(token), RefreshToken.user_id == user_id
         )
     )
     if row is not None:
-        revoke_family(session=session, family_id=row.family_id)
+        revoke_session(session=session, session_id=row.session_id)
 
 
 def issue_email_token(*, session: Session, user: User, purpose: str, ttl_s: int) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from sqlalchemy import DateTime, MetaData, func, text
@@ -35,3 +36,12 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSONB}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def digest(token: str) -> str:
+    """The stored form of a secret token handed to a user (only its SHA-256 is kept)."""
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -47,3 +47,21 @@ class PermissionDenied(BacklineError):
     """The caller is known but may not do this."""
 
     code = "permission_denied"
+
+
+class EmailNotVerified(PermissionDenied):
+    """The action needs a confirmed e-mail address."""
+
+    code = "email_not_verified"
+
+
+class LimitReached(BacklineError):
+    """A quota or throttle says no for now; `retry_after_s` says for how long."""
+
+    code = "limit_reached"
+
+    def __init__(
+        self, message: str, *, retry_after_s: int, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after_s = max(1, retry_after_s)

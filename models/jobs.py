@@ -41,6 +41,7 @@ from models.accounts import utcnow
 from models.base import Base, now_ts, timestamp, uuid_pk
 from models.errors import Conflict, InvalidInput, NotFound
 from models.ids import uuid7
+from models.orgs import Role
 
 
 class JobStatus(enum.StrEnum):
@@ -81,8 +82,8 @@ class Job(Base):
         UniqueConstraint("owner_id", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
         CheckConstraint("attempts >= 0 AND max_attempts >= 1", name="attempts"),
         CheckConstraint("priority BETWEEN 0 AND 9", name="priority"),
-        # The list endpoint: one owner's jobs, newest first (keyset pagination).
-        Index("ix_jobs_owner_created", "owner_id", text("created_at DESC"), text("id DESC")),
+        # The list endpoint: one organisation's jobs, newest first (keyset pagination).
+        Index("ix_jobs_org_created", "org_id", text("created_at DESC"), text("id DESC")),
         Index("ix_jobs_created", text("created_at DESC"), text("id DESC")),
         # The recovery sweep: due queued jobs and running jobs by heartbeat.
         Index("ix_jobs_queued_run_after", "run_after", postgresql_where=text("status = 'queued'")),
@@ -95,6 +96,9 @@ class Job(Base):
     id: Mapped[uuid_pk]
     owner_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE")
     )
     kind: Mapped[str] = mapped_column(String(100))
     queue: Mapped[str] = mapped_column(String(100))
@@ -182,10 +186,24 @@ class JobEffect(Base):
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who is asking: jobs are visible to their owner and to platform admins."""
+    """Who is asking, and for which organisation.
+
+    A job is visible to the members of its organisation and to platform admins; it may be
+    cancelled or retried by whoever submitted it, the organisation's owners and admins, and
+    platform admins.
+    """
 
     user_id: uuid.UUID
+    org_id: uuid.UUID | None = None
+    role: Role | None = None
     is_admin: bool = False
+
+    def may_manage(self, job: Job) -> bool:
+        return (
+            self.is_admin
+            or job.owner_id == self.user_id
+            or (self.role is not None and self.role.manages)
+        )
 
 
 @dataclass(frozen=True)
@@ -214,11 +232,12 @@ def add_event(
     session.add(JobEvent(job_id=job_id, type=type.value, message=message, data=data))
 
 
-def _new_rows(owner_id: uuid.UUID, new: NewJob) -> tuple[Job, JobEvent]:
+def _new_rows(owner_id: uuid.UUID, org_id: uuid.UUID, new: NewJob) -> tuple[Job, JobEvent]:
     job_id = uuid7()
     job = Job(
         id=job_id,
         owner_id=owner_id,
+        org_id=org_id,
         kind=new.kind,
         queue=new.queue,
         params=new.params,
@@ -241,13 +260,15 @@ def _new_rows(owner_id: uuid.UUID, new: NewJob) -> tuple[Job, JobEvent]:
     return job, event
 
 
-def create_job(*, session: Session, owner_id: uuid.UUID, new: NewJob) -> tuple[Job, bool]:
+def create_job(
+    *, session: Session, owner_id: uuid.UUID, org_id: uuid.UUID, new: NewJob
+) -> tuple[Job, bool]:
     """Store a queued job and its first event; returns (job, created).
 
     With an idempotency key, a repeat of the same request returns the job the first request
     made (created is False); the same key with a different request is a conflict.
     """
-    job, event = _new_rows(owner_id, new)
+    job, event = _new_rows(owner_id, org_id, new)
     if new.idempotency_key is None:
         session.add_all([job, event])
         session.flush()
@@ -269,9 +290,11 @@ def create_job(*, session: Session, owner_id: uuid.UUID, new: NewJob) -> tuple[J
     return job, True
 
 
-def create_jobs(*, session: Session, owner_id: uuid.UUID, news: list[NewJob]) -> list[Job]:
+def create_jobs(
+    *, session: Session, owner_id: uuid.UUID, org_id: uuid.UUID, news: list[NewJob]
+) -> list[Job]:
     """Store many queued jobs (no idempotency keys) in two multi-row inserts."""
-    rows = [_new_rows(owner_id, new) for new in news]
+    rows = [_new_rows(owner_id, org_id, new) for new in news]
     session.add_all([row for pair in rows for row in pair])
     session.flush()
     return [job for job, _ in rows]
@@ -291,10 +314,10 @@ def _same_request(existing: Job, new: NewJob) -> Job:
 
 
 def get_job(*, session: Session, job_id: uuid.UUID, viewer: Viewer, lock: bool = False) -> Job:
-    """The job, if the viewer may see it; someone else's job does not exist for them."""
+    """The job, if the viewer may see it; another organisation's job does not exist for them."""
     query = select(Job).where(Job.id == job_id)
     if not viewer.is_admin:
-        query = query.where(Job.owner_id == viewer.user_id, Job.internal.is_(False))
+        query = query.where(Job.org_id == viewer.org_id, Job.internal.is_(False))
     if lock:
         query = query.with_for_update()
     job = session.scalar(query)
@@ -328,10 +351,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 def list_jobs(
     *, session: Session, viewer: Viewer, filters: JobFilter, cursor: str | None, limit: int
 ) -> tuple[list[Job], str | None]:
-    """A page of the viewer's jobs, newest first, and the cursor of the next page."""
+    """A page of the viewer's organisation's jobs (all jobs for platform admins), newest
+    first, and the cursor of the next page."""
     query = select(Job)
     if not viewer.is_admin:
-        query = query.where(Job.owner_id == viewer.user_id, Job.internal.is_(False))
+        query = query.where(Job.org_id == viewer.org_id, Job.internal.is_(False))
     if filters.status is not None:
         query = query.where(Job.status == filters.status)
     if filters.kind is not None:

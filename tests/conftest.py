@@ -22,13 +22,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from config.settings import normalise_database_url
-from models.accounts import User, create_user
+from models.accounts import User, create_user, start_session, utcnow
+from models.orgs import primary_org_id
 from tests import kinds, servers  # noqa: F401 - kinds registers the test job kinds
 from tests.smtp import SmtpServer
+from web.tokens import issue_access_token
 from workers.enqueue import Dispatcher
 from workers.setup import Platform, connect
 
-TABLES = "job_effects, job_events, jobs, email_tokens, refresh_tokens, users"
+TABLES = (
+    "job_effects, job_events, jobs, email_tokens, refresh_tokens, auth_sessions, "
+    "login_attempts, invitations, org_usage, memberships, organizations, users"
+)
 
 
 @pytest.fixture(scope="session")
@@ -132,15 +137,36 @@ def committed_platform(platform: Platform) -> Iterator[Platform]:
     platform.broker.flush_all()
 
 
-def make_user(session: Session, *, admin: bool = False, email: str | None = None) -> User:
+def make_user(
+    session: Session, *, admin: bool = False, email: str | None = None, verified: bool = True
+) -> User:
+    """A user (verified unless told otherwise) with the organisation they own."""
     user = create_user(
         session=session,
         email=email or f"{uuid.uuid4().hex[:10]}@example.com",
         password="correct horse battery",
         is_admin=admin,
     )
+    if verified:
+        user.email_verified_at = utcnow()
     session.flush()
     return user
+
+
+def org_of(session: Session, user_id: uuid.UUID) -> uuid.UUID:
+    """The organisation `create_user` made for the user."""
+    org_id = primary_org_id(session=session, user_id=user_id)
+    assert org_id is not None
+    return org_id
+
+
+def access_token(platform: Platform, session: Session, user: User) -> str:
+    """An access token of a new login session of `user` (committed)."""
+    auth_session, _ = start_session(
+        session=session, user=user, ttl_s=platform.settings.refresh_token_ttl_s
+    )
+    session.commit()
+    return issue_access_token(platform.settings, user.id, auth_session.id)
 
 
 def broker_held_jobs(platform: Platform, queue: str) -> set[str]:

@@ -8,6 +8,8 @@ address gets a mail saying so), so it cannot be used to find out who has an acco
 from __future__ import annotations
 
 import functools
+import logging
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,11 +17,13 @@ from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
+from sqlalchemy import and_, func, select, true
 
 from models import accounts
-from models.accounts import User
-from models.errors import AuthenticationFailed, Conflict, PermissionDenied
+from models.accounts import AuthSession, User
+from models.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied
 from models.jobs import Viewer
+from models.orgs import Membership, Role, primary_org_id
 from web.context import db, platform
 from web.tokens import decode_access_token, issue_access_token
 from workers.enqueue import submit
@@ -28,6 +32,7 @@ from workers.registry import get_kind
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and tokens.")
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("backline.web")
 
 
 # -- schemas ---------------------------------------------------------------------------------
@@ -41,6 +46,7 @@ class RegisterRequest(Schema):
         ),
     )
     display_name = fields.String(validate=validate.Length(min=1, max=200))
+    organization_name = fields.String(validate=validate.Length(min=1, max=200))
 
 
 class LoginRequest(Schema):
@@ -77,20 +83,74 @@ class Accepted(Schema):
 
 
 # -- helpers ---------------------------------------------------------------------------------
+ORG_HEADER = "X-Organization-ID"
+
+
+def _bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("send an access token: Authorization: Bearer <token>")
+    return token.strip()
+
+
+def _requested_org() -> uuid.UUID | None:
+    raw = request.headers.get(ORG_HEADER)
+    if not raw:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFound("organization not found", details={"organization_id": raw}) from None
+
+
+def _authenticate() -> None:
+    """Load the token's user, check its session is live, and pick the organisation: one query.
+
+    The organisation is the one X-Organization-ID names (the caller must be a member), or else
+    the first the user joined (the one register created).
+    """
+    claims = decode_access_token(platform().settings, _bearer_token())
+    org_id = _requested_org()
+    member = select(Membership.org_id, Membership.role).where(Membership.user_id == User.id)
+    if org_id is not None:
+        member = member.where(Membership.org_id == org_id)
+    member_row = member.order_by(Membership.created_at, Membership.org_id).limit(1).lateral()
+    row = (
+        db()
+        .execute(
+            select(User, member_row.c.org_id, member_row.c.role)
+            .join(
+                AuthSession,
+                and_(
+                    AuthSession.id == claims.session_id,
+                    AuthSession.user_id == User.id,
+                    AuthSession.revoked_at.is_(None),
+                    AuthSession.expires_at > func.now(),
+                ),
+            )
+            .outerjoin(member_row, true())
+            .where(User.id == claims.user_id)
+        )
+        .one_or_none()
+    )
+    if row is None:
+        raise AuthenticationFailed("access token is not valid, or its session has ended")
+    g.user, g.org_id, g.role = row
+    g.session_id = claims.session_id
+    if org_id is not None and g.org_id is None:
+        raise NotFound("organization not found", details={"organization_id": str(org_id)})
+
+
 def auth_required(view: F) -> F:
-    """Reject the request unless it carries a valid access token; sets g.user."""
+    """Reject the request unless it carries a valid access token of a live session.
+
+    Sets g.user, g.session_id, and g.org_id / g.role (the organisation the request acts in).
+    """
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise AuthenticationFailed("send an access token: Authorization: Bearer <token>")
-        user_id = decode_access_token(platform().settings, token.strip())
-        user = db().get(User, user_id)
-        if user is None:
-            raise AuthenticationFailed("access token is not valid")
-        g.user = user
+        _authenticate()
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -106,27 +166,50 @@ def admin_required(view: F) -> F:
     return auth_required(wrapper)  # type: ignore[arg-type,return-value]
 
 
+def current_org_id() -> uuid.UUID:
+    """The organisation the request acts in; a user in none cannot act."""
+    if g.org_id is None:
+        raise PermissionDenied(
+            "you are not a member of any organization: accept an invitation or create one",
+            details={"header": ORG_HEADER},
+        )
+    return g.org_id  # type: ignore[no-any-return]
+
+
 def current_viewer() -> Viewer:
-    return Viewer(user_id=g.user.id, is_admin=g.user.is_admin)
+    role = Role(g.role) if g.role is not None else None
+    return Viewer(user_id=g.user.id, org_id=g.org_id, role=role, is_admin=g.user.is_admin)
 
 
-def token_pair(user: User, refresh_token: str) -> dict[str, Any]:
+def client_ip() -> str | None:
+    return request.remote_addr
+
+
+def token_pair(user: User, auth_session: AuthSession, refresh_token: str) -> dict[str, Any]:
     settings = platform().settings
     return {
-        "access_token": issue_access_token(settings, user.id),
+        "access_token": issue_access_token(settings, user.id, auth_session.id),
         "refresh_token": refresh_token,
         "token_type": "bearer",
         "expires_in": settings.access_token_ttl_s,
     }
 
 
-def send_mail(owner: User, to: str, subject: str, text: str) -> None:
+def send_mail(
+    owner: User, to: str, subject: str, text: str, org_id: uuid.UUID | None = None
+) -> None:
+    """Queue a platform mail on `owner`'s behalf (in their first organisation by default)."""
     kind = get_kind("email.send")
     assert kind is not None  # noqa: S101 - declared in workers/email.py
+    org_id = org_id or primary_org_id(session=db(), user_id=owner.id)
+    if org_id is None:
+        log.warning("not mailing %s: the user belongs to no organization", owner.id)
+        return
     submit(
         session=db(),
         dispatcher=platform().dispatcher,
         owner_id=owner.id,
+        org_id=org_id,
         kind=kind,
         params={"to": [to], "subject": subject, "text": text},
         request_id=getattr(g, "request_id", None),
@@ -149,6 +232,7 @@ class Register(MethodView):
                 email=body["email"],
                 password=body["password"],
                 display_name=body.get("display_name"),
+                organization_name=body.get("organization_name"),
             )
         except Conflict:
             session.rollback()
@@ -202,14 +286,15 @@ class Login(MethodView):
         """Trade e-mail and password for an access and a refresh token"""
         settings = platform().settings
         user = accounts.authenticate(session=db(), email=body["email"], password=body["password"])
-        refresh = accounts.issue_refresh_token(
+        auth_session, refresh = accounts.start_session(
             session=db(),
             user=user,
             ttl_s=settings.refresh_token_ttl_s,
+            ip=client_ip(),
             user_agent=request.headers.get("User-Agent"),
         )
         db().commit()
-        return token_pair(user, refresh)
+        return token_pair(user, auth_session, refresh)
 
 
 @blp.route("/refresh")
@@ -221,17 +306,17 @@ class Refresh(MethodView):
         settings = platform().settings
         session = db()
         try:
-            user, refresh = accounts.rotate_refresh_token(
+            user, auth_session, refresh = accounts.rotate_refresh_token(
                 session=session,
                 token=body["refresh_token"],
                 ttl_s=settings.refresh_token_ttl_s,
-                user_agent=request.headers.get("User-Agent"),
+                ip=client_ip(),
             )
         except AuthenticationFailed:
-            session.commit()  # keep the family revocation of a replayed token
+            session.commit()  # keep the session revocation of a replayed token
             raise
         session.commit()
-        return token_pair(user, refresh)
+        return token_pair(user, auth_session, refresh)
 
 
 @blp.route("/logout")
@@ -241,7 +326,7 @@ class Logout(MethodView):
     @blp.doc(security=BEARER)
     @auth_required
     def post(self, body: dict[str, Any]) -> None:
-        """Revoke a refresh token (and the others rotated from the same login)"""
+        """End the login session of a refresh token (its access tokens stop working too)"""
         accounts.revoke_refresh_token(session=db(), token=body["refresh_token"], user_id=g.user.id)
         db().commit()
 

@@ -21,6 +21,7 @@ from models.errors import (
     BacklineError,
     Conflict,
     InvalidInput,
+    LimitReached,
     NotFound,
     PermissionDenied,
 )
@@ -33,6 +34,7 @@ _STATUS_OF = {
     InvalidInput: 422,
     AuthenticationFailed: 401,
     PermissionDenied: 403,
+    LimitReached: 429,
 }
 _CODE_OF = {
     400: "bad_request",
@@ -121,7 +123,10 @@ class BacklineApi(Api):
 
 def _domain_error(error: BacklineError) -> Response:
     status = next((s for cls, s in _STATUS_OF.items() if isinstance(error, cls)), 400)
-    return error_response(status, error.code, error.message, error.details)
+    headers = {}
+    if isinstance(error, LimitReached):
+        headers["Retry-After"] = str(error.retry_after_s)
+    return error_response(status, error.code, error.message, error.details, headers=headers)
 
 
 def _unexpected(error: Exception) -> Response:

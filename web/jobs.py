@@ -21,13 +21,14 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from models import jobs as jobs_domain
 from models.accounts import utcnow
-from models.errors import InvalidInput
+from models.errors import EmailNotVerified, InvalidInput, PermissionDenied
 from models.jobs import Job, JobFilter, JobStatus
-from web.auth import BEARER, auth_required, current_viewer
+from models.orgs import consume_job_quota
+from web.auth import BEARER, auth_required, current_org_id, current_viewer
 from web.context import db, platform
 from workers import enqueue
 from workers.changes import FALLBACK_POLL_S
-from workers.registry import JobKind, load_kinds
+from workers.registry import JobKind, get_kind, load_kinds
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1", description="Background jobs.")
 MAX_WAIT_S = 30
@@ -134,6 +135,8 @@ class KindRead(Schema):
     max_attempts = fields.Integer()
     time_limit_ms = fields.Integer()
     admin_only = fields.Boolean()
+    counts_toward_quota = fields.Boolean()
+    requires_verified_email = fields.Boolean()
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -143,7 +146,25 @@ def _kind(name: str) -> JobKind:
         raise InvalidInput(
             "unknown job kind", details={"fields": {"kind": [f"no job kind named {name!r}"]}}
         )
+    if kind.requires_verified_email and g.user.email_verified_at is None:
+        raise EmailNotVerified(
+            f"confirm your e-mail address before starting {name} jobs "
+            "(POST /api/v1/auth/resend-verification sends a new link)",
+            details={"kind": name},
+        )
     return kind
+
+
+def _manageable(job_id: uuid.UUID) -> Job:
+    """The job, locked, if the caller may cancel or retry it."""
+    viewer = current_viewer()
+    job = jobs_domain.get_job(session=db(), job_id=job_id, viewer=viewer, lock=True)
+    if not viewer.may_manage(job):
+        raise PermissionDenied(
+            "only whoever submitted this job and the organization's owners and admins may "
+            "cancel or retry it"
+        )
+    return job
 
 
 def _idempotency_key() -> str | None:
@@ -230,6 +251,7 @@ class Jobs(MethodView):
             session=db(),
             dispatcher=platform().dispatcher,
             owner_id=g.user.id,
+            org_id=current_org_id(),
             kind=_kind(body["kind"]),
             params=body["params"],
             priority=body["priority"],
@@ -249,7 +271,7 @@ class Jobs(MethodView):
     @blp.doc(security=BEARER)
     @auth_required
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """List your jobs, newest first, with filters and a cursor"""
+        """List your organization's jobs, newest first, with filters and a cursor"""
         filters = JobFilter(
             status=query.get("status"),
             kind=query.get("kind"),
@@ -308,7 +330,7 @@ class JobCancel(MethodView):
     @auth_required
     def post(self, job_id: uuid.UUID) -> Response:
         """Cancel: a queued job at once, a running one at its next check"""
-        job = jobs_domain.get_job(session=db(), job_id=job_id, viewer=current_viewer(), lock=True)
+        job = _manageable(job_id)
         jobs_domain.request_cancel(session=db(), job=job)
         db().commit()
         return _job_response(job)
@@ -322,7 +344,10 @@ class JobRetry(MethodView):
     @auth_required
     def post(self, job_id: uuid.UUID) -> Response:
         """Run a failed or cancelled job again, with a fresh set of attempts"""
-        job = jobs_domain.get_job(session=db(), job_id=job_id, viewer=current_viewer(), lock=True)
+        job = _manageable(job_id)
+        kind = get_kind(job.kind)
+        if kind is not None and kind.counts_toward_quota and not job.internal:
+            consume_job_quota(session=db(), org_id=job.org_id)
         enqueue.redrive(session=db(), dispatcher=platform().dispatcher, job=job)
         db().commit()
         return _job_response(job, 202)

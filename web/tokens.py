@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -23,10 +24,18 @@ def key_id(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 
-def issue_access_token(settings: Settings, user_id: uuid.UUID) -> str:
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+
+
+def issue_access_token(settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID) -> str:
+    """A token for `user_id` in login session `session_id` (revoking the session ends it)."""
     now = datetime.now(UTC)
     claims = {
         "sub": str(user_id),
+        "sid": str(session_id),
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "iat": now,
@@ -42,8 +51,8 @@ def issue_access_token(settings: Settings, user_id: uuid.UUID) -> str:
     )
 
 
-def decode_access_token(settings: Settings, token: str) -> uuid.UUID:
-    """The user id in a valid token; AuthenticationFailed for anything else."""
+def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    """The user and session of a valid token; AuthenticationFailed for anything else."""
     keys = {key_id(s): s for s in (settings.jwt_secret, settings.jwt_previous_secret) if s}
     try:
         kid = jwt.get_unverified_header(token).get("kid")
@@ -56,10 +65,10 @@ def decode_access_token(settings: Settings, token: str) -> uuid.UUID:
             algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud"]},
+            options={"require": ["exp", "iat", "nbf", "sub", "sid", "iss", "aud"]},
             leeway=5,
         )
-        return uuid.UUID(claims["sub"])
+        return AccessClaims(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]))
     except jwt.ExpiredSignatureError:
         raise AuthenticationFailed("access token expired") from None
     except (jwt.InvalidTokenError, ValueError, TypeError):

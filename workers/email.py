@@ -73,6 +73,7 @@ def deliver(settings: Settings, message: EmailMessage) -> dict[str, Any]:
     # Not for clients: the platform sends account mail with it; mail that users send goes
     # through domain kinds (campaigns, sequences) with their own rules.
     admin_only=True,
+    requires_verified_email=True,
     max_attempts=8,
     time_limit_ms=60_000,
     min_backoff_ms=2000,

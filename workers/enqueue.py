@@ -24,6 +24,7 @@ from models.accounts import utcnow
 from models.errors import InvalidInput
 from models.jobs import Job, NewJob, create_job, create_jobs
 from models.jobs import redrive as redrive_job
+from models.orgs import consume_job_quota
 from workers.registry import JobKind
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ def submit(
     session: Session,
     dispatcher: Dispatcher,
     owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     kind: JobKind,
     params: dict,
     priority: int = 0,
@@ -152,6 +154,8 @@ def submit(
     """Store a job of `kind` and send it once the caller commits.
 
     Returns (job, created); created is False when an idempotency key matched an earlier job.
+    A new job counts against the organisation's daily quota (QuotaExceeded when it is used
+    up), unless its kind does not count or the platform submits it for itself (`internal`).
     """
     new = NewJob(
         kind=kind.name,
@@ -164,7 +168,9 @@ def submit(
         request_id=request_id,
         internal=internal,
     )
-    job, created = create_job(session=session, owner_id=owner_id, new=new)
+    job, created = create_job(session=session, owner_id=owner_id, org_id=org_id, new=new)
+    if created and kind.counts_toward_quota and not internal:
+        consume_job_quota(session=session, org_id=org_id)
     if created:
         dispatcher.send_after_commit(session, Dispatch.of(job, delay_ms=delay_ms_until(run_at)))
     return job, created
@@ -175,6 +181,7 @@ def submit_many(
     session: Session,
     dispatcher: Dispatcher,
     owner_id: uuid.UUID,
+    org_id: uuid.UUID,
     kind: JobKind,
     params: list[dict],
     request_id: str | None = None,
@@ -190,7 +197,9 @@ def submit_many(
         )
         for p in params
     ]
-    jobs = create_jobs(session=session, owner_id=owner_id, news=news)
+    jobs = create_jobs(session=session, owner_id=owner_id, org_id=org_id, news=news)
+    if kind.counts_toward_quota:
+        consume_job_quota(session=session, org_id=org_id, count=len(jobs))
     for job in jobs:
         dispatcher.send_after_commit(session, Dispatch.of(job))
     return jobs

@@ -36,6 +36,11 @@ class JobKind:
     max_backoff_ms: int = 5 * 60 * 1000
     # Only platform admins may submit it (diagnostics, benchmarks).
     admin_only: bool = False
+    # Counts against the organisation's jobs-per-day quota (diagnostics do not).
+    counts_toward_quota: bool = True
+    # Sends mail or spends external API quota: refused until the submitter's e-mail address
+    # is verified, so an unconfirmed sign-up cannot spend anyone's money or reputation.
+    requires_verified_email: bool = False
 
 
 _KINDS: dict[str, JobKind] = {}

@@ -34,6 +34,7 @@ class SleepParams(Schema):
     params=NoopParams,
     queue="system",
     admin_only=True,
+    counts_toward_quota=False,
     max_attempts=3,
     time_limit_ms=10_000,
 )
@@ -47,6 +48,7 @@ def noop(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     params=SleepParams,
     queue="system",
     admin_only=True,
+    counts_toward_quota=False,
     max_attempts=3,
     time_limit_ms=(MAX_SLEEP_S + 60) * 1000,
 )

@@ -10,9 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from models.accounts import User
-from tests.conftest import make_user
+from tests.conftest import access_token, make_user
 from web import create_app
-from web.tokens import issue_access_token
 from workers.setup import Platform
 
 
@@ -31,6 +30,7 @@ class Caller:
 
     def __init__(self, user: User, token: str) -> None:
         self.user = user
+        self.token = token
         self.headers = {"Authorization": f"Bearer {token}"}
 
     def with_headers(self, **extra: str) -> dict[str, str]:
@@ -40,7 +40,7 @@ class Caller:
 def caller(platform: Platform, session: Session, *, admin: bool = False) -> Caller:
     user = make_user(session, admin=admin)
     session.commit()
-    return Caller(user, issue_access_token(platform.settings, user.id))
+    return Caller(user, access_token(platform, session, user))
 
 
 @pytest.fixture()

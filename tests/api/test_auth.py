@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -148,10 +147,13 @@ def test_logout_revokes_the_refresh_token(client: FlaskClient) -> None:
     assert again.status_code == 401
 
 
-def _claims(user_id: uuid.UUID, platform: Platform, **overrides: object) -> dict[str, object]:
+def _claims(caller: Caller, platform: Platform, **overrides: object) -> dict[str, object]:
+    """Claims like those of the caller's own access token (same user, same live session)."""
     now = datetime.now(UTC)
+    own = jwt.decode(caller.token, options={"verify_signature": False})
     claims: dict[str, object] = {
-        "sub": str(user_id),
+        "sub": own["sub"],
+        "sid": own["sid"],
         "iss": platform.settings.jwt_issuer,
         "aud": platform.settings.jwt_audience,
         "iat": now,
@@ -167,29 +169,28 @@ def test_forged_expired_and_misaddressed_tokens_are_refused(
 ) -> None:
     secret = tx_platform.settings.jwt_secret
     kid = {"kid": key_id(secret)}
-    uid = alice.user.id
     now = datetime.now(UTC)
-    good = jwt.encode(_claims(uid, tx_platform), secret, algorithm="HS256", headers=kid)
+    good = jwt.encode(_claims(alice, tx_platform), secret, algorithm="HS256", headers=kid)
     header, payload, signature = good.split(".")
     forged = {
-        "alg none": jwt.encode(_claims(uid, tx_platform), None, algorithm="none", headers=kid),
+        "alg none": jwt.encode(_claims(alice, tx_platform), None, algorithm="none", headers=kid),
         "expired": jwt.encode(
-            _claims(uid, tx_platform, exp=now - timedelta(minutes=1)),
+            _claims(alice, tx_platform, exp=now - timedelta(minutes=1)),
             secret,
             algorithm="HS256",
             headers=kid,
         ),
         "not yet valid": jwt.encode(
-            _claims(uid, tx_platform, nbf=now + timedelta(minutes=5)),
+            _claims(alice, tx_platform, nbf=now + timedelta(minutes=5)),
             secret,
             algorithm="HS256",
             headers=kid,
         ),
         "wrong audience": jwt.encode(
-            _claims(uid, tx_platform, aud="someone-else"), secret, algorithm="HS256", headers=kid
+            _claims(alice, tx_platform, aud="someone-else"), secret, algorithm="HS256", headers=kid
         ),
         "wrong key": jwt.encode(
-            _claims(uid, tx_platform), "x" * 40, algorithm="HS256", headers=kid
+            _claims(alice, tx_platform), "x" * 40, algorithm="HS256", headers=kid
         ),
         "tampered": f"{header}.{payload[:-2]}AA.{signature}",
         "garbage": "not.a.jwt",

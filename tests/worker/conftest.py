@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from config import Settings
 from models.jobs import Job, JobEvent, JobStatus
-from tests.conftest import make_user
+from tests.conftest import make_user, org_of
 from workers.enqueue import submit
 from workers.registry import get_kind
 from workers.setup import Platform, start_worker_platform
@@ -78,6 +78,7 @@ def submit_job(
             session=session,
             dispatcher=platform.dispatcher,
             owner_id=owner,
+            org_id=org_of(session, owner),
             kind=job_kind,
             params=params or {},
             **options,

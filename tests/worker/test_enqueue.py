@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from models.jobs import Job
-from tests.conftest import broker_held_jobs
+from tests.conftest import broker_held_jobs, org_of
 from tests.worker.conftest import load
 from workers.enqueue import submit
 from workers.registry import get_kind
@@ -19,7 +19,12 @@ def submit_noop(platform: Platform, session: Session, owner: uuid.UUID) -> str:
     kind = get_kind("system.noop")
     assert kind is not None
     job, _ = submit(
-        session=session, dispatcher=platform.dispatcher, owner_id=owner, kind=kind, params={}
+        session=session,
+        dispatcher=platform.dispatcher,
+        owner_id=owner,
+        org_id=org_of(session, owner),
+        kind=kind,
+        params={},
     )
     return str(job.id)
 

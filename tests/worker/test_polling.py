@@ -13,11 +13,11 @@ from werkzeug.datastructures import ETags
 
 from models.accounts import User
 from models.jobs import Viewer, get_job, request_cancel
+from tests.conftest import access_token, org_of
 from tests.worker.conftest import submit_job
 from web import create_app
 from web.context import db
 from web.jobs import _load, _wait_for_change
-from web.tokens import issue_access_token
 from workers.setup import Platform
 from workers.tracking import Runtime
 
@@ -28,7 +28,9 @@ def client(committed_platform: Platform) -> FlaskClient:
 
 
 def auth(platform: Platform, owner: uuid.UUID, **extra: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_access_token(platform.settings, owner)}", **extra}
+    with platform.sessions() as session:
+        token = access_token(platform, session, session.get_one(User, owner))
+    return {"Authorization": f"Bearer {token}", **extra}
 
 
 def test_a_waiting_poll_returns_when_the_job_changes_not_at_the_deadline(
@@ -42,7 +44,8 @@ def test_a_waiting_poll_returns_when_the_job_changes_not_at_the_deadline(
         time.sleep(0.5)
         with committed_platform.sessions() as session:
             request_cancel(
-                session=session, job=get_job(session=session, job_id=job_id, viewer=Viewer(owner))
+                session=session,
+                job=get_job(session=session, job_id=job_id, viewer=Viewer(owner, is_admin=True)),
             )
             session.commit()
 
@@ -106,10 +109,12 @@ def test_a_change_made_just_before_the_wait_begins_is_seen_at_once(
     app = create_app(platform=committed_platform)
     with app.test_request_context(f"/api/v1/jobs/{job_id}"):
         g.user = db().get(User, owner)
+        g.org_id, g.role = org_of(db(), owner), "owner"
         stale = _load(job_id)  # what the view read when the request came in
         with committed_platform.sessions() as other:  # changed before the wait subscribes
             request_cancel(
-                session=other, job=get_job(session=other, job_id=job_id, viewer=Viewer(owner))
+                session=other,
+                job=get_job(session=other, job_id=job_id, viewer=Viewer(owner, is_admin=True)),
             )
             other.commit()
         started = time.monotonic()

@@ -169,7 +169,7 @@ def test_cancelling_a_running_job_stops_it_at_its_next_check(
     assert kinds.STARTED[str(job_id)].wait(10)
 
     with committed_platform.sessions() as session:
-        job = get_job(session=session, job_id=job_id, viewer=Viewer(owner))
+        job = get_job(session=session, job_id=job_id, viewer=Viewer(owner, is_admin=True))
         request_cancel(session=session, job=job)
         session.commit()
     job = wait_for(committed_platform, job_id, timeout_s=5)
@@ -216,7 +216,8 @@ def test_a_job_cancelled_while_running_is_not_retried_after_a_failure(
     assert kinds.STARTED[str(job_id)].wait(10)
     with committed_platform.sessions() as session:
         request_cancel(
-            session=session, job=get_job(session=session, job_id=job_id, viewer=Viewer(owner))
+            session=session,
+            job=get_job(session=session, job_id=job_id, viewer=Viewer(owner, is_admin=True)),
         )
         session.commit()
 
