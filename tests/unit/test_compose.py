@@ -91,16 +91,32 @@ def test_every_command_names_code_that_exists(compose: dict[str, Any]) -> None:
     assert callable(importlib.import_module("web").create_app)
 
 
+def health_routes() -> list[Any]:
+    """The routes of the health blueprint, without building the whole app."""
+    from flask import Flask
+
+    from web.health import blp
+
+    app = Flask("routes")
+    app.register_blueprint(blp)
+    return list(app.url_map.iter_rules())
+
+
 def test_services_have_images_and_healthchecks(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert services["postgres"]["image"].startswith("postgres:16")
     assert services["redis"]["image"].startswith("redis:7")
     redis_command = services["redis"]["command"]
     assert redis_command[redis_command.index("--appendonly") + 1] == "yes"
-    for name in ("postgres", "redis", "api"):
+    for name in ("postgres", "redis", "api", "worker", "scheduler"):
         assert services[name]["healthcheck"]["test"], name
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
-    assert "/api/openapi.json" in " ".join(services["api"]["healthcheck"]["test"])
+    assert "127.0.0.1:8000/readyz" in " ".join(services["api"]["healthcheck"]["test"])
+    assert "/readyz" in {rule.rule for rule in health_routes()}
+    for name in ("worker", "scheduler"):
+        check = services[name]["healthcheck"]["test"]
+        assert check == ["CMD", "python", "-m", "workers.health"]
+        assert importlib.util.find_spec("workers.health") is not None
     for name in BACKLINE_SERVICES:
         assert services[name]["build"] == "."
         assert services[name]["image"]
