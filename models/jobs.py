@@ -91,6 +91,11 @@ class Job(Base):
             "ix_jobs_running_heartbeat", "heartbeat_at", postgresql_where=text("status = 'running'")
         ),
         Index("ix_jobs_status_kind", "status", "kind"),
+        # Operators' figures: queue counts, and throughput/latency over recent finishes.
+        Index("ix_jobs_status_queue", "status", "queue"),
+        Index(
+            "ix_jobs_finished_at", "finished_at", postgresql_where=text("finished_at IS NOT NULL")
+        ),
     )
 
     id: Mapped[uuid_pk]

@@ -31,7 +31,7 @@ from workers.enqueue import Dispatcher
 from workers.setup import Platform, connect
 
 TABLES = (
-    "job_effects, job_events, jobs, email_tokens, refresh_tokens, auth_sessions, "
+    "ops_audit, queue_pauses, job_effects, job_events, jobs, email_tokens, refresh_tokens, auth_sessions, "
     "login_attempts, invitations, org_usage, memberships, organizations, users"
 )
 
