@@ -116,6 +116,15 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     port: int = 8000
+    # /metrics: when set, scrapes must send `Authorization: Bearer <token>`; when unset the
+    # endpoint is open in development and test and answers 404 in production.
+    metrics_token: str = field(default="", repr=False)
+    # prometheus-client's multi-process mode (gunicorn workers, Dramatiq worker processes):
+    # every process writes its figures here and a scrape sums them. The library reads the
+    # variable itself; the settings read it so the code knows which mode it is in.
+    prometheus_multiproc_dir: str = ""
+    # The worker pool's metrics server (forked by Dramatiq's main process); 0 turns it off.
+    worker_metrics_port: int = 9191
 
     @property
     def is_production(self) -> bool:
@@ -193,6 +202,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=_str(e, "LOG_LEVEL", d.log_level).upper(),
         log_format=_str(e, "LOG_FORMAT", d.log_format).lower(),
         port=_int(e, "PORT", d.port, minimum=1),
+        metrics_token=_str(e, "METRICS_TOKEN", d.metrics_token),
+        prometheus_multiproc_dir=_str(e, "PROMETHEUS_MULTIPROC_DIR", d.prometheus_multiproc_dir),
+        worker_metrics_port=_int(e, "WORKER_METRICS_PORT", d.worker_metrics_port),
     )
     settings.validate()
     return settings

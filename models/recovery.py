@@ -115,6 +115,8 @@ def lost_queued(
 ) -> list[Redelivery]:
     """Due queued jobs that no worker took within `stale_s` (candidates, not yet changed).
 
+    Jobs of paused queues wait on purpose: their messages go round the broker's delay queue.
+
     `never_sent`: the broker never accepted a message for it; `long_waiting`: due for more
     than `busy_factor` times the threshold.
     """
@@ -126,6 +128,7 @@ def lost_queued(
             FROM jobs
             WHERE status = 'queued' AND run_after <= now() - make_interval(secs => :stale)
               AND coalesce(enqueued_at, created_at) <= now() - make_interval(secs => :stale)
+              AND queue NOT IN (SELECT queue FROM queue_pauses)
             ORDER BY priority DESC, run_after LIMIT :limit FOR UPDATE SKIP LOCKED
             """
         ),

@@ -31,8 +31,8 @@ from workers.enqueue import Dispatcher
 from workers.setup import Platform, connect
 
 TABLES = (
-    "ops_audit, queue_pauses, job_effects, job_events, jobs, email_tokens, refresh_tokens, auth_sessions, "
-    "login_attempts, invitations, org_usage, memberships, organizations, users"
+    "ops_audit, queue_pauses, job_effects, job_events, jobs, email_tokens, refresh_tokens, "
+    "auth_sessions, login_attempts, invitations, org_usage, memberships, organizations, users"
 )
 
 

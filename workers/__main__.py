@@ -1,7 +1,9 @@
 """`python -m workers`: start Dramatiq worker processes for every Backline queue.
 
 Settings come from the environment (config/); the idle poll interval is handed to Dramatiq
-through the variable its worker reads, since its CLI has no flag for it.
+through the variable its worker reads, since its CLI has no flag for it. With
+PROMETHEUS_MULTIPROC_DIR set and WORKER_METRICS_PORT above 0, Dramatiq's main process also
+forks the metrics server (workers/metrics.py), which sums every worker process's figures.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 import sys
 
 from config import load_settings
+from workers.metrics import clear_multiproc_dir
 from workers.registry import queues
 
 
@@ -28,8 +31,11 @@ def main(argv: list[str]) -> None:
         "--queues",
         *sorted(queues()),
         "--skip-logging",
-        *argv,
     ]
+    if settings.prometheus_multiproc_dir and settings.worker_metrics_port:
+        clear_multiproc_dir(settings)
+        args += ["--fork-function", "workers.metrics:serve"]
+    args += argv
     os.execve(sys.executable, args, env)  # noqa: S606 - our own interpreter, fixed arguments
 
 

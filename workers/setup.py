@@ -19,6 +19,7 @@ from models.db import make_engine, make_session_factory
 from workers.broker import build_broker
 from workers.changes import ChangeFeed
 from workers.enqueue import Dispatcher
+from workers.pauses import PausedQueues, PauseMiddleware
 from workers.registry import JobKind, load_kinds
 from workers.tracking import Runtime
 
@@ -65,7 +66,8 @@ class HeartbeatMiddleware(Middleware):
         self.runtime = runtime
 
     def after_worker_boot(self, broker: Broker, worker: object) -> None:
-        self.runtime.start_heartbeat()
+        consumed = getattr(worker, "queues", None) or broker.get_declared_queues()
+        self.runtime.start_heartbeat(sorted(q for q in consumed if not q.endswith((".DQ", ".XQ"))))
 
     def after_worker_shutdown(self, broker: Broker, worker: object) -> None:
         # After, not before: Dramatiq lets running jobs finish during its shutdown, and they
@@ -112,6 +114,7 @@ def start_worker_platform(settings: Settings) -> tuple[Platform, Runtime]:
         writer_sessions=make_session_factory(writer_engine),
     )
     platform.broker.add_middleware(HeartbeatMiddleware(runtime))
+    platform.broker.add_middleware(PauseMiddleware(PausedQueues(runtime.sessions)))
     declare_actors(platform, runtime)
     dramatiq.set_broker(platform.broker)
     return platform, runtime

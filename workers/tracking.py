@@ -15,6 +15,7 @@ import os
 import random
 import socket
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -31,6 +32,8 @@ from workers.changes import ChangeFeed
 from workers.context import JobContext
 from workers.enqueue import Dispatch, Dispatcher
 from workers.errors import JobCancelled, LeaseLost, PermanentError, Verdict, classify, describe
+from workers.metrics import observe_job
+from workers.presence import Announcer
 from workers.registry import JobKind
 from workers.statewriter import StateWriter
 
@@ -67,6 +70,9 @@ class Runtime:
         self._writer_sessions = writer_sessions or sessions
         self.writer = StateWriter(self._writer_sessions, changes)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.announcer = Announcer(
+            settings.redis_url, settings.broker_namespace, settings.heartbeat_interval_s
+        )
         self._leases: dict[uuid.UUID, uuid.UUID] = {}
         self._flags: dict[uuid.UUID, bool | None] = {}
         self._lock = threading.Lock()
@@ -74,8 +80,13 @@ class Runtime:
         self._thread: threading.Thread | None = None
 
     # -- heartbeats ------------------------------------------------------------------------
-    def start_heartbeat(self) -> None:
+    def start_heartbeat(self, queues: list[str] | None = None) -> None:
+        """Start beating for held jobs, and announce this worker (on `queues`) in Redis."""
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        try:
+            self.announcer.start(self.worker_id, queues or [])
+        except Exception:
+            log.warning("could not announce the worker; retrying with the heartbeat", exc_info=True)
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._beat, name="job-heartbeat", daemon=True)
@@ -85,6 +96,10 @@ class Runtime:
         """Stop the heartbeat and close the database connections."""
         self.stop_heartbeat()
         self.writer.stop()
+        try:
+            self.announcer.stop()
+        except Exception:
+            log.warning("could not withdraw the worker's presence record", exc_info=True)
         for factory in (self.sessions, self._writer_sessions):
             bind = factory.kw.get("bind")
             if bind is not None:
@@ -117,6 +132,10 @@ class Runtime:
 
     def _beat(self) -> None:
         while not self._stop.wait(self.settings.heartbeat_interval_s):
+            try:
+                self.announcer.beat()
+            except Exception:
+                log.warning("presence heartbeat failed", exc_info=True)
             try:
                 self.heartbeat_once()
             except Exception:
@@ -163,32 +182,38 @@ class Runtime:
             "request_id": job.request_id,
         }
         log.info("job started", extra=extra)
+        started = time.perf_counter()
+        outcome = "lost"
         try:
-            self._run(kind, job, extra)
+            outcome = self._run(kind, job, extra)
         finally:
             self._release(job)
+            observe_job(kind.name, outcome, time.perf_counter() - started)
 
-    def _run(self, kind: JobKind, job: ClaimedJob, extra: dict[str, Any]) -> None:
+    def _run(self, kind: JobKind, job: ClaimedJob, extra: dict[str, Any]) -> str:
+        """Run the attempt and record it; returns its outcome (the metrics' label)."""
         try:
             result = kind.handler(JobContext(self, job), _loaded_params(kind, job.params))
             result = _checked_result(result)
         except JobCancelled:
             self.write(job.id, lambda s: job_runs.cancel(session=s, job=job))
             log.info("job cancelled", extra=extra)
+            return "cancelled"
         except LeaseLost:
             log.warning(
                 "job taken over by another worker; this attempt's outcome dropped", extra=extra
             )
+            return "lost"
         except TimeLimitExceeded as exc:
-            self._failed(kind, job, exc, Verdict(True), extra)
+            return self._failed(kind, job, exc, Verdict(True), extra)
         except Exception as exc:
-            self._failed(kind, job, exc, classify(exc), extra)
-        else:
-            held = self.writer.succeed(job, result)
-            if held:
-                log.info("job succeeded", extra=extra)
-            else:
-                log.warning("job finished after it was taken over; result dropped", extra=extra)
+            return self._failed(kind, job, exc, classify(exc), extra)
+        held = self.writer.succeed(job, result)
+        if held:
+            log.info("job succeeded", extra=extra)
+            return "succeeded"
+        log.warning("job finished after it was taken over; result dropped", extra=extra)
+        return "lost"
 
     def _cancel_was_requested(self, job: ClaimedJob) -> bool:
         """Asked on failure, so a cancelled job is not queued for another attempt."""
@@ -205,12 +230,12 @@ class Runtime:
         exc: BaseException,
         verdict: Verdict,
         extra: dict[str, Any],
-    ) -> None:
+    ) -> str:
         error = describe(exc, verdict, traceback.format_exc())
         if self._cancel_was_requested(job):
             self.write(job.id, lambda s: job_runs.cancel(session=s, job=job))
             log.info("job failed after a cancel request; cancelled", extra=extra)
-            return
+            return "cancelled"
         if verdict.transient and job.attempts < job.max_attempts:
             delay = backoff_s(kind, job.attempts, verdict.retry_after_s)
             message_id = self.write(
@@ -233,11 +258,13 @@ class Runtime:
                         )
                     ]
                 )
-            return
+                return "retried"
+            return "lost"
         self.write(job.id, lambda s: job_runs.fail(session=s, job=job, error=error))
         log.error(
             "job failed", extra={**extra, "error": error["message"], "transient": verdict.transient}
         )
+        return "failed"
 
 
 def _loaded_params(kind: JobKind, params: dict[str, Any]) -> dict[str, Any]:
