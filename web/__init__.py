@@ -13,7 +13,7 @@ from flask import Flask
 from config import Settings, load_settings
 from config.logging import configure_logging
 from config.settings import DEV_JWT_SECRET
-from web import auth, errors, health, jobs
+from web import admin_ops, auth, errors, health, jobs
 from web.cli import users_cli
 from web.context import EXTENSION, close_db
 from workers.setup import Platform, connect
@@ -52,5 +52,6 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     api.register_blueprint(auth.blp)
     api.register_blueprint(jobs.blp)
     api.register_blueprint(health.blp)
+    api.register_blueprint(admin_ops.blp)
     app.register_blueprint(users_cli)
     return app
