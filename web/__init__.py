@@ -13,7 +13,7 @@ from flask import Flask
 from config import Settings, load_settings
 from config.logging import configure_logging
 from config.settings import DEV_JWT_SECRET
-from web import admin_ops, auth, errors, health, jobs
+from web import admin_ops, auth, errors, health, jobs, metrics
 from web.cli import users_cli
 from web.context import EXTENSION, close_db
 from workers.setup import Platform, connect
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.extensions[EXTENSION] = platform or connect(settings)
     app.teardown_appcontext(close_db)
     errors.init_app(app)
+    metrics.init_app(app, settings)
     api = errors.BacklineApi(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
