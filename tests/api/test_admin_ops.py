@@ -21,6 +21,7 @@ from workers.setup import Platform
 
 OPS = "/api/v1/admin/ops"
 YES = {"confirm": True}
+SOME_ID = "0190a4c2-0000-7000-8000-000000000000"  # fixed: xdist workers must collect alike
 
 
 def stored_job(session: Session, owner: Caller, kind: str = "test.pages", **columns: Any) -> Job:
@@ -53,10 +54,10 @@ ENDPOINTS = [
     ("get", "/stats"),
     ("get", "/workers"),
     ("get", "/jobs"),
-    ("get", f"/jobs/{uuid.uuid4()}"),
+    ("get", f"/jobs/{SOME_ID}"),
     ("get", "/audit"),
-    ("post", f"/jobs/{uuid.uuid4()}/retry"),
-    ("post", f"/jobs/{uuid.uuid4()}/cancel"),
+    ("post", f"/jobs/{SOME_ID}/retry"),
+    ("post", f"/jobs/{SOME_ID}/cancel"),
     ("post", "/dead-letter/redrive"),
     ("post", "/queues/test/pause"),
     ("post", "/queues/test/resume"),

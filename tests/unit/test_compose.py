@@ -130,3 +130,18 @@ def test_backline_services_wait_for_their_dependencies(compose: dict[str, Any]) 
         assert depends["postgres"]["condition"] == "service_healthy"
         assert depends["redis"]["condition"] == "service_healthy"
         assert depends["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_metrics_run_in_multi_process_mode_on_a_fresh_directory(compose: dict[str, Any]) -> None:
+    shell = {"JWT_SECRET": "s" * 48}
+    for name in ("api", "worker"):
+        service = compose["services"][name]
+        settings = load_settings(service_env(service, shell))
+        assert settings.prometheus_multiproc_dir in service["tmpfs"]
+        assert settings.metrics_token == ""  # unset: production answers 404 on /metrics
+    worker = load_settings(service_env(compose["services"]["worker"], shell))
+    assert str(worker.worker_metrics_port) in compose["services"]["worker"]["expose"]
+    with_token = load_settings(
+        service_env(compose["services"]["api"], {**shell, "METRICS_TOKEN": "t"})
+    )
+    assert with_token.metrics_token == "t"
