@@ -13,7 +13,7 @@ from flask import Flask
 from config import Settings, load_settings
 from config.logging import configure_logging
 from config.settings import DEV_JWT_SECRET
-from web import auth, errors, jobs
+from web import account, auth, cors, errors, jobs
 from web.cli import users_cli
 from web.context import EXTENSION, close_db
 from workers.setup import Platform, connect
@@ -49,7 +49,19 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
+    api.spec.components.security_scheme(
+        "cookieAuth",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "backline_access",
+            "description": "Set by login with use_cookies; unsafe methods also need the "
+            "X-CSRF-Token header (the backline_csrf cookie's value).",
+        },
+    )
+    cors.init_app(app, settings)
     api.register_blueprint(auth.blp)
+    api.register_blueprint(account.blp)
     api.register_blueprint(jobs.blp)
     app.register_blueprint(users_cli)
     return app
