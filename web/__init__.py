@@ -16,6 +16,7 @@ from config.settings import DEV_JWT_SECRET
 from web import account, auth, cors, errors, jobs
 from web.cli import users_cli
 from web.context import EXTENSION, close_db
+from web.fields import EmailAddress
 from workers.setup import Platform, connect
 
 log = logging.getLogger("backline.web")
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             "X-CSRF-Token header (the backline_csrf cookie's value).",
         },
     )
+    api.register_field(EmailAddress, "string", "email")
     cors.init_app(app, settings)
     api.register_blueprint(auth.blp)
     api.register_blueprint(account.blp)

@@ -196,3 +196,6 @@ def test_the_openapi_document_describes_cookie_auth(client: FlaskClient) -> None
     assert scheme == {**scheme, "type": "apiKey", "in": "cookie", "name": ACCESS_COOKIE}
     assert {"cookieAuth": []} in spec["paths"]["/api/v1/jobs"]["post"]["security"]
     assert "patch" in spec["paths"]["/api/v1/auth/me"]
+    login = spec["paths"]["/api/v1/auth/login"]["post"]["requestBody"]["content"]
+    schema_name = login["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert spec["components"]["schemas"][schema_name]["properties"]["email"]["format"] == "email"
