@@ -8,12 +8,14 @@ developer's machine (the JWT secret above all).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-dev-only-secret"  # noqa: S105 - refused in production
 MIN_JWT_SECRET_BYTES = 32
 ENVIRONMENTS = ("development", "test", "production")
+SAMESITE_VALUES = ("Lax", "Strict", "None")
 
 
 class ConfigError(ValueError):
@@ -67,6 +69,22 @@ def _str(environ: Mapping[str, str], name: str, default: str) -> str:
     return _env(environ, name) or default
 
 
+def _origins(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of origins (scheme://host[:port]), each checked."""
+    raw = _env(environ, name) or ""
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if not _ORIGIN.match(origin):
+            raise ConfigError(
+                f"{name} must list origins like https://app.example.com "
+                f"(no paths, no wildcards), got {origin!r}"
+            )
+    return origins
+
+
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 whatever driver the URL names (or leaves out)."""
     for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
@@ -93,6 +111,13 @@ class Settings:
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
     verify_token_ttl_s: int = 48 * 3600
+    reset_token_ttl_s: int = 3600
+    email_change_token_ttl_s: int = 24 * 3600
+    # Browser sessions: tokens in HttpOnly cookies (opt-in at login), CSRF-checked.
+    cookie_secure: bool = True
+    cookie_samesite: str = "Lax"
+    # Origins allowed to call the API from a browser, with credentials; empty: no CORS.
+    cors_origins: tuple[str, ...] = ()
     public_base_url: str = "http://127.0.0.1:8000"
     max_request_bytes: int = 1024 * 1024
     smtp_host: str = "127.0.0.1"
@@ -154,6 +179,15 @@ class Settings:
                 raise ConfigError(
                     f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes in production"
                 )
+            if not self.cookie_secure:
+                raise ConfigError("COOKIE_SECURE=false is for development over plain http only")
+        if self.cookie_samesite not in SAMESITE_VALUES:
+            raise ConfigError(
+                f"COOKIE_SAMESITE must be one of {', '.join(SAMESITE_VALUES)}, "
+                f"got {self.cookie_samesite!r}"
+            )
+        if self.cookie_samesite == "None" and not self.cookie_secure:
+            raise ConfigError("COOKIE_SAMESITE=None needs COOKIE_SECURE=true (browsers insist)")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"LOG_FORMAT must be text or json, got {self.log_format!r}")
         if not self.effective_broker_url.startswith(
@@ -182,6 +216,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         access_token_ttl_s=_int(e, "ACCESS_TOKEN_TTL_S", d.access_token_ttl_s, minimum=30),
         refresh_token_ttl_s=_int(e, "REFRESH_TOKEN_TTL_S", d.refresh_token_ttl_s, minimum=60),
         verify_token_ttl_s=_int(e, "VERIFY_TOKEN_TTL_S", d.verify_token_ttl_s, minimum=60),
+        reset_token_ttl_s=_int(e, "RESET_TOKEN_TTL_S", d.reset_token_ttl_s, minimum=60),
+        email_change_token_ttl_s=_int(
+            e, "EMAIL_CHANGE_TOKEN_TTL_S", d.email_change_token_ttl_s, minimum=60
+        ),
+        cookie_secure=_bool(e, "COOKIE_SECURE", d.cookie_secure),
+        cookie_samesite=_str(e, "COOKIE_SAMESITE", d.cookie_samesite).capitalize(),
+        cors_origins=_origins(e, "CORS_ORIGINS"),
         public_base_url=_str(e, "PUBLIC_BASE_URL", d.public_base_url).rstrip("/"),
         max_request_bytes=_int(e, "MAX_REQUEST_BYTES", d.max_request_bytes, minimum=1024),
         smtp_host=_str(e, "SMTP_HOST", d.smtp_host),

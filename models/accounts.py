@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     String,
     Text,
+    delete,
     func,
     select,
     text,
@@ -29,11 +30,13 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models.addresses import normalise_email
 from models.base import Base, digest, now_ts, timestamp, utcnow, uuid_pk
 from models.errors import AuthenticationFailed, Conflict, InvalidInput
 from models.orgs import create_organization
 
-__all__ = ["digest", "utcnow"]  # re-exported: other modules take them from here
+# Re-exported: other modules take them from here.
+__all__ = ["digest", "normalise_email", "utcnow"]
 
 PASSWORDS = CryptContext(schemes=["argon2"], deprecated="auto")
 MIN_PASSWORD_LENGTH = 10
@@ -41,10 +44,6 @@ MAX_PASSWORD_LENGTH = 256
 # Verified against when the e-mail is unknown, so a login for a missing account costs the
 # same time as one for an existing account (no user enumeration by timing).
 _DUMMY_HASH = PASSWORDS.hash("backline-dummy-password")
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 class User(Base):
@@ -316,13 +315,30 @@ def revoke_refresh_token(*, session: Session, token: str, user_id: uuid.UUID) ->
         revoke_session(session=session, session_id=row.session_id)
 
 
-def issue_email_token(*, session: Session, user: User, purpose: str, ttl_s: int) -> str:
+def refresh_token_session_id(*, session: Session, token: str) -> uuid.UUID | None:
+    """The login session a refresh token belongs to (None if it is unknown)."""
+    return session.scalar(
+        select(RefreshToken.session_id).where(RefreshToken.token_hash == digest(token))
+    )
+
+
+def issue_email_token(
+    *,
+    session: Session,
+    user: User,
+    purpose: str,
+    ttl_s: int,
+    data: dict[str, Any] | None = None,
+) -> str:
+    """A new single-use token; the user's unused older tokens of the purpose stop working."""
+    discard_email_tokens(session=session, user_id=user.id, purposes=(purpose,))
     token = secrets.token_urlsafe(32)
     session.add(
         EmailToken(
             user_id=user.id,
             purpose=purpose,
             token_hash=digest(token),
+            data=data,
             expires_at=utcnow() + timedelta(seconds=ttl_s),
         )
     )
@@ -330,8 +346,21 @@ def issue_email_token(*, session: Session, user: User, purpose: str, ttl_s: int)
     return token
 
 
-def consume_email_token(*, session: Session, token: str, purpose: str) -> User:
-    """The user a single-use token was issued to; the token cannot be used again."""
+def discard_email_tokens(
+    *, session: Session, user_id: uuid.UUID, purposes: tuple[str, ...]
+) -> None:
+    """Forget the user's unused tokens of these purposes (used ones stay as a record)."""
+    session.execute(
+        delete(EmailToken).where(
+            EmailToken.user_id == user_id,
+            EmailToken.purpose.in_(purposes),
+            EmailToken.used_at.is_(None),
+        )
+    )
+
+
+def take_email_token(*, session: Session, token: str, purpose: str) -> EmailToken:
+    """Use up a single-use token (locked); InvalidInput if it is unknown, used or expired."""
     row = session.scalar(
         select(EmailToken)
         .where(EmailToken.token_hash == digest(token), EmailToken.purpose == purpose)
@@ -342,6 +371,12 @@ def consume_email_token(*, session: Session, token: str, purpose: str) -> User:
             "token is invalid, expired or already used", details={"token": ["invalid"]}
         )
     row.used_at = utcnow()
+    return row
+
+
+def consume_email_token(*, session: Session, token: str, purpose: str) -> User:
+    """The user a single-use token was issued to; the token cannot be used again."""
+    row = take_email_token(session=session, token=token, purpose=purpose)
     return session.get_one(User, row.user_id)
 
 

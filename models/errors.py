@@ -55,6 +55,18 @@ class EmailNotVerified(PermissionDenied):
     code = "email_not_verified"
 
 
+class WrongPassword(PermissionDenied):
+    """The caller's current password, asked again before a sensitive change, is wrong."""
+
+    code = "wrong_password"
+
+
+class CsrfFailed(PermissionDenied):
+    """A cookie-authenticated request lacks the session's CSRF token."""
+
+    code = "csrf_failed"
+
+
 class LimitReached(BacklineError):
     """A quota or throttle says no for now; `retry_after_s` says for how long."""
 

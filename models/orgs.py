@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models.addresses import normalise_email
 from models.base import Base, digest, now_ts, timestamp, utcnow, uuid_pk
 from models.errors import Conflict, InvalidInput, LimitReached, NotFound, PermissionDenied
 
@@ -274,6 +275,7 @@ def invite(
     require_role(actor, Role.ADMIN)
     if role == Role.OWNER:
         require_role(actor, Role.OWNER)
+    email = normalise_email(email)
     session.execute(
         update(Invitation)
         .where(

@@ -102,3 +102,9 @@ def deaf(ctx: JobContext, params: dict[str, Any]) -> None:
 def nan(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Return a result PostgreSQL's jsonb cannot hold."""
     return {"ratio": float("nan")}
+
+
+@job_kind("test.mailer", params=Schema, max_attempts=1, requires_verified_email=True, **FAST)
+def mailer(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Stands for a kind that sends mail or spends API quota: verified submitters only."""
+    return {"sent": 0}

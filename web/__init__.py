@@ -13,9 +13,10 @@ from flask import Flask
 from config import Settings, load_settings
 from config.logging import configure_logging
 from config.settings import DEV_JWT_SECRET
-from web import admin_ops, auth, errors, health, jobs, metrics
+from web import account, admin_ops, auth, cors, errors, health, jobs, metrics
 from web.cli import users_cli
 from web.context import EXTENSION, close_db
+from web.fields import EmailAddress
 from workers.setup import Platform, connect
 
 log = logging.getLogger("backline.web")
@@ -50,7 +51,20 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
+    api.spec.components.security_scheme(
+        "cookieAuth",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "backline_access",
+            "description": "Set by login with use_cookies; unsafe methods also need the "
+            "X-CSRF-Token header (the backline_csrf cookie's value).",
+        },
+    )
+    api.register_field(EmailAddress, "string", "email")
+    cors.init_app(app, settings)
     api.register_blueprint(auth.blp)
+    api.register_blueprint(account.blp)
     api.register_blueprint(jobs.blp)
     api.register_blueprint(health.blp)
     api.register_blueprint(admin_ops.blp)

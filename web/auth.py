@@ -1,8 +1,9 @@
 """/api/v1/auth: register, verify e-mail, login, refresh, logout, me.
 
 Access tokens are short-lived JWTs; refresh tokens are random, stored hashed and rotate on
-every use. Register answers the same whether or not the address is taken (the owner of a taken
-address gets a mail saying so), so it cannot be used to find out who has an account.
+every use. Browsers may ask for them in HttpOnly cookies instead (web/cookies.py). Register
+answers the same whether or not the address is taken (the owner of a taken address gets a mail
+saying so), so it cannot be used to find out who has an account.
 """
 
 from __future__ import annotations
@@ -16,28 +17,31 @@ from typing import Any, TypeVar
 from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import and_, func, select, true
 
-from models import accounts
+from models import account_flows, accounts
 from models.accounts import AuthSession, User
 from models.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied
 from models.jobs import Viewer
 from models.orgs import Membership, Role, primary_org_id
+from web import cookies, mails
 from web.context import db, platform
+from web.fields import EmailAddress
 from web.tokens import decode_access_token, issue_access_token
 from workers.enqueue import submit
 from workers.registry import get_kind
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and tokens.")
-BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+# Either scheme authenticates: a bearer token, or the access cookie (+ X-CSRF-Token).
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"cookieAuth": []}]
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("backline.web")
 
 
 # -- schemas ---------------------------------------------------------------------------------
 class RegisterRequest(Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=320))
+    email = EmailAddress(required=True)
     password = fields.String(
         required=True,
         load_only=True,
@@ -49,13 +53,31 @@ class RegisterRequest(Schema):
     organization_name = fields.String(validate=validate.Length(min=1, max=200))
 
 
+USE_COOKIES = {
+    "description": "Browsers: set the tokens as HttpOnly cookies instead of returning them "
+    "(the body then carries the CSRF token to send as X-CSRF-Token)."
+}
+
+
 class LoginRequest(Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=320))
+    email = EmailAddress(required=True)
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+    use_cookies = fields.Boolean(load_default=False, metadata=USE_COOKIES)
 
 
 class RefreshRequest(Schema):
-    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    refresh_token = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Omit it to use the backline_refresh cookie (with X-CSRF-Token)."},
+    )
+    use_cookies = fields.Boolean(load_default=False, metadata=USE_COOKIES)
+
+
+class LogoutRequest(Schema):
+    refresh_token = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Omit it to end the cookie's or the access token's session."},
+    )
 
 
 class VerifyEmailRequest(Schema):
@@ -63,9 +85,10 @@ class VerifyEmailRequest(Schema):
 
 
 class TokenPair(Schema):
-    access_token = fields.String(required=True)
-    refresh_token = fields.String(required=True)
-    token_type = fields.String(required=True)
+    access_token = fields.String(metadata={"description": "Absent when use_cookies is set."})
+    refresh_token = fields.String(metadata={"description": "Absent when use_cookies is set."})
+    token_type = fields.String(required=True, metadata={"description": "bearer or cookie"})
+    csrf_token = fields.String(metadata={"description": "With use_cookies: send as X-CSRF-Token."})
     expires_in = fields.Integer(required=True, metadata={"description": "Seconds."})
 
 
@@ -76,6 +99,17 @@ class UserRead(Schema):
     is_admin = fields.Boolean(required=True)
     email_verified = fields.Function(lambda u: u.email_verified_at is not None)
     created_at = fields.DateTime(required=True)
+
+
+class ProfileUpdate(Schema):
+    """What a user may change about themselves; anything else in the body is refused."""
+
+    class Meta:
+        unknown = RAISE  # is_admin, email, email_verified… are not the user's to set
+
+    display_name = fields.String(
+        required=True, allow_none=True, validate=validate.Length(min=1, max=200)
+    )
 
 
 class Accepted(Schema):
@@ -90,7 +124,9 @@ def _bearer_token() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationFailed("send an access token: Authorization: Bearer <token>")
+        raise AuthenticationFailed(
+            "send an access token: Authorization: Bearer <token> (or log in with use_cookies)"
+        )
     return token.strip()
 
 
@@ -110,7 +146,11 @@ def _authenticate() -> None:
     The organisation is the one X-Organization-ID names (the caller must be a member), or else
     the first the user joined (the one register created).
     """
-    claims = decode_access_token(platform().settings, _bearer_token())
+    settings = platform().settings
+    token, from_cookie = cookies.access_token_from_request()
+    claims = decode_access_token(settings, token or _bearer_token())
+    if from_cookie:
+        cookies.check_csrf(settings, claims.session_id)
     org_id = _requested_org()
     member = select(Membership.org_id, Membership.role).where(Membership.user_id == User.id)
     if org_id is not None:
@@ -195,6 +235,18 @@ def token_pair(user: User, auth_session: AuthSession, refresh_token: str) -> dic
     }
 
 
+def issue_tokens(
+    user: User, auth_session: AuthSession, refresh_token: str, *, use_cookies: bool
+) -> dict[str, Any]:
+    """The login/refresh answer: the tokens, or (use_cookies) cookies and the CSRF token."""
+    pair = token_pair(user, auth_session, refresh_token)
+    if not use_cookies:
+        return pair
+    settings = platform().settings
+    cookies.set_auth_cookies(settings, pair["access_token"], refresh_token, auth_session.id)
+    return cookies.cookie_login_body(settings, auth_session.id)
+
+
 def send_mail(
     owner: User, to: str, subject: str, text: str, org_id: uuid.UUID | None = None
 ) -> None:
@@ -238,13 +290,7 @@ class Register(MethodView):
             session.rollback()
             existing = accounts.find_user_by_email(session=session, email=body["email"])
             if existing is not None:
-                send_mail(
-                    existing,
-                    existing.email,
-                    "Someone tried to register with your address",
-                    "Someone tried to create a Backline account with this e-mail address.\n"
-                    "You already have one: log in, or reset your password if you forgot it.",
-                )
+                send_mail(existing, existing.email, *mails.taken_on_register())
         else:
             token = accounts.issue_email_token(
                 session=session,
@@ -252,17 +298,7 @@ class Register(MethodView):
                 purpose="verify_email",
                 ttl_s=settings.verify_token_ttl_s,
             )
-            hours = settings.verify_token_ttl_s // 3600
-            send_mail(
-                user,
-                user.email,
-                "Confirm your e-mail address",
-                f"Welcome to Backline.\n\nConfirm your address with this token:\n\n"
-                f"Token: {token}\n\n"
-                f'(POST it as JSON {{"token": "..."}} to '
-                f"{settings.public_base_url}/api/v1/auth/verify-email)\n"
-                f"It expires in {hours} hours and works once.",
-            )
+            send_mail(user, user.email, *mails.verify_email(settings, token, welcome=True))
         session.commit()
         return {"message": "check your inbox to confirm your address, then log in"}
 
@@ -294,7 +330,7 @@ class Login(MethodView):
             user_agent=request.headers.get("User-Agent"),
         )
         db().commit()
-        return token_pair(user, auth_session, refresh)
+        return issue_tokens(user, auth_session, refresh, use_cookies=body["use_cookies"])
 
 
 @blp.route("/refresh")
@@ -305,10 +341,12 @@ class Refresh(MethodView):
         """Trade a refresh token for a new pair (the old refresh token stops working)"""
         settings = platform().settings
         session = db()
+        from_cookie = "refresh_token" not in body
+        token: str = _refresh_cookie_checked() if from_cookie else body["refresh_token"]
         try:
             user, auth_session, refresh = accounts.rotate_refresh_token(
                 session=session,
-                token=body["refresh_token"],
+                token=token,
                 ttl_s=settings.refresh_token_ttl_s,
                 ip=client_ip(),
             )
@@ -316,19 +354,37 @@ class Refresh(MethodView):
             session.commit()  # keep the session revocation of a replayed token
             raise
         session.commit()
-        return token_pair(user, auth_session, refresh)
+        use_cookies = from_cookie or body["use_cookies"]
+        return issue_tokens(user, auth_session, refresh, use_cookies=use_cookies)
+
+
+def _refresh_cookie_checked() -> str:
+    """The refresh cookie, if the request also carries its session's CSRF token."""
+    token = cookies.refresh_token_from_cookie()
+    if token is None:
+        raise AuthenticationFailed("send a refresh token (in the body or the refresh cookie)")
+    session_id = accounts.refresh_token_session_id(session=db(), token=token)
+    if session_id is None:
+        raise AuthenticationFailed("refresh token is invalid, expired or revoked")
+    cookies.check_csrf(platform().settings, session_id)
+    return token
 
 
 @blp.route("/logout")
 class Logout(MethodView):
-    @blp.arguments(RefreshRequest)
+    @blp.arguments(LogoutRequest)
     @blp.response(204)
     @blp.doc(security=BEARER)
     @auth_required
     def post(self, body: dict[str, Any]) -> None:
-        """End the login session of a refresh token (its access tokens stop working too)"""
-        accounts.revoke_refresh_token(session=db(), token=body["refresh_token"], user_id=g.user.id)
+        """End a login session: the refresh token's, else the caller's; clears auth cookies"""
+        token = body.get("refresh_token") or cookies.refresh_token_from_cookie()
+        if token is not None:
+            accounts.revoke_refresh_token(session=db(), token=token, user_id=g.user.id)
+        else:
+            accounts.revoke_session(session=db(), session_id=g.session_id)
         db().commit()
+        cookies.clear_auth_cookies(platform().settings)
 
 
 @blp.route("/me")
@@ -339,3 +395,13 @@ class Me(MethodView):
     def get(self) -> User:
         """The account the access token belongs to"""
         return g.user  # type: ignore[no-any-return]
+
+    @blp.arguments(ProfileUpdate)
+    @blp.response(200, UserRead)
+    @blp.doc(security=BEARER)
+    @auth_required
+    def patch(self, body: dict[str, Any]) -> User:
+        """Update your profile (display name); other fields are refused with 422"""
+        user = account_flows.update_profile(user=g.user, display_name=body["display_name"])
+        db().commit()
+        return user

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.accounts import User
+from models.jobs import Job
 from tests.conftest import access_token, make_user
 from web import create_app
 from workers.setup import Platform
@@ -73,3 +76,24 @@ def a_job(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"kind": "test.pages", "params": {"pages": 3, "fail_at": 9}}
     body.update(overrides)
     return body
+
+
+PASSWORD = "correct horse battery"
+
+
+def mails_to(session: Session, email: str) -> list[Job]:
+    """The account mails (email.send jobs) queued to `email`, oldest first."""
+    jobs = session.scalars(select(Job).where(Job.kind == "email.send").order_by(Job.created_at))
+    return [j for j in jobs if j.params["to"] == [email]]
+
+
+def mailed_token(mail: Job) -> str:
+    """The token a mail carries ("Token: …" on a line of its own)."""
+    found = re.search(r"^Token: (\S+)$", mail.params["text"], re.MULTILINE)
+    assert found is not None, mail.params["text"]
+    return found.group(1)
+
+
+def post(client: FlaskClient, path: str, body: dict[str, Any], **headers: str) -> Any:
+    """POST JSON to /api/v1/auth/<path>."""
+    return client.post(f"/api/v1/auth/{path}", json=body, headers=headers)

@@ -49,3 +49,30 @@ def test_database_urls_are_normalised_to_psycopg3() -> None:
 def test_an_amqp_broker_url_takes_precedence_over_redis() -> None:
     settings = load_settings({"BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/"})
     assert settings.effective_broker_url.startswith("amqp://")
+
+
+def test_token_lifetimes_and_browser_settings_have_safe_defaults() -> None:
+    settings = load_settings({})
+    assert settings.reset_token_ttl_s == 3600
+    assert settings.email_change_token_ttl_s == 24 * 3600
+    assert settings.cookie_secure is True
+    assert settings.cookie_samesite == "Lax"
+    assert settings.cors_origins == ()
+
+
+def test_cors_origins_are_a_checked_comma_separated_list() -> None:
+    settings = load_settings({"CORS_ORIGINS": "https://app.example.com, http://localhost:5173/"})
+    assert settings.cors_origins == ("https://app.example.com", "http://localhost:5173")
+    for bad in ("*", "https://app.example.com/path", "app.example.com"):
+        with pytest.raises(ConfigError, match="CORS_ORIGINS"):
+            load_settings({"CORS_ORIGINS": bad})
+
+
+def test_insecure_cookies_are_for_development_only() -> None:
+    assert load_settings({"COOKIE_SECURE": "false"}).cookie_secure is False
+    with pytest.raises(ConfigError, match="COOKIE_SECURE"):
+        load_settings({"BACKLINE_ENV": "production", "JWT_SECRET": "s" * 32, "COOKIE_SECURE": "0"})
+    with pytest.raises(ConfigError, match="COOKIE_SAMESITE"):
+        load_settings({"COOKIE_SAMESITE": "sometimes"})
+    with pytest.raises(ConfigError, match="COOKIE_SECURE"):
+        load_settings({"COOKIE_SAMESITE": "none", "COOKIE_SECURE": "false"})

@@ -1,0 +1,169 @@
+"""/api/v1/auth: what users do with their own account besides logging in.
+
+Resend the verification mail, reset a forgotten password, change the password, move the
+account to another address. The endpoints that take an address from anyone (resend, reset)
+answer the same whatever the address, so they cannot be used to find out who has an account.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from models import account_flows as flows
+from models.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, User
+from web import mails
+from web.auth import BEARER, Accepted, UserRead, auth_required, send_mail
+from web.context import db, platform
+from web.fields import EmailAddress
+
+blp = Blueprint(
+    "account", __name__, url_prefix="/api/v1/auth", description="Account recovery and changes."
+)
+
+
+# -- schemas ---------------------------------------------------------------------------------
+def _new_password(**kwargs: Any) -> fields.String:
+    return fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH),
+        **kwargs,
+    )
+
+
+class EmailRequest(Schema):
+    email = EmailAddress(required=True)
+
+
+class ResetPasswordRequest(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    password = _new_password()
+
+
+class ChangePasswordRequest(Schema):
+    current_password = fields.String(
+        required=True, load_only=True, validate=validate.Length(max=1024)
+    )
+    new_password = _new_password()
+
+
+class EmailChangeRequest(Schema):
+    new_email = EmailAddress(required=True)
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+
+
+class TokenRequest(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+SAME_ANSWER = "if that address has an account that needs it, a mail is on its way"
+
+
+# -- views -----------------------------------------------------------------------------------
+@blp.route("/resend-verification")
+class ResendVerification(MethodView):
+    @blp.arguments(EmailRequest)
+    @blp.response(202, Accepted)
+    def post(self, body: dict[str, Any]) -> dict[str, str]:
+        """Mail a new verification token (same answer for every address)"""
+        settings = platform().settings
+        issued = flows.resend_verification(
+            session=db(), email=body["email"], ttl_s=settings.verify_token_ttl_s
+        )
+        if issued is not None:
+            user, token = issued
+            send_mail(user, user.email, *mails.verify_email(settings, token, welcome=False))
+        db().commit()
+        return {"message": SAME_ANSWER}
+
+
+@blp.route("/request-password-reset")
+class RequestPasswordReset(MethodView):
+    @blp.arguments(EmailRequest)
+    @blp.response(202, Accepted)
+    def post(self, body: dict[str, Any]) -> dict[str, str]:
+        """Mail a password reset token (same answer for every address)"""
+        settings = platform().settings
+        issued = flows.request_password_reset(
+            session=db(), email=body["email"], ttl_s=settings.reset_token_ttl_s
+        )
+        if issued is not None:
+            user, token = issued
+            send_mail(user, user.email, *mails.password_reset(settings, token))
+        db().commit()
+        return {"message": SAME_ANSWER}
+
+
+@blp.route("/reset-password")
+class ResetPassword(MethodView):
+    @blp.arguments(ResetPasswordRequest)
+    @blp.response(200, Accepted)
+    def post(self, body: dict[str, Any]) -> dict[str, str]:
+        """Set a new password with the mailed token; every session is logged out"""
+        user = flows.reset_password(session=db(), token=body["token"], password=body["password"])
+        send_mail(user, user.email, *mails.password_changed())
+        db().commit()
+        return {"message": "password changed: log in with the new one"}
+
+
+@blp.route("/change-password")
+class ChangePassword(MethodView):
+    @blp.arguments(ChangePasswordRequest)
+    @blp.response(204)
+    @blp.doc(security=BEARER)
+    @auth_required
+    def post(self, body: dict[str, Any]) -> None:
+        """Change the password (the current one is asked again); other sessions end"""
+        flows.change_password(
+            session=db(),
+            user=g.user,
+            current_password=body["current_password"],
+            new_password=body["new_password"],
+            keep_session=g.session_id,
+        )
+        send_mail(g.user, g.user.email, *mails.password_changed())
+        db().commit()
+
+
+@blp.route("/request-email-change")
+class RequestEmailChange(MethodView):
+    @blp.arguments(EmailChangeRequest)
+    @blp.response(202, Accepted)
+    @blp.doc(security=BEARER)
+    @auth_required
+    def post(self, body: dict[str, Any]) -> dict[str, str]:
+        """Move the account to a new address, once that address confirms"""
+        settings = platform().settings
+        user: User = g.user
+        change = flows.request_email_change(
+            session=db(),
+            user=user,
+            new_email=body["new_email"],
+            password=body["password"],
+            ttl_s=settings.email_change_token_ttl_s,
+            session_id=g.session_id,
+        )
+        if change.token is not None:
+            send_mail(user, change.new_email, *mails.confirm_new_address(settings, change.token))
+        elif change.taken_by is not None:
+            # Same answer as a free address; the owner there learns someone tried.
+            send_mail(change.taken_by, change.new_email, *mails.address_already_registered())
+        send_mail(user, user.email, *mails.address_change_requested(change.new_email))
+        db().commit()
+        return {"message": "check the new address's inbox to confirm the change"}
+
+
+@blp.route("/confirm-email-change")
+class ConfirmEmailChange(MethodView):
+    @blp.arguments(TokenRequest)
+    @blp.response(200, UserRead)
+    def post(self, body: dict[str, Any]) -> User:
+        """Confirm the new address with the mailed token; other sessions end"""
+        user = flows.confirm_email_change(session=db(), token=body["token"])
+        db().commit()
+        return user

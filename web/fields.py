@@ -1,0 +1,30 @@
+"""Marshmallow fields shared by the blueprints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import ValidationError, fields
+
+from models.addresses import normalise_email
+from models.errors import InvalidInput
+
+
+class EmailAddress(fields.String):
+    """An e-mail address, loaded in its canonical form (models.addresses.normalise_email).
+
+    Look-alikes (fullwidth, zero-width, bidi overrides, mixed-script domains) are refused
+    with a field error, so every view sees the one form accounts are stored under.
+    """
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        if len(raw) > 320:
+            raise ValidationError("Longer than maximum length 320.")
+        try:
+            return normalise_email(raw)
+        except InvalidInput as error:
+            raise ValidationError(error.message) from None
