@@ -93,6 +93,7 @@ class Settings:
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
     verify_token_ttl_s: int = 48 * 3600
+    invitation_ttl_s: int = 7 * 24 * 3600
     public_base_url: str = "http://127.0.0.1:8000"
     max_request_bytes: int = 1024 * 1024
     smtp_host: str = "127.0.0.1"
@@ -173,6 +174,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         access_token_ttl_s=_int(e, "ACCESS_TOKEN_TTL_S", d.access_token_ttl_s, minimum=30),
         refresh_token_ttl_s=_int(e, "REFRESH_TOKEN_TTL_S", d.refresh_token_ttl_s, minimum=60),
         verify_token_ttl_s=_int(e, "VERIFY_TOKEN_TTL_S", d.verify_token_ttl_s, minimum=60),
+        invitation_ttl_s=_int(e, "INVITATION_TTL_S", d.invitation_ttl_s, minimum=60),
         public_base_url=_str(e, "PUBLIC_BASE_URL", d.public_base_url).rstrip("/"),
         max_request_bytes=_int(e, "MAX_REQUEST_BYTES", d.max_request_bytes, minimum=1024),
         smtp_host=_str(e, "SMTP_HOST", d.smtp_host),

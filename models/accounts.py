@@ -29,11 +29,11 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import Base, digest, now_ts, timestamp, utcnow, uuid_pk
+from models.base import Base, digest, normalise_email, now_ts, timestamp, utcnow, uuid_pk
 from models.errors import AuthenticationFailed, Conflict, InvalidInput
 from models.orgs import create_organization
 
-__all__ = ["digest", "utcnow"]  # re-exported: other modules take them from here
+__all__ = ["digest", "normalise_email", "utcnow"]  # re-exported: other modules take them from here
 
 PASSWORDS = CryptContext(schemes=["argon2"], deprecated="auto")
 MIN_PASSWORD_LENGTH = 10
@@ -41,10 +41,6 @@ MAX_PASSWORD_LENGTH = 256
 # Verified against when the e-mail is unknown, so a login for a missing account costs the
 # same time as one for an existing account (no user enumeration by timing).
 _DUMMY_HASH = PASSWORDS.hash("backline-dummy-password")
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 class User(Base):

@@ -45,3 +45,8 @@ def utcnow() -> datetime:
 def digest(token: str) -> str:
     """The stored form of a secret token handed to a user (only its SHA-256 is kept)."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    """The one stored form of an e-mail address (accounts and invitations compare it)."""
+    return email.strip().lower()
