@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -9,7 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from models.accounts import User
+from models.accounts import User, utcnow
+from models.orgs import Role, join
 from tests.conftest import access_token, make_user
 from web import create_app
 from workers.setup import Platform
@@ -73,3 +76,21 @@ def a_job(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"kind": "test.pages", "params": {"pages": 3, "fail_at": 9}}
     body.update(overrides)
     return body
+
+
+def org_member(
+    platform: Platform, session: Session, org_id: uuid.UUID, role: Role = Role.MEMBER
+) -> Caller:
+    """A new user (with their own organisation) who then joined `org_id` with `role`."""
+    member = caller(platform, session)
+    joined = join(session=session, org_id=org_id, user_id=member.user.id, role=role)
+    # A test runs in one transaction, where now() does not move: join visibly later, as in
+    # life, so the user's own organisation stays their first (the one used without a header).
+    joined.created_at = utcnow() + timedelta(seconds=1)
+    session.commit()
+    return member
+
+
+def in_org(who: Caller, org_id: uuid.UUID) -> dict[str, str]:
+    """`who`'s headers acting in `org_id` (X-Organization-ID)."""
+    return who.with_headers(X_Organization_ID=str(org_id))
