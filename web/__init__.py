@@ -13,7 +13,7 @@ from flask import Flask
 from config import Settings, load_settings
 from config.logging import configure_logging
 from config.settings import DEV_JWT_SECRET
-from web import auth, errors, invitations, jobs, orgs
+from web import admin, auth, errors, invitations, jobs, orgs
 from web.cli import users_cli
 from web.context import EXTENSION, close_db
 from workers.setup import Platform, connect
@@ -53,5 +53,6 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     api.register_blueprint(jobs.blp)
     api.register_blueprint(orgs.blp)
     api.register_blueprint(invitations.blp)
+    api.register_blueprint(admin.blp)
     app.register_blueprint(users_cli)
     return app
