@@ -25,6 +25,7 @@ from models.orgs import (
     acting_member,
     get_membership,
     join,
+    lock_organization,
     require_role,
 )
 
@@ -181,9 +182,7 @@ def accept_invitation(
 
     A member who already has a role keeps the higher of the two.
     """
-    invitation = session.scalar(
-        select(Invitation).where(Invitation.token_hash == digest(token)).with_for_update()
-    )
+    invitation = _locked_by_token(session, token)
     now = utcnow()
     if (
         invitation is None
@@ -199,3 +198,18 @@ def accept_invitation(
         )
     invitation.accepted_at = now
     return join(session=session, org_id=invitation.org_id, user_id=user_id, role=invitation.role)
+
+
+def _locked_by_token(session: Session, token: str) -> Invitation | None:
+    """The invitation with this token, locked after its organisation (the order invite and
+    revoke take them in, so an accept racing a re-invite cannot deadlock)."""
+    found = session.scalar(select(Invitation.org_id).where(Invitation.token_hash == digest(token)))
+    if found is None:
+        return None
+    lock_organization(session=session, org_id=found)
+    return session.scalar(
+        select(Invitation)
+        .where(Invitation.token_hash == digest(token))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )

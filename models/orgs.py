@@ -199,10 +199,16 @@ def acting_member(*, session: Session, org_id: uuid.UUID, user_id: uuid.UUID) ->
     inserts that merely reference the organisation (jobs, usage rows).
     """
     get_membership(session=session, org_id=org_id, user_id=user_id)
+    lock_organization(session=session, org_id=org_id)
+    return _fresh_membership(session, org_id, user_id)
+
+
+def lock_organization(*, session: Session, org_id: uuid.UUID) -> None:
+    """Take the organisation's lock for this transaction: taken first, before any row of its
+    members or invitations, so two changes never wait on each other crosswise."""
     session.execute(
         select(Organization.id).where(Organization.id == org_id).with_for_update(key_share=True)
     )
-    return _fresh_membership(session, org_id, user_id)
 
 
 def _fresh_membership(session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> Membership:
@@ -301,9 +307,7 @@ def remove_member(
 
 def join(*, session: Session, org_id: uuid.UUID, user_id: uuid.UUID, role: Role) -> Membership:
     """Add the user with `role`, or raise the role of a member who has less (never lowers)."""
-    session.execute(
-        select(Organization.id).where(Organization.id == org_id).with_for_update(key_share=True)
-    )
+    lock_organization(session=session, org_id=org_id)
     existing = membership(session=session, org_id=org_id, user_id=user_id)
     if existing is not None:
         if role.rank > existing.role.rank:
