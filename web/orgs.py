@@ -170,7 +170,7 @@ class MemberItem(MethodView):
 
 
 @blp.route("/<uuid:org_id>/usage")
-class OrgUsage(MethodView):
+class UsageToday(MethodView):
     @blp.response(200, UsageRead)
     @blp.doc(security=BEARER)
     @auth_required

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.accounts import utcnow
-from models.invitations import Invitation
+from models.invitations import MAX_INVITATIONS_PER_DAY, Invitation
 from models.jobs import Job
 from models.orgs import Role
 from tests.api.conftest import Caller, caller, org_member
@@ -227,3 +227,28 @@ def test_revoking_needs_an_open_invitation_of_the_organization(
 
     assert cross.status_code == unknown.status_code == 404
     assert session.get_one(Invitation, uuid.UUID(theirs)).revoked_at is None
+
+
+def test_an_organization_sends_only_so_many_invitations_a_day(
+    client: FlaskClient, alice: Caller, session: Session
+) -> None:
+    org_id = org_of(session, alice.user.id)
+    session.add_all(
+        Invitation(
+            org_id=org_id,
+            email=f"n{n}@example.com",
+            role=Role.MEMBER,
+            token_hash=f"{n:064d}",
+            expires_at=utcnow() + timedelta(days=7),
+        )
+        for n in range(MAX_INVITATIONS_PER_DAY)
+    )
+    session.commit()
+
+    response = invite(client, alice, org_id, "one-more@example.com")
+
+    assert response.status_code == 429 and response.json["code"] == "limit_reached"
+    assert 0 < int(response.headers["Retry-After"]) <= 24 * 3600 + 1
+    assert (
+        session.scalar(select(Invitation).where(Invitation.email == "one-more@example.com")) is None
+    )
