@@ -4,7 +4,7 @@ Importing the package registers every table on `Base.metadata` (Alembic and the 
 the full set).
 """
 
-from models import accounts, jobs, ops, orgs  # noqa: F401 - registers the tables
+from models import accounts, invitations, jobs, ops, orgs, quotas  # noqa: F401 - the tables
 from models.base import Base
 
 __all__ = ["Base"]

@@ -1,36 +1,35 @@
-"""Organisations, their members and roles, invitations, subscription tiers and job quotas.
+"""Organisations, their members and roles.
 
 Every job (and every later resource) belongs to an organisation. A user can belong to several;
 register creates one the user owns. Roles, from most to least power: owner, admin, member.
 An organisation always keeps at least one owner.
+
+Changes to who is in an organisation, and with which role, take a lock on the
+organisation's row first and then re-read the acting member: two owners demoting each other
+at once, or an admin being demoted while inviting, are decided one after the other on fresh
+rows. Invitations live in models/invitations.py, tiers' quotas in models/quotas.py.
 """
 
 from __future__ import annotations
 
 import enum
-import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import (
-    Date,
-    Enum,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    func,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.dialects.postgresql import UUID, insert
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Enum, ForeignKey, Index, String, func, select
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
-from models.addresses import normalise_email
-from models.base import Base, digest, now_ts, timestamp, utcnow, uuid_pk
-from models.errors import Conflict, InvalidInput, LimitReached, NotFound, PermissionDenied
+from models.base import Base, now_ts, uuid_pk
+from models.errors import Conflict, NotFound, PermissionDenied
+
+if TYPE_CHECKING:
+    from models.accounts import User  # models.accounts imports this module
+
+# How many organisations one user may own (each comes with its own free quota).
+MAX_OWNED_ORGANIZATIONS = 10
 
 
 class Tier(enum.StrEnum):
@@ -55,20 +54,6 @@ class Role(enum.StrEnum):
         return self.rank >= Role.ADMIN.rank
 
 
-@dataclass(frozen=True)
-class Quota:
-    jobs_per_day: int | None  # None: unlimited
-
-
-# Jobs an organisation may submit per UTC day. Diagnostic kinds and the platform's own mails
-# do not count (see workers/registry.py, `counts_toward_quota`).
-QUOTAS: dict[Tier, Quota] = {
-    Tier.FREE: Quota(jobs_per_day=100),
-    Tier.CREATOR: Quota(jobs_per_day=1_000),
-    Tier.PROFESSIONAL: Quota(jobs_per_day=10_000),
-    Tier.ENTERPRISE: Quota(jobs_per_day=None),
-}
-
 TIER_TYPE = Enum(Tier, name="org_tier", values_callable=lambda e: [m.value for m in e])
 ROLE_TYPE = Enum(Role, name="member_role", values_callable=lambda e: [m.value for m in e])
 
@@ -81,10 +66,6 @@ class Organization(Base):
     tier: Mapped[Tier] = mapped_column(TIER_TYPE, server_default=Tier.FREE.value)
     created_at: Mapped[now_ts]
     updated_at: Mapped[now_ts] = mapped_column(onupdate=func.now())
-
-    @property
-    def quota(self) -> Quota:
-        return QUOTAS[self.tier]
 
 
 class Membership(Base):
@@ -100,74 +81,31 @@ class Membership(Base):
     role: Mapped[Role] = mapped_column(ROLE_TYPE)
     created_at: Mapped[now_ts]
 
-
-class Invitation(Base):
-    """An invitation by e-mail to join an organisation; the token is mailed, stored hashed."""
-
-    __tablename__ = "invitations"
-    __table_args__ = (
-        # One open invitation per address and organisation.
-        Index(
-            "uq_invitations_open",
-            "org_id",
-            "email",
-            unique=True,
-            postgresql_where=text("accepted_at IS NULL AND revoked_at IS NULL"),
-        ),
-    )
-
-    id: Mapped[uuid_pk]
-    org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE")
-    )
-    email: Mapped[str] = mapped_column(String(320))
-    role: Mapped[Role] = mapped_column(ROLE_TYPE)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    invited_by: Mapped[uuid.UUID | None] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
-    )
-    expires_at: Mapped[timestamp]
-    accepted_at: Mapped[timestamp | None]
-    revoked_at: Mapped[timestamp | None]
-    created_at: Mapped[now_ts]
+    user: Mapped[User] = relationship()
 
 
-class OrgUsage(Base):
-    """Jobs an organisation submitted on one UTC day (the quota counter)."""
+class OwnershipLimitReached(Conflict):
+    """The user already owns as many organisations as one user may."""
 
-    __tablename__ = "org_usage"
-
-    org_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
-    )
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    jobs: Mapped[int] = mapped_column(Integer, server_default="0")
+    code = "organization_limit_reached"
 
 
-class QuotaExceeded(LimitReached):
-    """The organisation used up a quota of its tier."""
+@dataclass(frozen=True)
+class MyOrganization:
+    """An organisation as one of its members sees it: with their role in it."""
 
-    code = "quota_exceeded"
-
-    def __init__(self, *, quota: str, limit: int, used: int, tier: Tier, resets_at: datetime):
-        super().__init__(
-            f"your organization's {tier.value} plan allows {limit} jobs per day; "
-            f"the quota resets at {resets_at.isoformat()}",
-            retry_after_s=int((resets_at - utcnow()).total_seconds()) + 1,
-            details={
-                "quota": quota,
-                "limit": limit,
-                "used": used,
-                "tier": tier.value,
-                "resets_at": resets_at.isoformat(),
-            },
-        )
+    id: uuid.UUID
+    name: str
+    tier: Tier
+    role: Role
+    created_at: datetime
 
 
-# -- organisations and members ---------------------------------------------------------------
+# -- organisations ---------------------------------------------------------------------------
 def create_organization(
     *, session: Session, name: str, owner_id: uuid.UUID, tier: Tier = Tier.FREE
 ) -> Organization:
+    """A new organisation `owner_id` owns (register makes the first one)."""
     org = Organization(name=name, tier=tier)
     session.add(org)
     session.flush()
@@ -176,6 +114,60 @@ def create_organization(
     return org
 
 
+def create_owned_organization(*, session: Session, name: str, owner_id: uuid.UUID) -> Organization:
+    """A further organisation the user owns, up to MAX_OWNED_ORGANIZATIONS."""
+    # Per-user lock for this transaction: parallel creates cannot all pass the count.
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(str(owner_id), 0))))
+    owned = session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.user_id == owner_id, Membership.role == Role.OWNER)
+    )
+    if (owned or 0) >= MAX_OWNED_ORGANIZATIONS:
+        raise OwnershipLimitReached(
+            f"you already own {MAX_OWNED_ORGANIZATIONS} organizations, the most one user may; "
+            "delete or hand one over first",
+            details={"limit": MAX_OWNED_ORGANIZATIONS},
+        )
+    return create_organization(session=session, name=name, owner_id=owner_id)
+
+
+def organizations_of(*, session: Session, user_id: uuid.UUID) -> list[MyOrganization]:
+    """The organisations the user belongs to, the first joined first, with their role."""
+    rows = session.execute(
+        select(Organization, Membership.role)
+        .join(Membership, Membership.org_id == Organization.id)
+        .where(Membership.user_id == user_id)
+        .order_by(Membership.created_at, Membership.org_id)
+    )
+    return [_as_member_sees(org, role) for org, role in rows]
+
+
+def organization_for(*, session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> MyOrganization:
+    """One organisation of the user's (NotFound if they are not in it)."""
+    member = get_membership(session=session, org_id=org_id, user_id=user_id)
+    return _as_member_sees(session.get_one(Organization, org_id), member.role)
+
+
+def rename_organization(
+    *, session: Session, org_id: uuid.UUID, actor_id: uuid.UUID, name: str
+) -> MyOrganization:
+    """Owners and admins rename their organisation."""
+    actor = acting_member(session=session, org_id=org_id, user_id=actor_id)
+    require_role(actor, Role.ADMIN)
+    org = session.get_one(Organization, org_id)
+    org.name = name
+    session.flush()
+    return _as_member_sees(org, actor.role)
+
+
+def _as_member_sees(org: Organization, role: Role) -> MyOrganization:
+    return MyOrganization(
+        id=org.id, name=org.name, tier=org.tier, role=role, created_at=org.created_at
+    )
+
+
+# -- members ---------------------------------------------------------------------------------
 def primary_org_id(*, session: Session, user_id: uuid.UUID) -> uuid.UUID | None:
     """The first organisation the user joined (for most users, the one register made)."""
     return session.scalar(
@@ -193,6 +185,38 @@ def membership(*, session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> Me
 def get_membership(*, session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> Membership:
     """The caller's membership; an organisation they are not in does not exist for them."""
     found = membership(session=session, org_id=org_id, user_id=user_id)
+    if found is None:
+        raise NotFound("organization not found", details={"organization_id": str(org_id)})
+    return found
+
+
+def acting_member(*, session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> Membership:
+    """The caller's membership, re-read under the organisation's lock, for a change.
+
+    NotFound before anything is locked if the caller is not a member. Every change of
+    members, roles or invitations goes through here, so they happen one at a time per
+    organisation and each judges the roles as they are now. FOR NO KEY UPDATE does not block
+    inserts that merely reference the organisation (jobs, usage rows).
+    """
+    get_membership(session=session, org_id=org_id, user_id=user_id)
+    lock_organization(session=session, org_id=org_id)
+    return _fresh_membership(session, org_id, user_id)
+
+
+def lock_organization(*, session: Session, org_id: uuid.UUID) -> None:
+    """Take the organisation's lock for this transaction: taken first, before any row of its
+    members or invitations, so two changes never wait on each other crosswise."""
+    session.execute(
+        select(Organization.id).where(Organization.id == org_id).with_for_update(key_share=True)
+    )
+
+
+def _fresh_membership(session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> Membership:
+    found = session.scalar(
+        select(Membership)
+        .where(Membership.org_id == org_id, Membership.user_id == user_id)
+        .execution_options(populate_existing=True)
+    )
     if found is None:
         raise NotFound("organization not found", details={"organization_id": str(org_id)})
     return found
@@ -225,158 +249,72 @@ def _keep_an_owner(session: Session, target: Membership) -> None:
         )
 
 
+def _member_not_found(user_id: uuid.UUID) -> NotFound:
+    return NotFound("member not found", details={"user_id": str(user_id)})
+
+
+def _target(session: Session, actor: Membership, user_id: uuid.UUID) -> Membership:
+    if user_id == actor.user_id:
+        return actor
+    try:
+        return _fresh_membership(session, actor.org_id, user_id)
+    except NotFound:
+        raise _member_not_found(user_id) from None
+
+
+def list_members(*, session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> list[Membership]:
+    """Everyone in the organisation (any member may look), the first joined first."""
+    get_membership(session=session, org_id=org_id, user_id=user_id)
+    return list(
+        session.scalars(
+            select(Membership)
+            .where(Membership.org_id == org_id)
+            .options(selectinload(Membership.user))
+            .order_by(Membership.created_at, Membership.user_id)
+        )
+    )
+
+
 def change_role(
-    *, session: Session, actor: Membership, user_id: uuid.UUID, role: Role
+    *, session: Session, org_id: uuid.UUID, actor_id: uuid.UUID, user_id: uuid.UUID, role: Role
 ) -> Membership:
     """Owners change anyone's role; admins may move people between member and admin."""
+    actor = acting_member(session=session, org_id=org_id, user_id=actor_id)
     require_role(actor, Role.ADMIN)
-    target = get_membership(session=session, org_id=actor.org_id, user_id=user_id)
-    if actor.role != Role.OWNER and (target.role == Role.OWNER or role == Role.OWNER):
+    target = _target(session, actor, user_id)
+    if target.role == Role.OWNER or role == Role.OWNER:
         require_role(actor, Role.OWNER)
     if role != Role.OWNER:
-        session.execute(
-            select(Membership.user_id)
-            .where(Membership.org_id == actor.org_id, Membership.role == Role.OWNER)
-            .with_for_update()
-        )  # two owners demoting each other at once must not leave none
         _keep_an_owner(session, target)
     target.role = role
     session.flush()
     return target
 
 
-def remove_member(*, session: Session, actor: Membership, user_id: uuid.UUID) -> None:
+def remove_member(
+    *, session: Session, org_id: uuid.UUID, actor_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
     """Remove someone (owners and admins), or leave (anyone). Admins cannot remove owners."""
-    target = get_membership(session=session, org_id=actor.org_id, user_id=user_id)
-    if target.user_id != actor.user_id:
+    actor = acting_member(session=session, org_id=org_id, user_id=actor_id)
+    target = _target(session, actor, user_id)
+    if target is not actor:
         require_role(actor, Role.ADMIN)
-        if target.role.rank > actor.role.rank:
-            require_role(actor, target.role)
-    session.execute(
-        select(Membership.user_id)
-        .where(Membership.org_id == actor.org_id, Membership.role == Role.OWNER)
-        .with_for_update()
-    )
+        require_role(actor, target.role)  # only owners remove owners
     _keep_an_owner(session, target)
     session.delete(target)
     session.flush()
 
 
-# -- invitations -----------------------------------------------------------------------------
-def invite(
-    *,
-    session: Session,
-    actor: Membership,
-    email: str,
-    role: Role,
-    ttl_s: int,
-) -> tuple[Invitation, str]:
-    """A new invitation (replacing an open one to the same address) and its mailed token."""
-    require_role(actor, Role.ADMIN)
-    if role == Role.OWNER:
-        require_role(actor, Role.OWNER)
-    email = normalise_email(email)
-    session.execute(
-        update(Invitation)
-        .where(
-            Invitation.org_id == actor.org_id,
-            Invitation.email == email,
-            Invitation.accepted_at.is_(None),
-            Invitation.revoked_at.is_(None),
-        )
-        .values(revoked_at=utcnow())
-    )
-    token = secrets.token_urlsafe(32)
-    invitation = Invitation(
-        org_id=actor.org_id,
-        email=email,
-        role=role,
-        token_hash=digest(token),
-        invited_by=actor.user_id,
-        expires_at=utcnow() + timedelta(seconds=ttl_s),
-    )
-    session.add(invitation)
-    session.flush()
-    return invitation, token
-
-
-def accept_invitation(
-    *, session: Session, token: str, user_id: uuid.UUID, user_email: str
-) -> Membership:
-    """Join the organisation an invitation is for; it must be addressed to the user's e-mail."""
-    invitation = session.scalar(
-        select(Invitation).where(Invitation.token_hash == digest(token)).with_for_update()
-    )
-    now = utcnow()
-    if (
-        invitation is None
-        or invitation.accepted_at is not None
-        or invitation.revoked_at is not None
-        or invitation.expires_at <= now
-        or invitation.email != user_email
-    ):
-        # One answer for every reason: a token for someone else's address reveals nothing.
-        raise InvalidInput(
-            "invitation is invalid, expired, already used or not addressed to you",
-            details={"token": ["invalid"]},
-        )
-    invitation.accepted_at = now
-    existing = membership(session=session, org_id=invitation.org_id, user_id=user_id)
+def join(*, session: Session, org_id: uuid.UUID, user_id: uuid.UUID, role: Role) -> Membership:
+    """Add the user with `role`, or raise the role of a member who has less (never lowers)."""
+    lock_organization(session=session, org_id=org_id)
+    existing = membership(session=session, org_id=org_id, user_id=user_id)
     if existing is not None:
-        if invitation.role.rank > existing.role.rank:
-            existing.role = invitation.role
-        session.flush()
+        if role.rank > existing.role.rank:
+            existing.role = role
+            session.flush()
         return existing
-    joined = Membership(org_id=invitation.org_id, user_id=user_id, role=invitation.role)
+    joined = Membership(org_id=org_id, user_id=user_id, role=role)
     session.add(joined)
     session.flush()
     return joined
-
-
-# -- quotas ----------------------------------------------------------------------------------
-def quota_day(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(UTC).date()
-
-
-def quota_resets_at(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
-
-
-def jobs_used_today(*, session: Session, org_id: uuid.UUID) -> int:
-    return (
-        session.scalar(
-            select(OrgUsage.jobs).where(OrgUsage.org_id == org_id, OrgUsage.day == quota_day())
-        )
-        or 0
-    )
-
-
-def consume_job_quota(*, session: Session, org_id: uuid.UUID, count: int = 1) -> None:
-    """Count `count` new jobs against the organisation's daily quota, or refuse them.
-
-    The counter row is locked until the caller's transaction ends, so concurrent submits of
-    one organisation cannot together overshoot; a refused submit is rolled back with its jobs.
-    """
-    tier = session.scalar(select(Organization.tier).where(Organization.id == org_id))
-    if tier is None:
-        raise NotFound("organization not found", details={"organization_id": str(org_id)})
-    limit = QUOTAS[tier].jobs_per_day
-    if limit is None:
-        return
-    day = quota_day()
-    stmt = insert(OrgUsage).values(org_id=org_id, day=day, jobs=count)
-    used = session.scalar(
-        stmt.on_conflict_do_update(
-            index_elements=[OrgUsage.org_id, OrgUsage.day],
-            set_={"jobs": OrgUsage.jobs + stmt.excluded.jobs},
-        ).returning(OrgUsage.jobs)
-    )
-    assert used is not None  # noqa: S101 - RETURNING of an upsert always has a row
-    if used > limit:
-        raise QuotaExceeded(
-            quota="jobs_per_day",
-            limit=limit,
-            used=used - count,
-            tier=tier,
-            resets_at=quota_resets_at(day),
-        )

@@ -13,7 +13,19 @@ from flask import Flask
 from config import Settings, load_settings
 from config.logging import configure_logging
 from config.settings import DEV_JWT_SECRET
-from web import account, admin_ops, auth, cors, errors, health, jobs, metrics
+from web import (
+    account,
+    admin,
+    admin_ops,
+    auth,
+    cors,
+    errors,
+    health,
+    invitations,
+    jobs,
+    metrics,
+    orgs,
+)
 from web.cli import users_cli
 from web.context import EXTENSION, close_db
 from web.fields import EmailAddress
@@ -66,6 +78,9 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     api.register_blueprint(auth.blp)
     api.register_blueprint(account.blp)
     api.register_blueprint(jobs.blp)
+    api.register_blueprint(orgs.blp)
+    api.register_blueprint(invitations.blp)
+    api.register_blueprint(admin.blp)
     api.register_blueprint(health.blp)
     api.register_blueprint(admin_ops.blp)
     app.register_blueprint(users_cli)

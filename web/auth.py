@@ -27,7 +27,7 @@ from models.jobs import Viewer
 from models.orgs import Membership, Role, primary_org_id
 from web import cookies, mails
 from web.context import db, platform
-from web.fields import EmailAddress
+from web.fields import EmailAddress, Name
 from web.tokens import decode_access_token, issue_access_token
 from workers.enqueue import submit
 from workers.registry import get_kind
@@ -49,8 +49,8 @@ class RegisterRequest(Schema):
             min=accounts.MIN_PASSWORD_LENGTH, max=accounts.MAX_PASSWORD_LENGTH
         ),
     )
-    display_name = fields.String(validate=validate.Length(min=1, max=200))
-    organization_name = fields.String(validate=validate.Length(min=1, max=200))
+    display_name = Name()
+    organization_name = Name()
 
 
 USE_COOKIES = {
@@ -107,9 +107,7 @@ class ProfileUpdate(Schema):
     class Meta:
         unknown = RAISE  # is_admin, email, email_verified… are not the user's to set
 
-    display_name = fields.String(
-        required=True, allow_none=True, validate=validate.Length(min=1, max=200)
-    )
+    display_name = Name(required=True, allow_none=True)
 
 
 class Accepted(Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,3 +29,19 @@ class EmailAddress(fields.String):
             return normalise_email(raw)
         except InvalidInput as error:
             raise ValidationError(error.message) from None
+
+
+class Name(fields.String):
+    """A one-line name: surrounding blanks dropped, 1–200 characters, no control characters."""
+
+    MAX_LENGTH = 200
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not 1 <= len(text) <= self.MAX_LENGTH:
+            raise ValidationError(f"must be 1 to {self.MAX_LENGTH} characters")
+        if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text):
+            raise ValidationError("must be one line, without control or format characters")
+        return text

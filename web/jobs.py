@@ -23,7 +23,7 @@ from models import jobs as jobs_domain
 from models.accounts import utcnow
 from models.errors import EmailNotVerified, InvalidInput, PermissionDenied
 from models.jobs import Job, JobFilter, JobStatus
-from models.orgs import consume_job_quota
+from models.quotas import consume_job_quota
 from web.auth import BEARER, auth_required, current_org_id, current_viewer
 from web.context import db, platform
 from workers import enqueue

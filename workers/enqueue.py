@@ -24,7 +24,7 @@ from models.accounts import utcnow
 from models.errors import InvalidInput
 from models.jobs import Job, NewJob, create_job, create_jobs
 from models.jobs import redrive as redrive_job
-from models.orgs import consume_job_quota
+from models.quotas import consume_job_quota
 from workers.registry import JobKind
 
 log = logging.getLogger(__name__)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,8 +13,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.accounts import User
+from models.accounts import User, utcnow
 from models.jobs import Job
+from models.orgs import Role, join
 from tests.conftest import access_token, make_user
 from web import create_app
 from workers.setup import Platform
@@ -97,3 +100,21 @@ def mailed_token(mail: Job) -> str:
 def post(client: FlaskClient, path: str, body: dict[str, Any], **headers: str) -> Any:
     """POST JSON to /api/v1/auth/<path>."""
     return client.post(f"/api/v1/auth/{path}", json=body, headers=headers)
+
+
+def org_member(
+    platform: Platform, session: Session, org_id: uuid.UUID, role: Role = Role.MEMBER
+) -> Caller:
+    """A new user (with their own organisation) who then joined `org_id` with `role`."""
+    member = caller(platform, session)
+    joined = join(session=session, org_id=org_id, user_id=member.user.id, role=role)
+    # A test runs in one transaction, where now() does not move: join visibly later, as in
+    # life, so the user's own organisation stays their first (the one used without a header).
+    joined.created_at = utcnow() + timedelta(seconds=1)
+    session.commit()
+    return member
+
+
+def in_org(who: Caller, org_id: uuid.UUID) -> dict[str, str]:
+    """`who`'s headers acting in `org_id` (X-Organization-ID)."""
+    return who.with_headers(X_Organization_ID=str(org_id))

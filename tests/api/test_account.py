@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -295,3 +296,18 @@ def test_an_unverified_user_may_log_in_but_not_start_mailing_kinds_until_verifie
     assert allowed.status_code == 202 and allowed.json["kind"] == "test.mailer"
     kinds = [j["kind"] for j in client.get("/api/v1/jobs", headers=headers).json["items"]]
     assert sorted(kinds) == ["test.mailer", "test.pages"]
+
+
+@pytest.mark.parametrize("field", ["display_name", "organization_name"])
+def test_names_with_line_breaks_or_invisible_characters_are_refused_at_register(
+    client: FlaskClient, session: Session, field: str
+) -> None:
+    for bad in ("Acme\r\nBcc: victim@example.com", "Ac\u202eme", "   "):
+        response = client.post(
+            "/api/v1/auth/register",
+            json={"email": "names@example.com", "password": PASSWORD, field: bad},
+        )
+
+        assert response.status_code == 422, bad
+        assert field in response.json["details"]["fields"]
+    assert session.scalar(select(User).where(User.email == "names@example.com")) is None
