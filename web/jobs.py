@@ -61,6 +61,8 @@ class Progress(Schema):
 
 class JobRead(Schema):
     id = fields.UUID(required=True)
+    org_id = fields.UUID(required=True, metadata={"description": "The organization it is in."})
+    owner_id = fields.UUID(required=True, metadata={"description": "Who submitted it."})
     kind = fields.String(required=True)
     status = fields.Enum(JobStatus, by_value=True, required=True)
     params = fields.Dict()

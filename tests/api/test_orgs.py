@@ -206,6 +206,8 @@ def test_members_see_each_others_jobs_and_only_managers_cancel_them(
     cancelled = client.post(f"/api/v1/jobs/{job_id}/cancel", headers=in_org(manager, org_id))
 
     assert seen.status_code == 200 and job_id in [j["id"] for j in listed]
+    assert seen.json["org_id"] == str(org_id)
+    assert seen.json["owner_id"] == str(submitter.user.id)  # who submitted it
     assert outside.status_code == 404
     assert refused.status_code == 403 and refused.json["code"] == "permission_denied"
     assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled"
