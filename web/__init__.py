@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings, load_settings
 from config.logging import configure_logging
 from config.settings import DEV_JWT_SECRET
-from web import auth, errors, jobs
+from web import auth, errors, jobs, limits
 from web.cli import users_cli
 from web.context import EXTENSION, close_db
 from workers.setup import Platform, connect
@@ -31,6 +32,11 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             "(and BACKLINE_ENV=production, which refuses to start without one)"
         )
     app = Flask(__name__)
+    if settings.trusted_proxy_count > 0:
+        # Only then is X-Forwarded-For believed: request.remote_addr becomes the client the
+        # nearest trusted proxy saw, for per-IP limits and the login audit alike.
+        n = settings.trusted_proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         API_TITLE="Backline API",
@@ -51,5 +57,6 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     )
     api.register_blueprint(auth.blp)
     api.register_blueprint(jobs.blp)
+    limits.init_app(app, settings)  # after the blueprints: it applies their views' limits
     app.register_blueprint(users_cli)
     return app

@@ -24,6 +24,7 @@ from models.accounts import AuthSession, User
 from models.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied
 from models.jobs import Viewer
 from models.orgs import Membership, Role, primary_org_id
+from web import limits
 from web.context import db, platform
 from web.tokens import decode_access_token, issue_access_token
 from workers.enqueue import submit
@@ -220,6 +221,7 @@ def send_mail(
 # -- views -----------------------------------------------------------------------------------
 @blp.route("/register")
 class Register(MethodView):
+    @limits.per_ip("rate_limit_register")
     @blp.arguments(RegisterRequest)
     @blp.response(202, Accepted)
     def post(self, body: dict[str, Any]) -> dict[str, str]:
@@ -269,6 +271,7 @@ class Register(MethodView):
 
 @blp.route("/verify-email")
 class VerifyEmail(MethodView):
+    @limits.per_ip("rate_limit_verify_email")
     @blp.arguments(VerifyEmailRequest)
     @blp.response(200, UserRead)
     def post(self, body: dict[str, Any]) -> User:
@@ -280,6 +283,7 @@ class VerifyEmail(MethodView):
 
 @blp.route("/login")
 class Login(MethodView):
+    @limits.per_ip("rate_limit_login")
     @blp.arguments(LoginRequest)
     @blp.response(200, TokenPair)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -299,6 +303,7 @@ class Login(MethodView):
 
 @blp.route("/refresh")
 class Refresh(MethodView):
+    @limits.per_ip("rate_limit_refresh")
     @blp.arguments(RefreshRequest)
     @blp.response(200, TokenPair)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
