@@ -19,9 +19,15 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import and_, func, select, true
 
-from models import accounts
+from models import accounts, logins
 from models.accounts import AuthSession, User
-from models.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied
+from models.errors import (
+    AuthenticationFailed,
+    Conflict,
+    LoginThrottled,
+    NotFound,
+    PermissionDenied,
+)
 from models.jobs import Viewer
 from models.orgs import Membership, Role, primary_org_id
 from web import limits
@@ -287,15 +293,32 @@ class Login(MethodView):
     @blp.arguments(LoginRequest)
     @blp.response(200, TokenPair)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Trade e-mail and password for an access and a refresh token"""
+        """Trade e-mail and password for an access and a refresh token
+
+        After 5 wrong passwords in a row for an address, its attempts are refused (429
+        login_throttled, Retry-After) for a delay that doubles with each further failure, up
+        to 15 minutes; IPs the account logged in from before are judged on their own failures.
+        """
         settings = platform().settings
-        user = accounts.authenticate(session=db(), email=body["email"], password=body["password"])
+        user_agent = request.headers.get("User-Agent")
+        try:
+            user, device = logins.log_in(
+                session=db(),
+                email=body["email"],
+                password=body["password"],
+                ip=client_ip(),
+                user_agent=user_agent,
+            )
+        except (AuthenticationFailed, LoginThrottled):
+            db().commit()  # the attempt stays on record: the audit and the throttle need it
+            raise
         auth_session, refresh = accounts.start_session(
             session=db(),
             user=user,
             ttl_s=settings.refresh_token_ttl_s,
             ip=client_ip(),
-            user_agent=request.headers.get("User-Agent"),
+            user_agent=user_agent,
+            device=device.as_dict(),
         )
         db().commit()
         return token_pair(user, auth_session, refresh)

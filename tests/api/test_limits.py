@@ -53,7 +53,7 @@ def test_the_eleventh_registration_from_one_ip_in_an_hour_is_refused(
     assert 3590 <= int(answers[0].headers["RateLimit-Reset"]) <= 3600
     assert answers[0].headers["RateLimit-Policy"] == "10;w=3600"
     assert_rate_limited(refused, "10 per 1 hour", "ip")
-    assert 3590 <= int(refused.headers["Retry-After"]) <= 3600
+    assert 3500 <= int(refused.headers["Retry-After"]) <= 3600
     assert register(client, ip="198.51.100.1").status_code == 202
 
 
