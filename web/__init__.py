@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Settings, load_settings
 from config.logging import configure_logging
 from config.settings import DEV_JWT_SECRET
-from web import auth, errors, jobs, limits
+from web import auth, errors, jobs, limits, sessions
 from web.cli import users_cli
 from web.context import EXTENSION, close_db
 from workers.setup import Platform, connect
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     api.register_blueprint(auth.blp)
+    api.register_blueprint(sessions.blp)
     api.register_blueprint(jobs.blp)
     limits.init_app(app, settings)  # after the blueprints: it applies their views' limits
     app.register_blueprint(users_cli)
