@@ -187,8 +187,11 @@ class RateLimits:
         return response
 
     def _too_many(self, error: RateLimitExceeded) -> Response:
-        current = self.limiter.current_limit
-        retry_after = max(1, _seconds_to_reset(current)) if current else 1
+        try:
+            current = self.limiter.current_limit
+            retry_after = max(1, _seconds_to_reset(current)) if current else 1
+        except Exception:  # noqa: BLE001 - the storage failed after saying no: still say no
+            retry_after = int(error.limit.limit.get_expiry())
         per = self._per.get(error.limit.key_func, "client")
         return error_response(
             429,
