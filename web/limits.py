@@ -39,7 +39,7 @@ from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
 from config import Settings
 from config.settings import RATE_LIMIT_SETTINGS
 from models.accounts import digest, normalise_email
-from models.errors import AuthenticationFailed
+from models.errors import BacklineError
 from web.errors import error_response
 from web.tokens import decode_access_token
 
@@ -93,10 +93,33 @@ def _by_email(field: str) -> Callable[[], str]:
         value = body.get(field) if isinstance(body, dict) else None
         if not isinstance(value, str) or not value.strip():
             return by_ip()
+        value = value[:320]
+        try:
+            address = normalise_email(value)
+        except BacklineError:  # no canonical form: count it as typed (validation refuses it)
+            address = value.strip().lower()
         # Hashed: the counters in Redis need no readable addresses.
-        return "email:" + digest(normalise_email(value)[:320])
+        return "email:" + digest(address)
 
     return key
+
+
+def _never_raising(key: Callable[[], str]) -> Callable[[], str]:
+    """A key function that cannot fail the limiter.
+
+    Flask-Limiter takes any exception during a check for a storage failure and counts in
+    process memory from then on: a key function that raised on odd input would let anyone
+    switch the shared counters off.
+    """
+
+    def safe() -> str:
+        try:
+            return key()
+        except Exception:
+            log.exception("rate limit key failed; counting the request by IP")
+            return by_ip()
+
+    return safe
 
 
 def storage_uri(redis_url: str) -> str:
@@ -138,7 +161,7 @@ class RateLimits:
             g.limits_user_id = None
             # An invalid token counts against no one: the view answers 401 without a query.
             if scheme.lower() == "bearer" and token.strip():
-                with contextlib.suppress(AuthenticationFailed):
+                with contextlib.suppress(BacklineError):
                     claims = decode_access_token(self.settings, token.strip())
                     g.limits_user_id = str(claims.user_id)
         return g.limits_user_id  # type: ignore[no-any-return]
@@ -160,7 +183,7 @@ class RateLimits:
             app.view_functions[endpoint] = wrapped
 
     def _limit(self, rule: Rule, method: str | None) -> Callable[[F], F]:
-        key = by_ip if rule.per == "ip" else _by_email(rule.field)
+        key = _never_raising(by_ip if rule.per == "ip" else _by_email(rule.field))
         self._per[key] = rule.per
         return self.limiter.limit(  # type: ignore[return-value]
             getattr(self.settings, rule.setting),

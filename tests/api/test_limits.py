@@ -178,3 +178,21 @@ def test_the_per_email_limit_counts_an_address_however_it_is_written(
     assert [a.status_code for a in answers] == [202, 202, 202, 202, 422]
     assert_rate_limited(refused, "5 per 1 hour", "email")
     assert ask("someone.else@example.com", "192.0.2.200").status_code == 202
+
+
+def test_odd_bodies_do_not_knock_the_limiter_off_the_shared_counters(
+    tx_platform: Platform,
+) -> None:
+    first = probe_app(tx_platform.settings).test_client()
+    second = probe_app(tx_platform.settings).test_client()
+    for body in ({"email": "\u200breset@example.com"}, {"email": 5}, ["reset@example.com"]):
+        assert first.post("/probe/reset", json=body).status_code == 422
+
+    answers = [
+        (first if i % 2 else second).post("/probe/reset", json={"email": "reset@example.com"})
+        for i in range(5)
+    ]
+
+    assert [a.status_code for a in answers] == [202] * 5
+    refused = first.post("/probe/reset", json={"email": "reset@example.com"})
+    assert_rate_limited(refused, "5 per 1 hour", "email")
