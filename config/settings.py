@@ -12,10 +12,23 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from limits import parse_many
+
 DEV_JWT_SECRET = "dev-only-secret-change-me-dev-only-secret"  # noqa: S105 - refused in production
 MIN_JWT_SECRET_BYTES = 32
 ENVIRONMENTS = ("development", "test", "production")
 SAMESITE_VALUES = ("Lax", "Strict", "None")
+
+# The settings that hold a rate limit; web/limits.py decorators name one of them.
+RATE_LIMIT_SETTINGS = (
+    "rate_limit_register",
+    "rate_limit_login",
+    "rate_limit_verify_email",
+    "rate_limit_refresh",
+    "rate_limit_resend_verification",
+    "rate_limit_password_reset",
+    "rate_limit_per_user",
+)
 
 
 class ConfigError(ValueError):
@@ -151,6 +164,21 @@ class Settings:
     prometheus_multiproc_dir: str = ""
     # The worker pool's metrics server (forked by Dramatiq's main process); 0 turns it off.
     worker_metrics_port: int = 9191
+    # Inbound rate limits (web/limits.py), counted in Redis so every API process shares them.
+    # Values are `limits` strings: "10/hour", "20 per minute", "5/second;100/hour".
+    rate_limits_enabled: bool = True
+    rate_limit_storage_url: str = ""  # empty: REDIS_URL
+    rate_limit_key_prefix: str = "backline"
+    rate_limit_register: str = "10/hour"  # per IP
+    rate_limit_login: str = "20/minute"  # per IP
+    rate_limit_verify_email: str = "10/hour"  # per IP
+    rate_limit_refresh: str = "60/minute"  # per IP
+    rate_limit_resend_verification: str = "10/hour"  # per e-mail address
+    rate_limit_password_reset: str = "5/hour"  # noqa: S105 - a rate, per e-mail address
+    rate_limit_per_user: str = "600/minute"  # every authenticated call, per user
+    # How many reverse proxies in front of the API append to X-Forwarded-For. 0: the header is
+    # ignored (anyone could forge it), so per-IP limits and the audit see the socket's peer.
+    trusted_proxy_count: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -159,6 +187,10 @@ class Settings:
     @property
     def effective_broker_url(self) -> str:
         return self.broker_url or self.redis_url
+
+    @property
+    def effective_rate_limit_storage_url(self) -> str:
+        return self.rate_limit_storage_url or self.redis_url
 
     def replace(self, **changes: object) -> Settings:
         """A copy with some settings changed (tests and tools use this)."""
@@ -197,6 +229,21 @@ class Settings:
             raise ConfigError("BROKER_URL / REDIS_URL must be a redis://, unix:// or amqp:// URL")
         if self.heartbeat_stale_s <= self.heartbeat_interval_s:
             raise ConfigError("HEARTBEAT_STALE_S must be longer than HEARTBEAT_INTERVAL_S")
+        if not self.effective_rate_limit_storage_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ConfigError("RATE_LIMIT_STORAGE_URL must be a redis:// or unix:// URL")
+        for name in RATE_LIMIT_SETTINGS:
+            _check_rate_limit(name.upper(), getattr(self, name))
+
+
+def _check_rate_limit(variable: str, value: str) -> None:
+    try:
+        parsed = parse_many(value)
+    except ValueError:
+        parsed = []
+    if not parsed or any(item.amount < 1 for item in parsed):
+        raise ConfigError(f'{variable} must be a rate limit like "10/hour", got {value!r}')
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -248,6 +295,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metrics_token=_str(e, "METRICS_TOKEN", d.metrics_token),
         prometheus_multiproc_dir=_str(e, "PROMETHEUS_MULTIPROC_DIR", d.prometheus_multiproc_dir),
         worker_metrics_port=_int(e, "WORKER_METRICS_PORT", d.worker_metrics_port),
+        rate_limits_enabled=_bool(e, "RATE_LIMITS_ENABLED", d.rate_limits_enabled),
+        rate_limit_storage_url=_str(e, "RATE_LIMIT_STORAGE_URL", d.rate_limit_storage_url),
+        rate_limit_key_prefix=_str(e, "RATE_LIMIT_KEY_PREFIX", d.rate_limit_key_prefix),
+        rate_limit_register=_str(e, "RATE_LIMIT_REGISTER", d.rate_limit_register),
+        rate_limit_login=_str(e, "RATE_LIMIT_LOGIN", d.rate_limit_login),
+        rate_limit_verify_email=_str(e, "RATE_LIMIT_VERIFY_EMAIL", d.rate_limit_verify_email),
+        rate_limit_refresh=_str(e, "RATE_LIMIT_REFRESH", d.rate_limit_refresh),
+        rate_limit_resend_verification=_str(
+            e, "RATE_LIMIT_RESEND_VERIFICATION", d.rate_limit_resend_verification
+        ),
+        rate_limit_password_reset=_str(e, "RATE_LIMIT_PASSWORD_RESET", d.rate_limit_password_reset),
+        rate_limit_per_user=_str(e, "RATE_LIMIT_PER_USER", d.rate_limit_per_user),
+        trusted_proxy_count=_int(e, "TRUSTED_PROXY_COUNT", d.trusted_proxy_count),
     )
     settings.validate()
     return settings

@@ -77,3 +77,9 @@ class LimitReached(BacklineError):
     ) -> None:
         super().__init__(message, details=details)
         self.retry_after_s = max(1, retry_after_s)
+
+
+class LoginThrottled(LimitReached):
+    """Too many wrong passwords for this address: no login attempt is judged for a while."""
+
+    code = "login_throttled"

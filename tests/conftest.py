@@ -115,8 +115,10 @@ def tx_platform(platform: Platform) -> Iterator[Platform]:
     dispatcher = Dispatcher(platform.broker, platform.engine)
     dispatcher.install(sessions)
     platform.changes.install(sessions)
+    # Rate limits stay on, counted in the real Redis, but each test counts apart from the rest.
+    settings = platform.settings.replace(rate_limit_key_prefix=f"test-{uuid.uuid4().hex}")
     yield Platform(
-        platform.settings, platform.broker, platform.engine, sessions, dispatcher, platform.changes
+        settings, platform.broker, platform.engine, sessions, dispatcher, platform.changes
     )  # no read_sessions: reads go through the test's transaction too
     outer.rollback()
     connection.close()

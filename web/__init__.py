@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings, load_settings
 from config.logging import configure_logging
@@ -23,8 +24,10 @@ from web import (
     health,
     invitations,
     jobs,
+    limits,
     metrics,
     orgs,
+    sessions,
 )
 from web.cli import users_cli
 from web.context import EXTENSION, close_db
@@ -44,6 +47,11 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             "(and BACKLINE_ENV=production, which refuses to start without one)"
         )
     app = Flask(__name__)
+    if settings.trusted_proxy_count > 0:
+        # Only then is X-Forwarded-For believed: request.remote_addr becomes the client the
+        # nearest trusted proxy saw, for per-IP limits and the login audit alike.
+        n = settings.trusted_proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         API_TITLE="Backline API",
@@ -77,11 +85,13 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     cors.init_app(app, settings)
     api.register_blueprint(auth.blp)
     api.register_blueprint(account.blp)
+    api.register_blueprint(sessions.blp)
     api.register_blueprint(jobs.blp)
     api.register_blueprint(orgs.blp)
     api.register_blueprint(invitations.blp)
     api.register_blueprint(admin.blp)
     api.register_blueprint(health.blp)
     api.register_blueprint(admin_ops.blp)
+    limits.init_app(app, settings)  # after the blueprints: it applies their views' limits
     app.register_blueprint(users_cli)
     return app

@@ -16,7 +16,7 @@ from marshmallow import Schema, fields, validate
 
 from models import account_flows as flows
 from models.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, User
-from web import mails
+from web import limits, mails
 from web.auth import BEARER, Accepted, UserRead, auth_required, send_mail
 from web.context import db, platform
 from web.fields import EmailAddress
@@ -67,6 +67,7 @@ SAME_ANSWER = "if that address has an account that needs it, a mail is on its wa
 # -- views -----------------------------------------------------------------------------------
 @blp.route("/resend-verification")
 class ResendVerification(MethodView):
+    @limits.per_email("rate_limit_resend_verification")
     @blp.arguments(EmailRequest)
     @blp.response(202, Accepted)
     def post(self, body: dict[str, Any]) -> dict[str, str]:
@@ -84,6 +85,7 @@ class ResendVerification(MethodView):
 
 @blp.route("/request-password-reset")
 class RequestPasswordReset(MethodView):
+    @limits.per_email("rate_limit_password_reset")
     @blp.arguments(EmailRequest)
     @blp.response(202, Accepted)
     def post(self, body: dict[str, Any]) -> dict[str, str]:
@@ -101,6 +103,7 @@ class RequestPasswordReset(MethodView):
 
 @blp.route("/reset-password")
 class ResetPassword(MethodView):
+    @limits.per_ip("rate_limit_verify_email")  # a mailed token, like verify
     @blp.arguments(ResetPasswordRequest)
     @blp.response(200, Accepted)
     def post(self, body: dict[str, Any]) -> dict[str, str]:
@@ -113,6 +116,7 @@ class ResetPassword(MethodView):
 
 @blp.route("/change-password")
 class ChangePassword(MethodView):
+    @limits.per_ip("rate_limit_login")  # checks a password, like login
     @blp.arguments(ChangePasswordRequest)
     @blp.response(204)
     @blp.doc(security=BEARER)
@@ -132,6 +136,7 @@ class ChangePassword(MethodView):
 
 @blp.route("/request-email-change")
 class RequestEmailChange(MethodView):
+    @limits.per_ip("rate_limit_login")  # checks a password, like login
     @blp.arguments(EmailChangeRequest)
     @blp.response(202, Accepted)
     @blp.doc(security=BEARER)
@@ -160,6 +165,7 @@ class RequestEmailChange(MethodView):
 
 @blp.route("/confirm-email-change")
 class ConfirmEmailChange(MethodView):
+    @limits.per_ip("rate_limit_verify_email")  # a mailed token, like verify
     @blp.arguments(TokenRequest)
     @blp.response(200, UserRead)
     def post(self, body: dict[str, Any]) -> User:

@@ -20,12 +20,18 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import and_, func, select, true
 
-from models import account_flows, accounts
+from models import account_flows, accounts, logins
 from models.accounts import AuthSession, User
-from models.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied
+from models.errors import (
+    AuthenticationFailed,
+    Conflict,
+    LoginThrottled,
+    NotFound,
+    PermissionDenied,
+)
 from models.jobs import Viewer
 from models.orgs import Membership, Role, primary_org_id
-from web import cookies, mails
+from web import cookies, limits, mails
 from web.context import db, platform
 from web.fields import EmailAddress, Name
 from web.tokens import decode_access_token, issue_access_token
@@ -270,6 +276,7 @@ def send_mail(
 # -- views -----------------------------------------------------------------------------------
 @blp.route("/register")
 class Register(MethodView):
+    @limits.per_ip("rate_limit_register")
     @blp.arguments(RegisterRequest)
     @blp.response(202, Accepted)
     def post(self, body: dict[str, Any]) -> dict[str, str]:
@@ -303,6 +310,7 @@ class Register(MethodView):
 
 @blp.route("/verify-email")
 class VerifyEmail(MethodView):
+    @limits.per_ip("rate_limit_verify_email")
     @blp.arguments(VerifyEmailRequest)
     @blp.response(200, UserRead)
     def post(self, body: dict[str, Any]) -> User:
@@ -314,18 +322,36 @@ class VerifyEmail(MethodView):
 
 @blp.route("/login")
 class Login(MethodView):
+    @limits.per_ip("rate_limit_login")
     @blp.arguments(LoginRequest)
     @blp.response(200, TokenPair)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Trade e-mail and password for an access and a refresh token"""
+        """Trade e-mail and password for an access and a refresh token
+
+        After 5 wrong passwords in a row for an address, its attempts are refused (429
+        login_throttled, Retry-After) for a delay that doubles with each further failure, up
+        to 15 minutes; IPs the account logged in from before are judged on their own failures.
+        """
         settings = platform().settings
-        user = accounts.authenticate(session=db(), email=body["email"], password=body["password"])
+        user_agent = request.headers.get("User-Agent")
+        try:
+            user, device = logins.log_in(
+                session=db(),
+                email=body["email"],
+                password=body["password"],
+                ip=client_ip(),
+                user_agent=user_agent,
+            )
+        except (AuthenticationFailed, LoginThrottled):
+            db().commit()  # the attempt stays on record: the audit and the throttle need it
+            raise
         auth_session, refresh = accounts.start_session(
             session=db(),
             user=user,
             ttl_s=settings.refresh_token_ttl_s,
             ip=client_ip(),
-            user_agent=request.headers.get("User-Agent"),
+            user_agent=user_agent,
+            device=device.as_dict(),
         )
         db().commit()
         return issue_tokens(user, auth_session, refresh, use_cookies=body["use_cookies"])
@@ -333,6 +359,7 @@ class Login(MethodView):
 
 @blp.route("/refresh")
 class Refresh(MethodView):
+    @limits.per_ip("rate_limit_refresh")
     @blp.arguments(RefreshRequest)
     @blp.response(200, TokenPair)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -85,7 +85,8 @@ def alive(client: redis.Redis, namespace: str) -> list[Presence]:
     if not keys:
         return []
     found = []
-    for raw in client.mget(keys):
+    values: list[bytes | None] = client.mget(keys)  # type: ignore[assignment]  # sync client
+    for raw in values:
         if raw is None:  # expired between the scan and the read
             continue
         found.append(Presence(**json.loads(raw)))

@@ -29,6 +29,7 @@ class Stack:
             "DATABASE_URL": settings.database_url,
             "REDIS_URL": settings.redis_url,
             "BROKER_NAMESPACE": settings.broker_namespace,
+            "RATE_LIMIT_KEY_PREFIX": settings.broker_namespace,
             "SMTP_HOST": settings.smtp_host,
             "SMTP_PORT": str(settings.smtp_port),
             "PORT": str(self.port),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config import ConfigError, load_settings
+from web.limits import storage_uri
 
 
 def test_development_defaults_work_with_nothing_set() -> None:
@@ -33,6 +34,12 @@ def test_production_refuses_the_default_or_a_short_jwt_secret() -> None:
         ("BACKLINE_ENV", "staging"),
         ("LOG_FORMAT", "xml"),
         ("BROKER_URL", "kafka://x"),
+        ("RATE_LIMIT_LOGIN", "lots"),
+        ("RATE_LIMIT_REGISTER", "10/fortnight"),
+        ("RATE_LIMIT_PER_USER", "0/minute"),
+        ("RATE_LIMIT_STORAGE_URL", "memcached://127.0.0.1"),
+        ("RATE_LIMITS_ENABLED", "sometimes"),
+        ("TRUSTED_PROXY_COUNT", "-1"),
     ],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
@@ -76,3 +83,20 @@ def test_insecure_cookies_are_for_development_only() -> None:
         load_settings({"COOKIE_SAMESITE": "sometimes"})
     with pytest.raises(ConfigError, match="COOKIE_SECURE"):
         load_settings({"COOKIE_SAMESITE": "none", "COOKIE_SECURE": "false"})
+
+
+def test_rate_limits_default_to_the_product_figures_and_redis() -> None:
+    settings = load_settings({"REDIS_URL": "redis://cache:6379/1"})
+    assert settings.rate_limits_enabled
+    assert settings.rate_limit_register == "10/hour"
+    assert settings.rate_limit_login == "20/minute"
+    assert settings.rate_limit_password_reset == "5/hour"
+    assert settings.effective_rate_limit_storage_url == "redis://cache:6379/1"
+    assert settings.trusted_proxy_count == 0
+    custom = load_settings({"RATE_LIMIT_LOGIN": "5 per minute", "TRUSTED_PROXY_COUNT": "2"})
+    assert (custom.rate_limit_login, custom.trusted_proxy_count) == ("5 per minute", 2)
+
+
+def test_a_unix_socket_redis_url_is_named_the_way_the_limits_library_wants() -> None:
+    assert storage_uri("unix:///var/redis.sock?db=0") == "redis+unix:///var/redis.sock?db=0"
+    assert storage_uri("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
