@@ -13,7 +13,7 @@ from flask import Flask
 from config import Settings, load_settings
 from config.logging import configure_logging
 from config.settings import DEV_JWT_SECRET
-from web import admin_ops, auth, errors, health, jobs, metrics
+from web import admin_ops, admin_page, auth, errors, health, jobs, metrics
 from web.cli import users_cli
 from web.context import EXTENSION, close_db
 from workers.setup import Platform, connect
@@ -55,4 +55,5 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     api.register_blueprint(health.blp)
     api.register_blueprint(admin_ops.blp)
     app.register_blueprint(users_cli)
+    admin_page.init_app(app)
     return app
