@@ -39,6 +39,8 @@ def test_an_admin_sees_a_failing_job_and_redrives_it_from_the_dead_letter_queue(
     detail = page.locator("#job-detail")
     expect(detail.locator(".detail-head .badge")).to_have_text("failed")
     expect(detail).to_contain_text(job_id)
+    expect(detail.locator('.facts dt:text-is("Attempts") + dd')).to_have_text("1 of 1")
+    expect(detail.locator('.facts dt:text-is("Kind") + dd')).to_have_text("test.once")
     expect(page.locator("#detail-error")).to_contain_text("PermanentError: cannot process")
     expect(page.locator("#detail-traceback")).to_contain_text("Traceback (most recent call last)")
     # The hostile params and error read as text: no element was made of them, no script ran.
@@ -57,6 +59,7 @@ def test_an_admin_sees_a_failing_job_and_redrives_it_from_the_dead_letter_queue(
 
     expect(detail.locator(".detail-head .badge")).to_have_text("succeeded", timeout=WAIT_MS)
     expect(page.locator("#detail-result")).to_contain_text('"runs": 2')
+    expect(detail.locator('.facts dt:text-is("Attempts") + dd')).to_have_text("1 of 1")
     expect(page.locator("#detail-events")).to_contain_text("succeeded")
     expect(row).to_contain_text("succeeded")
     expect(page.locator("#dead-letter")).to_contain_text("The dead-letter set is empty")

@@ -18,7 +18,7 @@ export function el(tag, props = {}, ...children) {
 }
 
 function append(node, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -96,7 +96,9 @@ export function ago(iso) {
   return `${Math.round(s / 3600)} h ago`;
 }
 
-export const shortId = (id) => (id ? String(id).slice(0, 8) : "—");
+// Ids are UUIDv7: the first digits are a timestamp, shared by jobs made together, so the short
+// form keeps the random tail as well.
+export const shortId = (id) => (id ? `${String(id).slice(0, 8)}…${String(id).slice(-4)}` : "—");
 
 export function pretty(value) {
   return value === null || value === undefined ? "—" : JSON.stringify(value, null, 2);

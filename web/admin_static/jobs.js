@@ -127,7 +127,7 @@ export class Jobs {
       section("Parameters", el("pre", { class: "code", id: "detail-params", text: pretty(job.params) })),
       job.error ? errorSection(job.error) : null,
       section("Result", job.result === null || job.result === undefined
-        ? el("p", { class: "muted", text: job.status === "succeeded" ? "The job returned nothing." : "No result yet." })
+        ? el("p", { class: "muted", text: noResult(job.status) })
         : el("pre", { class: "code", id: "detail-result", text: pretty(job.result) })),
       section("History", eventsTable(events)),
     );
@@ -162,6 +162,12 @@ export class Jobs {
     }
     return buttons;
   }
+}
+
+function noResult(status) {
+  if (status === "succeeded") return "The job returned nothing.";
+  if (status === "failed" || status === "cancelled") return `No result: the job ${status}.`;
+  return "No result yet.";
 }
 
 function button(label, cls, onclick) {
