@@ -34,10 +34,13 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+screenshots: $(STAMP) ## Photograph the dashboard into docs/ (needs /usr/bin/chromium)
+	SCREENSHOTS_DIR=docs $(BIN)/python -m pytest tests/browser/test_screenshots.py -q
+
 bench: $(STAMP) ## Measure throughput and latency (see README)
 	$(BIN)/python -m bench.throughput
 
 migrate: $(STAMP) ## Apply migrations to DATABASE_URL
 	$(BIN)/alembic upgrade head
 
-.PHONY: help install run admin test lint bench migrate
+.PHONY: help install run admin test lint screenshots bench migrate

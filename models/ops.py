@@ -11,12 +11,14 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, String, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models.accounts import User
 from models.base import Base, now_ts
 from models.errors import InvalidInput
 from models.jobs import Job, JobStatus
@@ -90,6 +92,15 @@ def list_audit(
     return rows[:limit], next_cursor
 
 
+def actor_emails(*, session: Session, entries: list[OpsAudit]) -> dict[uuid.UUID, str]:
+    """The e-mail addresses of the operators behind `entries`, so the log reads by name."""
+    ids = {e.actor_id for e in entries if e.actor_id is not None}
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.email).where(User.id.in_(ids)))
+    return {user_id: email for user_id, email in rows}
+
+
 # -- paused queues -----------------------------------------------------------------------------
 def paused_queues(*, session: Session) -> dict[str, QueuePause]:
     return {p.queue: p for p in session.scalars(select(QueuePause))}
@@ -159,6 +170,29 @@ def dead_letter_count(*, session: Session, kind: str | None = None) -> int:
     if kind is not None:
         query = query.where(Job.kind == kind)
     return int(session.scalar(query) or 0)
+
+
+@dataclass(frozen=True)
+class DeadLetterKind:
+    """The failed jobs of one kind: how many, and when the oldest and newest failed."""
+
+    kind: str
+    queue: str
+    jobs: int
+    oldest_failed_at: datetime | None
+    newest_failed_at: datetime | None
+
+
+def dead_letter_by_kind(*, session: Session) -> list[DeadLetterKind]:
+    """The dead-letter set by kind, largest first (read through the (status, queue) index)."""
+    jobs = func.count().label("jobs")
+    rows = session.execute(
+        select(Job.kind, Job.queue, jobs, func.min(Job.finished_at), func.max(Job.finished_at))
+        .where(Job.status == JobStatus.FAILED)
+        .group_by(Job.kind, Job.queue)
+        .order_by(jobs.desc(), Job.kind)
+    )
+    return [DeadLetterKind(*row) for row in rows]
 
 
 def audit_target(request: RedriveRequest) -> str:

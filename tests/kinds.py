@@ -108,3 +108,18 @@ def nan(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
 def mailer(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Stands for a kind that sends mail or spends API quota: verified submitters only."""
     return {"sent": 0}
+
+
+class OnceParams(Schema):
+    note = fields.String(load_default="")
+
+
+@job_kind("test.once", params=OnceParams, max_attempts=1, **FAST)
+def once(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Fail for good on the job's first run (quoting `note`); succeed when it is run again."""
+    with _lock:
+        CALLS[ctx.job_id].append(ctx.attempt)
+        runs = len(CALLS[ctx.job_id])
+    if runs == 1:
+        raise PermanentError(f"cannot process {params['note']}")
+    return {"runs": runs, "note": params["note"]}

@@ -18,6 +18,7 @@ from web import (
     account,
     admin,
     admin_ops,
+    admin_page,
     auth,
     cors,
     errors,
@@ -94,4 +95,5 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     api.register_blueprint(admin_ops.blp)
     limits.init_app(app, settings)  # after the blueprints: it applies their views' limits
     app.register_blueprint(users_cli)
+    admin_page.init_app(app)
     return app

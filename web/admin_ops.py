@@ -19,7 +19,7 @@ from models import jobs as jobs_domain
 from models import ops as ops_domain
 from models import ops_stats
 from models.jobs import Job, Viewer
-from models.ops import RedriveRequest
+from models.ops import DeadLetterKind, OpsAudit, RedriveRequest
 from web.admin_ops_schemas import (
     AdminJobDetail,
     AdminJobPage,
@@ -28,6 +28,7 @@ from web.admin_ops_schemas import (
     AuditPage,
     AuditQuery,
     Confirmed,
+    DeadLetterKindRead,
     QueueActionRead,
     QueueRead,
     RedriveBody,
@@ -140,7 +141,31 @@ class Audit(MethodView):
         items, next_cursor = ops_domain.list_audit(
             session=db(), before_id=query.get("cursor"), limit=query["limit"]
         )
-        return {"items": items, "next_cursor": next_cursor}
+        emails = ops_domain.actor_emails(session=db(), entries=items)
+        return {"items": [_audit_item(e, emails) for e in items], "next_cursor": next_cursor}
+
+
+def _audit_item(entry: OpsAudit, emails: dict[uuid.UUID, str]) -> dict[str, Any]:
+    actor = entry.actor_id
+    return {
+        "id": entry.id,
+        "actor_id": actor,
+        "actor_email": emails.get(actor) if actor is not None else None,
+        "action": entry.action,
+        "target": entry.target,
+        "details": entry.details,
+        "at": entry.at,
+    }
+
+
+@blp.route("/dead-letter")
+class DeadLetter(MethodView):
+    @blp.response(200, DeadLetterKindRead(many=True))
+    @blp.doc(security=BEARER)
+    @admin_required
+    def get(self) -> list[DeadLetterKind]:
+        """The dead-letter set (failed jobs) by kind, largest first"""
+        return ops_domain.dead_letter_by_kind(session=db())
 
 
 # -- acting ----------------------------------------------------------------------------------

@@ -173,9 +173,20 @@ class AuditQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
+class DeadLetterKindRead(Schema):
+    kind = fields.String()
+    queue = fields.String()
+    jobs = fields.Integer()
+    oldest_failed_at = fields.DateTime(allow_none=True)
+    newest_failed_at = fields.DateTime(allow_none=True)
+
+
 class AuditRead(Schema):
     id = fields.Integer()
     actor_id = fields.UUID(allow_none=True)
+    actor_email = fields.String(
+        allow_none=True, metadata={"description": "None once the account is deleted."}
+    )
     action = fields.String()
     target = fields.String()
     details = fields.Dict()

@@ -56,6 +56,7 @@ ENDPOINTS = [
     ("get", "/jobs"),
     ("get", f"/jobs/{SOME_ID}"),
     ("get", "/audit"),
+    ("get", "/dead-letter"),
     ("post", f"/jobs/{SOME_ID}/retry"),
     ("post", f"/jobs/{SOME_ID}/cancel"),
     ("post", "/dead-letter/redrive"),
@@ -131,6 +132,7 @@ def test_pause_and_resume_are_recorded_in_the_audit_log_newest_first(
     assert [e["action"] for e in log["items"]] == ["queue.resume", "queue.pause"]
     assert log["items"][1]["details"] == {"changed": False, "reason": None}
     assert {e["actor_id"] for e in log["items"]} == {str(admin.user.id)}
+    assert {e["actor_email"] for e in log["items"]} == {admin.user.email}
     assert log["items"][0]["target"] == "queue:test"
     older = client.get(f"{OPS}/audit?cursor={log['next_cursor']}", headers=admin.headers).json
     assert [e["details"]["reason"] for e in older["items"]] == ["upstream down"]
@@ -209,6 +211,25 @@ def test_redrive_takes_a_bounded_batch_of_a_kind_and_reports_what_is_left(
         ("dead_letter.redrive", "jobs"),
     ]
     assert entries[0].details["count"] == 2
+
+
+def test_the_dead_letter_set_is_counted_by_kind_largest_first(
+    client: FlaskClient, session: Session, alice: Caller, admin: Caller
+) -> None:
+    pages = [failed(session, alice) for _ in range(2)]
+    failed(session, alice, kind="test.flaky")
+    stored_job(session, alice)  # queued: not in the dead-letter set
+
+    response = client.get(f"{OPS}/dead-letter", headers=admin.headers)
+
+    assert response.status_code == 200
+    assert [(k["kind"], k["queue"], k["jobs"]) for k in response.json] == [
+        ("test.pages", "test", 2),
+        ("test.flaky", "test", 1),
+    ]
+    first = response.json[0]
+    assert first["oldest_failed_at"] == pages[0].finished_at.isoformat()
+    assert first["newest_failed_at"] == pages[1].finished_at.isoformat()
 
 
 def test_stats_give_throughput_per_minute_and_latency_percentiles(
