@@ -58,3 +58,90 @@ def test_a_reset_mail_is_delivered_and_its_token_resets_the_password(
     assert new.status_code == 200 and old.status_code == 401
     notice = delivered(smtp, email, "Your Backline password was changed")
     assert "Token:" not in text_of(notice)
+
+
+def token_in(message: Message) -> str:
+    found = re.search(r"^Token: (\S+)", text_of(message), re.MULTILINE)
+    assert found is not None, text_of(message)
+    return found.group(1)
+
+
+def test_every_mailed_flow_works_over_http_with_the_mail_read_from_smtp(
+    committed_platform: Platform, worker: Runtime, smtp: SmtpServer
+) -> None:
+    """Register, resend, verify, log in, change address, invite, accept: each token is read
+    from the message a real worker delivered to the SMTP server, never from the database."""
+    client = create_app(platform=committed_platform).test_client()
+    tag = uuid.uuid4().hex[:8]
+    owner, moved, invitee = (f"{who}-{tag}@example.com" for who in ("owner", "moved", "guest"))
+    password = "correct horse battery"
+
+    def login(email: str) -> dict[str, str]:
+        answer = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+        assert answer.status_code == 200, answer.json
+        return {"Authorization": f"Bearer {answer.json['access_token']}"}
+
+    # Register, ask for the mail again, confirm with the newest token (the first is replaced).
+    assert (
+        client.post(
+            "/api/v1/auth/register",
+            json={"email": owner, "password": password, "organization_name": "Acme Records"},
+        ).status_code
+        == 202
+    )
+    first = token_in(delivered(smtp, owner, "Confirm your e-mail address"))
+    assert client.post("/api/v1/auth/resend-verification", json={"email": owner}).status_code == 202
+    deadline = time.monotonic() + 15
+    while len(smtp.to(owner)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = token_in(smtp.to(owner)[-1])
+    assert second != first
+    assert client.post("/api/v1/auth/verify-email", json={"token": first}).status_code == 422
+    verified = client.post("/api/v1/auth/verify-email", json={"token": second})
+    assert verified.status_code == 200 and verified.json["email_verified"] is True
+
+    # A second registration of the address only warns its owner.
+    assert (
+        client.post(
+            "/api/v1/auth/register", json={"email": owner, "password": "another long one"}
+        ).status_code
+        == 202
+    )
+    delivered(smtp, owner, "Someone tried to register with your address")
+
+    # Move the account to a new address: confirmed from there, the old one is told.
+    headers = login(owner)
+    asked = client.post(
+        "/api/v1/auth/request-email-change",
+        json={"new_email": moved, "password": password},
+        headers=headers,
+    )
+    assert asked.status_code == 202
+    delivered(smtp, owner, "Your Backline e-mail address is about to change")
+    change = token_in(delivered(smtp, moved, "Confirm your new e-mail address"))
+    confirmed = client.post("/api/v1/auth/confirm-email-change", json={"token": change})
+    assert confirmed.status_code == 200 and confirmed.json["email"] == moved
+    headers = login(moved)
+
+    # Invite a colleague; they register, verify and accept with the token from their mail.
+    [org] = client.get("/api/v1/orgs", headers=headers).json["items"]
+    invited = client.post(
+        f"/api/v1/orgs/{org['id']}/invitations",
+        json={"email": invitee, "role": "admin"},
+        headers=headers,
+    )
+    assert invited.status_code == 201, invited.json
+    invitation = token_in(
+        delivered(smtp, invitee, "You are invited to join Acme Records on Backline")
+    )
+    client.post("/api/v1/auth/register", json={"email": invitee, "password": password})
+    client.post(
+        "/api/v1/auth/verify-email",
+        json={"token": token_in(delivered(smtp, invitee, "Confirm your e-mail address"))},
+    )
+    guest = login(invitee)
+    accepted = client.post("/api/v1/invitations/accept", json={"token": invitation}, headers=guest)
+
+    assert accepted.status_code == 200, accepted.json
+    roles = {o["name"]: o["role"] for o in client.get("/api/v1/orgs", headers=guest).json["items"]}
+    assert roles["Acme Records"] == "admin"
