@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -11,9 +12,10 @@ import dramatiq
 import pytest
 
 from config import Settings
+from models import ops
 from models.jobs import JobStatus
-from tests import servers
-from tests.worker.conftest import events, submit_job, wait_for
+from tests import kinds, servers
+from tests.worker.conftest import events, load, submit_job, wait_for
 from workers.broker import queue_depth
 from workers.setup import Platform, connect, start_worker_platform
 
@@ -61,3 +63,39 @@ def test_a_job_runs_and_retries_through_rabbitmq(
     assert retried.status == JobStatus.SUCCEEDED and retried.attempts == 2
     assert "retry_scheduled" in [e.type for e in events(rabbit_platform, flaky)]
     assert queue_depth(rabbit_platform.broker, "system") == 0
+
+
+def test_a_paused_queue_holds_its_jobs_on_rabbitmq_and_runs_them_once_after_resume(
+    rabbit_settings: Settings, rabbit_platform: Platform, owner: uuid.UUID
+) -> None:
+    with rabbit_platform.sessions.begin() as session:
+        assert ops.pause_queue(session=session, queue="test", actor_id=owner)
+    worker_platform, runtime = start_worker_platform(rabbit_settings)
+    worker = dramatiq.Worker(worker_platform.broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    try:
+        job_id = submit_job(rabbit_platform, owner, "test.flaky")
+        # The worker takes the message off the queue, sees the pause and defers it...
+        deadline = time.monotonic() + 15
+        while rabbit_platform.broker.get_queue_message_counts("test")[0] and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        assert rabbit_platform.broker.get_queue_message_counts("test")[0] == 0
+        # ...so for as long as the pause lasts the job is not started.
+        held_until = time.monotonic() + 2
+        while time.monotonic() < held_until:
+            job = load(rabbit_platform, job_id)
+            assert (job.status, job.attempts) == (JobStatus.QUEUED, 0)
+            time.sleep(0.1)
+
+        with rabbit_platform.sessions.begin() as session:
+            assert ops.resume_queue(session=session, queue="test")
+        done = wait_for(rabbit_platform, job_id, timeout_s=30)
+    finally:
+        worker.stop(timeout=10_000)
+        runtime.close()
+        worker_platform.broker.close()
+
+    assert done.status == JobStatus.SUCCEEDED
+    assert kinds.CALLS[str(job_id)] == [1]  # ran once: nothing lost, nothing doubled
