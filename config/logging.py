@@ -52,10 +52,15 @@ class TextFormatter(logging.Formatter):
         return f"{line} {extras}" if extras else line
 
 
+HANDLER_NAME = "backline"
+
+
 def configure_logging(settings: Settings) -> None:
     """Install the formatter the settings ask for on the root logger."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
+    handler.set_name(HANDLER_NAME)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace our own handler (configuring twice must not print twice); leave others' alone.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != HANDLER_NAME] + [handler]
     root.setLevel(settings.log_level)

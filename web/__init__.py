@@ -28,6 +28,7 @@ from web import (
     limits,
     metrics,
     orgs,
+    requestlog,
     sessions,
 )
 from web.cli import users_cli
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.extensions[EXTENSION] = platform or connect(settings)
     app.teardown_appcontext(close_db)
     errors.init_app(app)
+    requestlog.init_app(app)
     metrics.init_app(app, settings)
     api = errors.BacklineApi(app)
     api.spec.components.security_scheme(
