@@ -252,8 +252,9 @@ def _new_rows(owner_id: uuid.UUID, org_id: uuid.UUID, new: NewJob) -> tuple[Job,
         request_id=new.request_id,
         internal=new.internal,
         message_id=str(job_id),
-        # Sent right after the commit; the dispatcher clears it again if the send fails.
-        enqueued_at=func.now(),
+        # Sent right after the commit; the dispatcher clears it again if the send fails. The
+        # application's clock, not now(): a SQL expression would be re-read after the commit.
+        enqueued_at=utcnow(),
     )
     if new.run_at is not None:
         job.run_after = new.run_at

@@ -187,8 +187,11 @@ def _retry_after_s(job: Job) -> int:
     return 1
 
 
+_JOB_READ = JobRead()  # schemas are stateless once built; building one costs more than using it
+
+
 def _job_response(job: Job, status: int = 200) -> Response:
-    response = Response(JobRead().dumps(job), status=status, mimetype="application/json")
+    response = Response(_JOB_READ.dumps(job), status=status, mimetype="application/json")
     response.set_etag(job.etag)
     if not job.status.finished:
         response.headers["Retry-After"] = str(_retry_after_s(job))
