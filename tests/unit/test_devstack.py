@@ -189,7 +189,8 @@ def test_a_process_that_dies_is_restarted_and_all_stop_cleanly(tmp_path: Path) -
         stop.set()
         runner.join(10)
     assert result == [0]
-    assert not alive(second) and not alive(second_child)
+    # The group got its signal; on a loaded machine the child may take a moment to exit.
+    wait_for(lambda: not alive(second) and not alive(second_child), timeout_s=5)
 
 
 def _pids_printed(output: str, index: int) -> tuple[int, int]:
