@@ -7,6 +7,7 @@ Worker tests need committed rows (workers use their own connections), so they us
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import uuid
@@ -132,8 +133,9 @@ def session(tx_platform: Platform) -> Iterator[Session]:
 
 @pytest.fixture()
 def committed_platform(platform: Platform) -> Iterator[Platform]:
-    """The real platform; every table is emptied after the test."""
-    yield platform
+    """The real platform (rate limits counted apart for this test); tables emptied after."""
+    settings = platform.settings.replace(rate_limit_key_prefix=f"test-{uuid.uuid4().hex}")
+    yield dataclasses.replace(platform, settings=settings)
     with platform.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {TABLES} CASCADE"))
     platform.broker.flush_all()

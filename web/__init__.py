@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     api.register_blueprint(health.blp)
     api.register_blueprint(admin_ops.blp)
     limits.init_app(app, settings)  # after the blueprints: it applies their views' limits
+    app.before_request(auth.authenticate_first)  # after the limiter's check: 429 comes first
     app.register_blueprint(users_cli)
     admin_page.init_app(app)
     return app

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import g, request
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
@@ -193,28 +193,61 @@ def _authenticate() -> None:
         raise NotFound("organization not found", details={"organization_id": str(org_id)})
 
 
+AUTH_MARK = "_backline_auth"  # "user" or "admin", on the view methods that need a token
+
+
 def auth_required(view: F) -> F:
     """Reject the request unless it carries a valid access token of a live session.
 
     Sets g.user, g.session_id, and g.org_id / g.role (the organisation the request acts in).
+    The check runs before the body and query are parsed (see `authenticate_first`), so a
+    caller without a valid token learns nothing about what the route would accept.
     """
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _authenticate()
+        if "user" not in g:
+            _authenticate()
         return view(*args, **kwargs)
 
+    setattr(wrapper, AUTH_MARK, getattr(view, AUTH_MARK, "user"))
     return wrapper  # type: ignore[return-value]
+
+
+def _require_admin() -> None:
+    if not g.user.is_admin:
+        raise PermissionDenied("platform admins only")
 
 
 def admin_required(view: F) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not g.user.is_admin:
-            raise PermissionDenied("platform admins only")
+        _require_admin()
         return view(*args, **kwargs)
 
+    setattr(wrapper, AUTH_MARK, "admin")
     return auth_required(wrapper)  # type: ignore[arg-type,return-value]
+
+
+def _auth_needed() -> str | None:
+    """What the view about to run asks for: "user", "admin" or None (flask-smorest's and
+    the limiter's decorators copy the mark outwards, since they wrap with functools.wraps)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    if view_class is None:
+        return getattr(view, AUTH_MARK, None)
+    method = "get" if request.method == "HEAD" else request.method.lower()
+    return getattr(getattr(view_class, method, None), AUTH_MARK, None)
+
+
+def authenticate_first() -> None:
+    """before_request: authenticate (and check admin rights) ahead of argument parsing."""
+    needed = _auth_needed()
+    if needed is None:
+        return
+    _authenticate()
+    if needed == "admin":
+        _require_admin()
 
 
 def current_org_id() -> uuid.UUID:

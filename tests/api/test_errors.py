@@ -60,3 +60,21 @@ def test_the_openapi_document_and_the_docs_page_are_served(client: FlaskClient) 
     assert "bearerAuth" in spec.json["components"]["securitySchemes"]
     assert spec.json["paths"]["/api/v1/jobs"]["post"]["summary"].startswith("Submit a job")
     assert docs.status_code == 200 and b"swagger-ui" in docs.data
+
+
+def test_the_token_is_checked_before_the_body_so_strangers_learn_nothing_of_the_schema(
+    client: FlaskClient, alice: Caller
+) -> None:
+    junk = {"kind": 5, "params": "nope", "extra": True}
+
+    stranger = client.post("/api/v1/jobs", json=junk)
+    member = client.post("/api/v1/jobs", json=junk, headers=alice.headers)
+    not_admin = client.post(
+        "/api/v1/admin/ops/dead-letter/redrive", json={"bogus": 1}, headers=alice.headers
+    )
+    bad_query = client.get("/api/v1/admin/ops/stats?window=-1", headers=alice.headers)
+
+    assert stranger.status_code == 401 and stranger.json["details"] == {}
+    assert member.status_code == 422  # a caller with a token gets the field errors
+    assert not_admin.status_code == 403 and not_admin.json["code"] == "permission_denied"
+    assert bad_query.status_code == 403

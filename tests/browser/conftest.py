@@ -79,7 +79,7 @@ def console(page: Page) -> ConsoleLog:
 @pytest.fixture()
 def live_api(settings: Settings, committed_platform: Platform) -> Iterator[str]:
     """The app on a free port of 127.0.0.1, over real HTTP; its base URL."""
-    app = create_app(settings)
+    app = create_app(committed_platform.settings)  # its own rate-limit counters
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-api", daemon=True)
     thread.start()
