@@ -430,7 +430,9 @@ def redrive(*, session: Session, job: Job) -> Job:
             details={"status": job.status.value},
         )
     now = utcnow()
-    previous = {"status": job.status.value, "attempts": job.attempts, "error": job.error}
+    # The history is shown to every member: the traceback stays with operators.
+    error = {k: v for k, v in (job.error or {}).items() if k != "traceback"} or None
+    previous = {"status": job.status.value, "attempts": job.attempts, "error": error}
     job.status = JobStatus.QUEUED
     job.attempts = 0
     job.crashes = 0

@@ -116,6 +116,10 @@ def record_attempt(
     )
 
 
+# The first key of the two-part advisory lock that serialises one address's logins.
+LOGIN_LOCK_CLASS = 7_101
+
+
 def log_in(
     *, session: Session, email: str, password: str, ip: str | None, user_agent: str | None
 ) -> tuple[User, Device]:
@@ -138,6 +142,11 @@ def log_in(
             at=utcnow(),
         )
 
+    # One judgement at a time per address, held until the caller commits the attempt:
+    # otherwise parallel guesses would all read the failure count before any was written.
+    session.execute(
+        select(func.pg_advisory_xact_lock(LOGIN_LOCK_CLASS, func.hashtext(email)))
+    )
     wait = retry_after_s(session=session, email=email, ip=ip, now=utcnow())
     if wait:
         record(Outcome.THROTTLED)

@@ -305,3 +305,25 @@ def test_a_failed_jobs_error_is_shown_without_its_traceback(
     error = client.get(f"/api/v1/jobs/{job_id}", headers=alice.headers).json["error"]
 
     assert error == {"type": "KeyError", "message": "'x'", "transient": True}
+
+
+def test_a_retried_jobs_history_keeps_the_traceback_from_its_members(
+    client: FlaskClient, alice: Caller, session: Session
+) -> None:
+    job_id = client.post("/api/v1/jobs", json=a_job(), headers=alice.headers).json["id"]
+    job = session.get_one(Job, uuid.UUID(job_id))
+    job.status = JobStatus.FAILED
+    job.error = {
+        "type": "KeyError",
+        "message": "boom",
+        "transient": False,
+        "traceback": 'File "/srv/app/secret_module.py", line 9, in run',
+    }
+    session.commit()
+
+    assert client.post(f"/api/v1/jobs/{job_id}/retry", headers=alice.headers).status_code == 202
+    history = client.get(f"/api/v1/jobs/{job_id}/events", headers=alice.headers).json["items"]
+
+    [redriven] = [e for e in history if e["type"] == "redriven"]
+    assert redriven["data"]["error"] == {"type": "KeyError", "message": "boom", "transient": False}
+    assert "secret_module" not in str(history)

@@ -3,6 +3,9 @@ and the owner still able to get in from where they usually log in."""
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -159,3 +162,24 @@ def test_unknown_and_known_addresses_are_throttled_alike(
 
     assert [shape(r) for r in known] == [shape(r) for r in unknown]
     assert [r.status_code for r in known] == [401] * 5 + [429]
+
+
+def test_parallel_guesses_cannot_slip_past_the_throttle(committed_platform: Platform) -> None:
+    email = "raced@example.com"
+    with committed_platform.sessions.begin() as session:
+        make_user(session, email=email)
+    app = create_app(platform=committed_platform)
+    barrier = threading.Barrier(12)
+
+    def guess(n: int) -> int:
+        client = app.test_client()
+        barrier.wait()
+        return client.post(
+            "/api/v1/auth/login", json={"email": email, "password": f"wrong guess {n}"}
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = Counter(pool.map(guess, range(12)))
+
+    # Five wrong passwords are judged, then the address waits; all at once changes nothing.
+    assert answers == Counter({401: 5, 429: 7})
