@@ -347,6 +347,14 @@ def record_effect(*, session: Session, job_id: uuid.UUID, key: str, result: Any)
     )
 
 
+def redact_params(*, session: Session, job_id: uuid.UUID, fields: dict[str, str]) -> None:
+    """Overwrite some of a job's params (a mailed secret, once the mail is out)."""
+    session.execute(
+        text("UPDATE jobs SET params = params || CAST(:patch AS jsonb) WHERE id = :id"),
+        {"id": job_id, "patch": _json(fields)},
+    )
+
+
 def mark_not_enqueued(*, session: Session, job_ids: list[uuid.UUID]) -> None:
     """Note that the broker refused these jobs' messages (the sweep sends them)."""
     if job_ids:

@@ -319,11 +319,25 @@ def _same_request(existing: Job, new: NewJob) -> Job:
     return existing
 
 
-def get_job(*, session: Session, job_id: uuid.UUID, viewer: Viewer, lock: bool = False) -> Job:
-    """The job, if the viewer may see it; another organisation's job does not exist for them."""
+def get_job(
+    *,
+    session: Session,
+    job_id: uuid.UUID,
+    viewer: Viewer,
+    lock: bool = False,
+    include_internal: bool = False,
+) -> Job:
+    """The job, if the viewer may see it; another organisation's job does not exist for them.
+
+    Internal jobs (account mails with their tokens) are no one's to read through the jobs
+    API, admins' included; operators reach them through the ops API (`include_internal`),
+    which hides their secrets.
+    """
     query = select(Job).where(Job.id == job_id)
+    if not include_internal:
+        query = query.where(Job.internal.is_(False))
     if not viewer.is_admin:
-        query = query.where(Job.org_id == viewer.org_id, Job.internal.is_(False))
+        query = query.where(Job.org_id == viewer.org_id)
     if lock:
         query = query.with_for_update()
     job = session.scalar(query)
@@ -359,9 +373,9 @@ def list_jobs(
 ) -> tuple[list[Job], str | None]:
     """A page of the viewer's organisation's jobs (all jobs for platform admins), newest
     first, and the cursor of the next page."""
-    query = select(Job)
+    query = select(Job).where(Job.internal.is_(False))
     if not viewer.is_admin:
-        query = query.where(Job.org_id == viewer.org_id, Job.internal.is_(False))
+        query = query.where(Job.org_id == viewer.org_id)
     if filters.status is not None:
         query = query.where(Job.status == filters.status)
     if filters.kind is not None:

@@ -144,9 +144,7 @@ def log_in(
 
     # One judgement at a time per address, held until the caller commits the attempt:
     # otherwise parallel guesses would all read the failure count before any was written.
-    session.execute(
-        select(func.pg_advisory_xact_lock(LOGIN_LOCK_CLASS, func.hashtext(email)))
-    )
+    session.execute(select(func.pg_advisory_xact_lock(LOGIN_LOCK_CLASS, func.hashtext(email))))
     wait = retry_after_s(session=session, email=email, ip=ip, now=utcnow())
     if wait:
         record(Outcome.THROTTLED)

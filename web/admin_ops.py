@@ -125,7 +125,7 @@ class JobDetail(MethodView):
     def get(self, job_id: uuid.UUID) -> dict[str, Any]:
         """A job in full: params, progress, attempts, history, error with traceback, result"""
         viewer = Viewer(user_id=g.user.id, is_admin=True)
-        job = jobs_domain.get_job(session=db(), job_id=job_id, viewer=viewer)
+        job = jobs_domain.get_job(session=db(), job_id=job_id, viewer=viewer, include_internal=True)
         events = jobs_domain.list_events(session=db(), job=job)
         return {"job": job, "events": events}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from models.jobs import JobStatus
@@ -135,10 +137,26 @@ class AdminJobPage(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+SECRET_PARAMS = ("text", "html")
+
+
+def _shown_params(job: Any) -> dict[str, Any]:
+    """A job's params as operators see them: never the body of an internal (account) mail."""
+    params = dict(job.params or {})
+    if getattr(job, "internal", False):
+        for name in SECRET_PARAMS:
+            if name in params:
+                params[name] = "[hidden: an account mail carries a token]"
+    return params
+
+
 class AdminJobRead(JobSummary):
     """Everything about a job, its error's traceback included (platform admins only)."""
 
-    params = fields.Dict()
+    params = fields.Function(
+        lambda job: _shown_params(job),
+        metadata={"description": "An internal job's mail body is hidden: it carries a token."},
+    )
     result = fields.Raw(allow_none=True)
     error = fields.Dict(allow_none=True)
     checkpoint = fields.Dict(allow_none=True)

@@ -307,7 +307,7 @@ def send_mail(
         owner_id=owner.id,
         org_id=org_id,
         kind=kind,
-        params={"to": [to], "subject": subject, "text": text},
+        params={"to": [to], "subject": subject, "text": text, "redact_after_send": True},
         request_id=getattr(g, "request_id", None),
         internal=True,  # the mail carries a token: its owner must not read it back
     )

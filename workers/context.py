@@ -127,6 +127,11 @@ class JobContext:
             job_runs.record_effect(session=session, job_id=self._job.id, key=key, result=result)
         return result
 
+    def redact_params(self, fields: dict[str, str]) -> None:
+        """Replace params that must not outlive their use (a token in a mail, once sent)."""
+        with self._runtime.sessions.begin() as session:
+            job_runs.redact_params(session=session, job_id=self._job.id, fields=fields)
+
     def sleep(self, seconds: float) -> None:
         """Wait, waking early with JobCancelled if the job is cancelled meanwhile."""
         deadline = time.monotonic() + seconds

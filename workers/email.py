@@ -22,6 +22,9 @@ MAX_RECIPIENTS = 50
 MAX_BODY_CHARS = 200_000
 
 
+REDACTED = "[sent; the body carried a secret and is no longer kept]"
+
+
 class EmailParams(Schema):
     to = fields.List(
         fields.Email(), required=True, validate=validate.Length(min=1, max=MAX_RECIPIENTS)
@@ -36,6 +39,9 @@ class EmailParams(Schema):
     text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_BODY_CHARS))
     html = fields.String(validate=validate.Length(max=MAX_BODY_CHARS))
     reply_to = fields.Email()
+    # The body carries a secret (a token the account flows mail): once the mail is out, the
+    # stored params keep only a note, so neither the database nor an operator can reuse it.
+    redact_after_send = fields.Boolean(load_default=False)
 
 
 def build_message(settings: Settings, params: dict[str, Any], job_id: str) -> EmailMessage:
@@ -83,4 +89,8 @@ def send_email(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Send one e-mail over SMTP."""
     message = build_message(ctx.settings, params, ctx.job_id)
     ctx.progress(0, 1, "sending")
-    return ctx.effect("smtp.send", lambda: deliver(ctx.settings, message))
+    sent = ctx.effect("smtp.send", lambda: deliver(ctx.settings, message))
+    if params.get("redact_after_send"):
+        note = REDACTED
+        ctx.redact_params({"text": note, **({"html": note} if "html" in params else {})})
+    return sent

@@ -102,7 +102,9 @@ def retry_job(
     reason: str | None,
 ) -> Job:
     """Queue a failed or cancelled job again (Conflict otherwise), audited."""
-    job = get_job(session=session, job_id=job_id, viewer=_admin(actor_id), lock=True)
+    job = get_job(
+        session=session, job_id=job_id, viewer=_admin(actor_id), lock=True, include_internal=True
+    )
     previous = job.status.value
     enqueue.redrive(session=session, dispatcher=platform.dispatcher, job=job)
     ops.record(
@@ -119,7 +121,9 @@ def cancel_job(
     *, session: Session, actor_id: uuid.UUID, job_id: uuid.UUID, reason: str | None
 ) -> Job:
     """Cancel a queued job, or ask a running one to stop (Conflict if finished), audited."""
-    job = get_job(session=session, job_id=job_id, viewer=_admin(actor_id), lock=True)
+    job = get_job(
+        session=session, job_id=job_id, viewer=_admin(actor_id), lock=True, include_internal=True
+    )
     previous = job.status.value
     request_cancel(session=session, job=job)
     ops.record(

@@ -8,9 +8,14 @@ import time
 import uuid
 from email.message import Message
 
+from sqlalchemy import select
+
+from models.jobs import Job, JobStatus
 from tests.conftest import make_user
 from tests.smtp import SmtpServer
+from tests.worker.conftest import wait_for
 from web import create_app
+from workers.email import REDACTED
 from workers.setup import Platform
 from workers.tracking import Runtime
 
@@ -58,6 +63,14 @@ def test_a_reset_mail_is_delivered_and_its_token_resets_the_password(
     assert new.status_code == 200 and old.status_code == 401
     notice = delivered(smtp, email, "Your Backline password was changed")
     assert "Token:" not in text_of(notice)
+
+    # Once sent, the stored mail keeps no usable token: not in the database, not for admins.
+    with committed_platform.sessions() as session:
+        mails = session.scalars(select(Job).where(Job.kind == "email.send")).all()
+        sent = [wait_for(committed_platform, m.id) for m in mails]
+    assert {m.status for m in sent} == {JobStatus.SUCCEEDED}
+    assert all(m.params["text"] == REDACTED for m in sent)
+    assert found.group(1) not in str([m.params for m in sent])
 
 
 def token_in(message: Message) -> str:
