@@ -10,6 +10,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models import ops
 from models.accounts import User
 from models.errors import NotFound, PermissionDenied
 from models.orgs import Membership, Organization, Tier
@@ -68,13 +69,24 @@ def member_counts(*, session: Session, org_ids: list[uuid.UUID]) -> dict[uuid.UU
     return {org_id: count for org_id, count in rows}
 
 
-def set_tier(*, session: Session, org_id: uuid.UUID, tier: Tier) -> Organization:
-    """Move an organisation to another subscription tier (its quotas change at once)."""
+def set_tier(
+    *, session: Session, actor_id: uuid.UUID, org_id: uuid.UUID, tier: Tier
+) -> Organization:
+    """Move an organisation to another subscription tier (its quotas change at once); the
+    change is in the operators' audit log."""
     org = session.get(Organization, org_id, with_for_update=True)
     if org is None:
         raise NotFound("organization not found", details={"organization_id": str(org_id)})
+    previous = org.tier
     org.tier = tier
     session.flush()
+    ops.record(
+        session=session,
+        actor_id=actor_id,
+        action=ops.OpsAction.SET_TIER,
+        target=f"org:{org_id}",
+        details={"from": previous.value, "to": tier.value},
+    )
     return org
 
 
@@ -105,6 +117,14 @@ def set_platform_admin(
         raise PermissionDenied("platform admins only")
     if target is None:
         raise NotFound("user not found", details={"user_id": str(user_id)})
+    previous = target.is_admin
     target.is_admin = is_admin
     session.flush()
+    ops.record(
+        session=session,
+        actor_id=actor_id,
+        action=ops.OpsAction.SET_PLATFORM_ADMIN,
+        target=f"user:{user_id}",
+        details={"from": previous, "to": is_admin},
+    )
     return target

@@ -32,6 +32,8 @@ class OpsAction(enum.StrEnum):
     REDRIVE = "dead_letter.redrive"
     PAUSE = "queue.pause"
     RESUME = "queue.resume"
+    SET_TIER = "org.set_tier"
+    SET_PLATFORM_ADMIN = "user.set_platform_admin"
 
 
 class OpsAudit(Base):

@@ -126,7 +126,7 @@ class AdminOrgItem(MethodView):
     @admin_required
     def patch(self, body: dict[str, Any], org_id: uuid.UUID) -> dict[str, Any]:
         """Move an organization to another subscription tier (quotas change at once)"""
-        org = admin.set_tier(session=db(), org_id=org_id, tier=body["tier"])
+        org = admin.set_tier(session=db(), actor_id=g.user.id, org_id=org_id, tier=body["tier"])
         db().commit()
         [row] = _with_members([org])
         return row

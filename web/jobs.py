@@ -20,6 +20,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from models import jobs as jobs_domain
+from models import ops
 from models.accounts import utcnow
 from models.errors import EmailNotVerified, InvalidInput, PermissionDenied
 from models.jobs import Job, JobFilter, JobStatus
@@ -155,6 +156,18 @@ def _kind(name: str) -> JobKind:
             details={"kind": name},
         )
     return kind
+
+
+def _audit_if_operator(job: Job, action: ops.OpsAction) -> None:
+    """A platform admin acting on another organisation's job is an operator action."""
+    if g.user.is_admin and job.org_id != g.org_id:
+        ops.record(
+            session=db(),
+            actor_id=g.user.id,
+            action=action,
+            target=f"job:{job.id}",
+            details={"via": "jobs_api", "org_id": str(job.org_id)},
+        )
 
 
 def _manageable(job_id: uuid.UUID) -> Job:
@@ -337,6 +350,7 @@ class JobCancel(MethodView):
         """Cancel: a queued job at once, a running one at its next check"""
         job = _manageable(job_id)
         jobs_domain.request_cancel(session=db(), job=job)
+        _audit_if_operator(job, ops.OpsAction.CANCEL)
         db().commit()
         return _job_response(job)
 
@@ -354,6 +368,7 @@ class JobRetry(MethodView):
         if kind is not None and kind.counts_toward_quota and not job.internal:
             consume_job_quota(session=db(), org_id=job.org_id)
         enqueue.redrive(session=db(), dispatcher=platform().dispatcher, job=job)
+        _audit_if_operator(job, ops.OpsAction.RETRY)
         db().commit()
         return _job_response(job, 202)
 

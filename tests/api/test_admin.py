@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from models.accounts import User
 from models.orgs import Organization, Tier, create_organization
-from tests.api.conftest import Caller
+from tests.api.conftest import Caller, a_job
 from tests.conftest import make_user, org_of
 
 
@@ -114,3 +114,29 @@ def test_unknown_ids_and_bad_cursors_are_clear_errors(client: FlaskClient, admin
 
     assert org.status_code == user.status_code == 404
     assert cursor.status_code == 422 and "cursor" in cursor.json["details"]["fields"]
+
+
+def test_every_admin_change_is_in_the_operators_audit_log(
+    client: FlaskClient, admin: Caller, alice: Caller, session: Session
+) -> None:
+    org_id = org_of(session, alice.user.id)
+    job_id = client.post("/api/v1/jobs", json=a_job(), headers=alice.headers).json["id"]
+
+    tier = client.patch(
+        f"/api/v1/admin/orgs/{org_id}", json={"tier": "creator"}, headers=admin.headers
+    )
+    rights = client.patch(
+        f"/api/v1/admin/users/{alice.user.id}", json={"is_admin": True}, headers=admin.headers
+    )
+    # Through the ordinary jobs API, on someone else's organisation's job.
+    cancelled = client.post(f"/api/v1/jobs/{job_id}/cancel", headers=admin.headers)
+    audit = client.get("/api/v1/admin/ops/audit", headers=admin.headers).json["items"]
+
+    assert (tier.status_code, rights.status_code, cancelled.status_code) == (200, 200, 200)
+    logged = {(e["action"], e["target"]) for e in audit}
+    assert logged >= {
+        ("org.set_tier", f"org:{org_id}"),
+        ("user.set_platform_admin", f"user:{alice.user.id}"),
+        ("job.cancel", f"job:{job_id}"),
+    }
+    assert all(e["actor_id"] == str(admin.user.id) for e in audit)
