@@ -27,6 +27,7 @@ from models.orgs import (
     get_membership,
     join,
     lock_organization,
+    membership,
     require_role,
 )
 
@@ -191,6 +192,7 @@ def accept_invitation(
         or invitation.revoked_at is not None
         or invitation.expires_at <= now
         or invitation.email != normalise_email(user_email)
+        or not _inviter_may_still_invite(session, invitation)
     ):
         # One answer for every reason: a token for someone else's address reveals nothing.
         raise InvalidInput(
@@ -199,6 +201,16 @@ def accept_invitation(
         )
     invitation.accepted_at = now
     return join(session=session, org_id=invitation.org_id, user_id=user_id, role=invitation.role)
+
+
+def _inviter_may_still_invite(session: Session, invitation: Invitation) -> bool:
+    """An invitation is only as good as its sender's standing: someone removed or demoted
+    since must not be able to walk back in (or let a friend in) with one sent earlier."""
+    if invitation.invited_by is None:
+        return False
+    inviter = membership(session=session, org_id=invitation.org_id, user_id=invitation.invited_by)
+    needed = Role.OWNER if invitation.role == Role.OWNER else Role.ADMIN
+    return inviter is not None and inviter.role.rank >= needed.rank
 
 
 def _locked_by_token(session: Session, token: str) -> Invitation | None:

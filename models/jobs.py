@@ -281,7 +281,7 @@ def create_job(
         return job, True
     existing = _by_idempotency_key(session, owner_id, new.idempotency_key)
     if existing is not None:
-        return _same_request(existing, new), False
+        return _same_request(existing, new, org_id), False
     try:
         # A savepoint, so that losing a race on the idempotency key leaves the caller's
         # transaction usable and we can return the winner's job.
@@ -292,7 +292,7 @@ def create_job(
         existing = _by_idempotency_key(session, owner_id, new.idempotency_key)
         if existing is None:
             raise
-        return _same_request(existing, new), False
+        return _same_request(existing, new, org_id), False
     return job, True
 
 
@@ -310,7 +310,13 @@ def _by_idempotency_key(session: Session, owner_id: uuid.UUID, key: str) -> Job 
     return session.scalar(select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key))
 
 
-def _same_request(existing: Job, new: NewJob) -> Job:
+def _same_request(existing: Job, new: NewJob, org_id: uuid.UUID) -> Job:
+    if existing.org_id != org_id:
+        # Keys are the submitter's, but a replay must not hand over a job of an organisation
+        # the caller acts outside of (one they may have left since).
+        raise Conflict(
+            "this Idempotency-Key was already used in another organization; use a new key"
+        )
     if existing.kind != new.kind or existing.params != new.params:
         raise Conflict(
             "this Idempotency-Key was already used for a different request",

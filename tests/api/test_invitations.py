@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -252,3 +253,26 @@ def test_an_organization_sends_only_so_many_invitations_a_day(
     assert (
         session.scalar(select(Invitation).where(Invitation.email == "one-more@example.com")) is None
     )
+
+
+@pytest.mark.parametrize("fate", ["removed", "demoted"])
+def test_an_invitation_dies_with_its_senders_standing(
+    client: FlaskClient, alice: Caller, session: Session, tx_platform: Platform, fate: str
+) -> None:
+    org_id = org_of(session, alice.user.id)
+    mallory = org_member(tx_platform, session, org_id, Role.ADMIN)
+    assert invite(client, mallory, org_id, "sidekick@example.com", "admin").status_code == 201
+    token = token_in(mail_to(session, "sidekick@example.com"))
+    target = f"/api/v1/orgs/{org_id}/members/{mallory.user.id}"
+    if fate == "removed":
+        assert client.delete(target, headers=alice.headers).status_code == 204
+    else:
+        changed = client.patch(target, json={"role": "member"}, headers=alice.headers)
+        assert changed.status_code == 200
+
+    sidekick = user_with_email(tx_platform, session, "sidekick@example.com")
+    refused = accept(client, sidekick, token)
+
+    assert refused.status_code == 422
+    members = client.get(f"/api/v1/orgs/{org_id}/members", headers=alice.headers).json["items"]
+    assert "sidekick@example.com" not in {m["email"] for m in members}

@@ -367,3 +367,21 @@ def test_unknown_members_and_bad_roles_are_refused(
     assert bad_role.status_code == 422 and "role" in bad_role.json["details"]["fields"]
     assert extra.status_code == 422 and "is_admin" in extra.json["details"]["fields"]
     assert alice.user.is_admin is False
+
+
+def test_an_idempotency_key_replay_never_reaches_into_another_organization(
+    client: FlaskClient, alice: Caller, session: Session, tx_platform: Platform
+) -> None:
+    org_id = org_of(session, alice.user.id)
+    bob = org_member(tx_platform, session, org_id)
+    keyed = {**in_org(bob, org_id), "Idempotency-Key": "k-1"}
+    first = client.post("/api/v1/jobs", json=a_job(), headers=keyed)
+    assert first.status_code == 202
+    assert client.delete(f"/api/v1/orgs/{org_id}/members/{bob.user.id}", headers=alice.headers)
+
+    replay = client.post(
+        "/api/v1/jobs", json=a_job(), headers={**bob.headers, "Idempotency-Key": "k-1"}
+    )
+
+    assert replay.status_code == 409 and replay.json["code"] == "conflict"
+    assert first.json["id"] not in replay.get_data(as_text=True)
