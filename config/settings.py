@@ -164,6 +164,8 @@ class Settings:
     prometheus_multiproc_dir: str = ""
     # The worker pool's metrics server (forked by Dramatiq's main process); 0 turns it off.
     worker_metrics_port: int = 9191
+    # Where it listens. It has no token: loopback unless a private network needs it (compose).
+    worker_metrics_host: str = "127.0.0.1"
     # Inbound rate limits (web/limits.py), counted in Redis so every API process shares them.
     # Values are `limits` strings: "10/hour", "20 per minute", "5/second;100/hour".
     rate_limits_enabled: bool = True
@@ -295,6 +297,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         metrics_token=_str(e, "METRICS_TOKEN", d.metrics_token),
         prometheus_multiproc_dir=_str(e, "PROMETHEUS_MULTIPROC_DIR", d.prometheus_multiproc_dir),
         worker_metrics_port=_int(e, "WORKER_METRICS_PORT", d.worker_metrics_port),
+        worker_metrics_host=_str(e, "WORKER_METRICS_HOST", d.worker_metrics_host),
         rate_limits_enabled=_bool(e, "RATE_LIMITS_ENABLED", d.rate_limits_enabled),
         rate_limit_storage_url=_str(e, "RATE_LIMIT_STORAGE_URL", d.rate_limit_storage_url),
         rate_limit_key_prefix=_str(e, "RATE_LIMIT_KEY_PREFIX", d.rate_limit_key_prefix),

@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = errors.JsonProvider(app)
     app.extensions[EXTENSION] = platform or connect(settings)
     app.teardown_appcontext(close_db)
     errors.init_app(app)

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
@@ -49,6 +50,19 @@ _CODE_OF = {
     429: "rate_limited",
     500: "internal_error",
 }
+
+
+class JsonProvider(DefaultJSONProvider):
+    """Flask's JSON, but a body nested too deeply for the parser is bad JSON (a 400), not a
+    RecursionError that would surface as a 500 with a traceback in the log."""
+
+    sort_keys = False
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("the JSON nests too deeply") from None
 
 
 class ErrorSchema(Schema):
@@ -143,6 +157,10 @@ def _require_json_body() -> None:
     has_body = (request.content_length or 0) > 0
     if request.method in ("POST", "PUT", "PATCH") and has_body and not request.is_json:
         raise UnsupportedMediaType("send the body as application/json")
+    if has_body and request.is_json:
+        # Parsed once here, through JsonProvider: a body too deep for the parser is a 400
+        # before webargs (which parses on its own) or a rate-limit key function meets it.
+        request.get_json(silent=False)
 
 
 def _stamp_request_id(response: Response) -> Response:

@@ -189,6 +189,9 @@ def record_webhook_signature_failure() -> None:
     metrics().webhook_failures.inc()
 
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def _start_timer() -> None:
     g.metrics_started = time.perf_counter()
 
@@ -196,10 +199,13 @@ def _start_timer() -> None:
 def _observe(response: Response) -> Response:
     started = g.pop("metrics_started", None)
     route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+    # Label values come from a fixed set: anyone can send an invented method, and every new
+    # value would be a new series kept for the life of the process.
+    method = request.method if request.method in KNOWN_METHODS else "other"
     m = metrics()
-    m.requests.labels(request.method, route, str(response.status_code)).inc()
+    m.requests.labels(method, route, str(response.status_code)).inc()
     if started is not None:
-        m.latency.labels(request.method, route).observe(time.perf_counter() - started)
+        m.latency.labels(method, route).observe(time.perf_counter() - started)
     return response
 
 

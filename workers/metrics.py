@@ -90,7 +90,7 @@ def clear_multiproc_dir(settings: Settings) -> None:
             stale.unlink(missing_ok=True)
 
 
-def start_exposition(settings: Settings, port: int, addr: str = "0.0.0.0") -> Any:  # noqa: S104
+def start_exposition(settings: Settings, port: int, addr: str = "127.0.0.1") -> Any:
     """Serve the workers' metrics on `port` (0: any free port); returns the server."""
     server, _thread = start_http_server(port, addr, registry=exposition_registry(settings))
     return server
@@ -99,5 +99,5 @@ def start_exposition(settings: Settings, port: int, addr: str = "0.0.0.0") -> An
 def serve() -> None:
     """Dramatiq fork function: serve the workers' metrics until the worker pool stops."""
     settings = load_settings()
-    start_exposition(settings, settings.worker_metrics_port)
+    start_exposition(settings, settings.worker_metrics_port, settings.worker_metrics_host)
     threading.Event().wait()

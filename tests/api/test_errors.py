@@ -78,3 +78,15 @@ def test_the_token_is_checked_before_the_body_so_strangers_learn_nothing_of_the_
     assert member.status_code == 422  # a caller with a token gets the field errors
     assert not_admin.status_code == 403 and not_admin.json["code"] == "permission_denied"
     assert bad_query.status_code == 403
+
+
+def test_a_body_nested_too_deeply_is_bad_json_not_a_crash(client: FlaskClient) -> None:
+    depth = 50_000
+    body = '{"email": "a@example.com", "password": ' + "[" * depth + "]" * depth + "}"
+
+    response = client.post(
+        "/api/v1/auth/login", data=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.json["code"] == "bad_request"

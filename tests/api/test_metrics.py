@@ -89,3 +89,20 @@ def test_without_a_token_production_has_no_metrics_endpoint(tx_platform: Platfor
 
 def _with(platform: Platform, settings: Settings) -> Platform:
     return replace(platform, settings=settings)
+
+
+def test_invented_methods_do_not_make_new_series(client: FlaskClient) -> None:
+    for n in range(20):
+        client.open("/healthz", method=f"X{n}")
+    _, after = scrape(client)
+
+    methods = {
+        dict(labels)["method"] for name, labels in after if name == "backline_http_requests_total"
+    }
+    assert not any(m.startswith("X") for m in methods)
+    assert (
+        value(
+            after, "backline_http_requests_total", method="other", route="<unmatched>", status="405"
+        )
+        >= 20
+    )
