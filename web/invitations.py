@@ -16,6 +16,7 @@ from marshmallow import Schema, fields, validate
 
 from models import invitations, orgs
 from models.accounts import User
+from models.errors import EmailNotVerified
 from models.invitations import Invitation
 from models.orgs import MyOrganization, Role
 from web.auth import BEARER, auth_required, send_mail
@@ -131,6 +132,12 @@ class AcceptInvitation(MethodView):
     @auth_required
     def post(self, body: dict[str, Any]) -> MyOrganization:
         """Join the organization an invitation to your e-mail address is for"""
+        if g.user.email_verified_at is None:
+            # The address is what the invitation trusts: it must be proven first.
+            raise EmailNotVerified(
+                "confirm your e-mail address before accepting an invitation",
+                details={"email": g.user.email},
+            )
         member = invitations.accept_invitation(
             session=db(), token=body["token"], user_id=g.user.id, user_email=g.user.email
         )

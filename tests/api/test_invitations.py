@@ -276,3 +276,22 @@ def test_an_invitation_dies_with_its_senders_standing(
     assert refused.status_code == 422
     members = client.get(f"/api/v1/orgs/{org_id}/members", headers=alice.headers).json["items"]
     assert "sidekick@example.com" not in {m["email"] for m in members}
+
+
+def test_an_unverified_account_cannot_accept_until_it_proves_its_address(
+    client: FlaskClient, alice: Caller, session: Session, tx_platform: Platform
+) -> None:
+    org_id = org_of(session, alice.user.id)
+    invite(client, alice, org_id, "pending@example.com")
+    token = token_in(mail_to(session, "pending@example.com"))
+    user = make_user(session, email="pending@example.com", verified=False)
+    session.commit()
+    pending = Caller(user, access_token(tx_platform, session, user))
+
+    refused = accept(client, pending, token)
+    user.email_verified_at = utcnow()
+    session.commit()
+    accepted = accept(client, pending, token)
+
+    assert refused.status_code == 403 and refused.json["code"] == "email_not_verified"
+    assert accepted.status_code == 200  # the refusal did not use the invitation up
