@@ -27,6 +27,9 @@ RATE_LIMIT_SETTINGS = (
     "rate_limit_refresh",
     "rate_limit_resend_verification",
     "rate_limit_password_reset",
+    "rate_limit_account_mail",
+    "rate_limit_email_change_confirmation",
+    "rate_limit_address_taken_notice",
     "rate_limit_per_user",
 )
 
@@ -175,8 +178,12 @@ class Settings:
     rate_limit_login: str = "20/minute"  # per IP
     rate_limit_verify_email: str = "10/hour"  # per IP
     rate_limit_refresh: str = "60/minute"  # per IP
+    # Caps on the mails sent to one address: past them the answer stays 202, nothing is sent.
     rate_limit_resend_verification: str = "10/hour"  # per e-mail address
     rate_limit_password_reset: str = "5/hour"  # noqa: S105 - a rate, per e-mail address
+    rate_limit_email_change_confirmation: str = "3/day"  # per new address
+    rate_limit_address_taken_notice: str = "1/day"  # per address that has an account
+    rate_limit_account_mail: str = "20/hour"  # per IP, on each of reset and resend (429)
     rate_limit_per_user: str = "600/minute"  # every authenticated call, per user
     # How many reverse proxies in front of the API append to X-Forwarded-For. 0: the header is
     # ignored (anyone could forge it), so per-IP limits and the audit see the socket's peer.
@@ -309,6 +316,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             e, "RATE_LIMIT_RESEND_VERIFICATION", d.rate_limit_resend_verification
         ),
         rate_limit_password_reset=_str(e, "RATE_LIMIT_PASSWORD_RESET", d.rate_limit_password_reset),
+        rate_limit_account_mail=_str(e, "RATE_LIMIT_ACCOUNT_MAIL", d.rate_limit_account_mail),
+        rate_limit_email_change_confirmation=_str(
+            e, "RATE_LIMIT_EMAIL_CHANGE_CONFIRMATION", d.rate_limit_email_change_confirmation
+        ),
+        rate_limit_address_taken_notice=_str(
+            e, "RATE_LIMIT_ADDRESS_TAKEN_NOTICE", d.rate_limit_address_taken_notice
+        ),
         rate_limit_per_user=_str(e, "RATE_LIMIT_PER_USER", d.rate_limit_per_user),
         trusted_proxy_count=_int(e, "TRUSTED_PROXY_COUNT", d.trusted_proxy_count),
     )

@@ -1,8 +1,11 @@
 """What a user does with their own account: confirm, recover, re-address, update.
 
-Tokens for these flows are mailed once, stored as digests, single-use and short-lived; a new
-token of a purpose replaces the user's unused ones (models.accounts.issue_email_token). The
-functions answer what the caller needs to mail; the web layer writes and sends the mails.
+Tokens for these flows are mailed once, stored as digests, single-use and short-lived. A new
+verification or reset token leaves the unused older ones valid (anyone may ask for one, and a
+stranger's request must not void the owner's link); using one ends the others. A new e-mail
+change token replaces the older ones: only the account's owner asks for it, and their latest
+choice of address is the one that counts. The functions answer what the caller needs to mail;
+the web layer writes and sends the mails, within the caps on mails per address.
 Functions that look an address up answer None for an unknown one: the caller must answer the
 same either way, so nobody learns which addresses have accounts.
 """
@@ -30,7 +33,7 @@ from models.accounts import (
     take_email_token,
     utcnow,
 )
-from models.errors import Conflict, InvalidInput, WrongPassword
+from models.errors import Conflict, EmailNotVerified, InvalidInput, WrongPassword
 
 VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"  # noqa: S105 - a token purpose, not a password
@@ -51,7 +54,10 @@ def resend_verification(*, session: Session, email: str, ttl_s: int) -> tuple[Us
     user = find_user_by_email(session=session, email=email)
     if user is None or user.email_verified_at is not None:
         return None
-    return user, issue_email_token(session=session, user=user, purpose=VERIFY_EMAIL, ttl_s=ttl_s)
+    token = issue_email_token(
+        session=session, user=user, purpose=VERIFY_EMAIL, ttl_s=ttl_s, replace=False
+    )
+    return user, token
 
 
 def request_password_reset(*, session: Session, email: str, ttl_s: int) -> tuple[User, str] | None:
@@ -59,7 +65,10 @@ def request_password_reset(*, session: Session, email: str, ttl_s: int) -> tuple
     user = find_user_by_email(session=session, email=email)
     if user is None:
         return None
-    return user, issue_email_token(session=session, user=user, purpose=RESET_PASSWORD, ttl_s=ttl_s)
+    token = issue_email_token(
+        session=session, user=user, purpose=RESET_PASSWORD, ttl_s=ttl_s, replace=False
+    )
+    return user, token
 
 
 def reset_password(*, session: Session, token: str, password: str) -> User:
@@ -109,8 +118,15 @@ def request_email_change(
     ttl_s: int,
     session_id: uuid.UUID,
 ) -> EmailChange:
-    """Start moving the account to `new_email`; it changes once the new mailbox confirms."""
+    """Start moving the account to `new_email`; it changes once the new mailbox confirms.
+
+    Only a verified account may: an unverified one could be anyone's, made to send mail.
+    """
     check_password(user, password)
+    if user.email_verified_at is None:
+        raise EmailNotVerified(
+            "confirm your current address before moving the account to another one"
+        )
     new_email = normalise_email(new_email)
     if new_email == user.email:
         raise InvalidInput(

@@ -329,9 +329,16 @@ def issue_email_token(
     purpose: str,
     ttl_s: int,
     data: dict[str, Any] | None = None,
+    replace: bool = True,
 ) -> str:
-    """A new single-use token; the user's unused older tokens of the purpose stop working."""
-    discard_email_tokens(session=session, user_id=user.id, purposes=(purpose,))
+    """A new single-use token; with `replace`, the user's unused older ones of the purpose end.
+
+    Flows that anyone can start for an address (password reset, verification) keep the older
+    tokens (`replace=False`): otherwise a stranger's request would void the link the owner is
+    about to click. Using one token of such a purpose discards the others.
+    """
+    if replace:
+        discard_email_tokens(session=session, user_id=user.id, purposes=(purpose,))
     token = secrets.token_urlsafe(32)
     session.add(
         EmailToken(
@@ -384,4 +391,5 @@ def verify_email(*, session: Session, token: str) -> User:
     user = consume_email_token(session=session, token=token, purpose="verify_email")
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
+    discard_email_tokens(session=session, user_id=user.id, purposes=("verify_email",))
     return user

@@ -3,6 +3,8 @@
 Resend the verification mail, reset a forgotten password, change the password, move the
 account to another address. The endpoints that take an address from anyone (resend, reset)
 answer the same whatever the address, so they cannot be used to find out who has an account.
+Mails to one address are capped (web.limits.allows_mail_to): past a cap the answer is the
+same 202 and nothing is sent, so whoever spends the cap cannot lock the owner out with 429s.
 """
 
 from __future__ import annotations
@@ -67,12 +69,14 @@ SAME_ANSWER = "if that address has an account that needs it, a mail is on its wa
 # -- views -----------------------------------------------------------------------------------
 @blp.route("/resend-verification")
 class ResendVerification(MethodView):
-    @limits.per_email("rate_limit_resend_verification")
+    @limits.per_ip("rate_limit_account_mail")
     @blp.arguments(EmailRequest)
     @blp.response(202, Accepted)
     def post(self, body: dict[str, Any]) -> dict[str, str]:
         """Mail a new verification token (same answer for every address)"""
         settings = platform().settings
+        if not limits.allows_mail_to("rate_limit_resend_verification", body["email"]):
+            return {"message": SAME_ANSWER}
         issued = flows.resend_verification(
             session=db(), email=body["email"], ttl_s=settings.verify_token_ttl_s
         )
@@ -85,12 +89,14 @@ class ResendVerification(MethodView):
 
 @blp.route("/request-password-reset")
 class RequestPasswordReset(MethodView):
-    @limits.per_email("rate_limit_password_reset")
+    @limits.per_ip("rate_limit_account_mail")
     @blp.arguments(EmailRequest)
     @blp.response(202, Accepted)
     def post(self, body: dict[str, Any]) -> dict[str, str]:
         """Mail a password reset token (same answer for every address)"""
         settings = platform().settings
+        if not limits.allows_mail_to("rate_limit_password_reset", body["email"]):
+            return {"message": SAME_ANSWER}
         issued = flows.request_password_reset(
             session=db(), email=body["email"], ttl_s=settings.reset_token_ttl_s
         )
@@ -142,7 +148,7 @@ class RequestEmailChange(MethodView):
     @blp.doc(security=BEARER)
     @auth_required
     def post(self, body: dict[str, Any]) -> dict[str, str]:
-        """Move the account to a new address, once that address confirms"""
+        """Move the account to a new address, once that address confirms (verified accounts)"""
         settings = platform().settings
         user: User = g.user
         change = flows.request_email_change(
@@ -153,11 +159,17 @@ class RequestEmailChange(MethodView):
             ttl_s=settings.email_change_token_ttl_s,
             session_id=g.session_id,
         )
+        # Capped per target address, whoever asks: no account can be made to mail-bomb one.
+        # The same answer as a free address; the owner of a taken one learns someone tried.
         if change.token is not None:
-            send_mail(user, change.new_email, *mails.confirm_new_address(settings, change.token))
-        elif change.taken_by is not None:
-            # Same answer as a free address; the owner there learns someone tried.
-            send_mail(change.taken_by, change.new_email, *mails.address_already_registered())
+            mail = mails.confirm_new_address(settings, change.token)
+            cap, owner = "rate_limit_email_change_confirmation", user
+        else:  # taken
+            assert change.taken_by is not None  # noqa: S101 - no token means the address is taken
+            mail = mails.address_already_registered()
+            cap, owner = "rate_limit_address_taken_notice", change.taken_by
+        if limits.allows_mail_to(cap, change.new_email):
+            send_mail(owner, change.new_email, *mail)
         send_mail(user, user.email, *mails.address_change_requested(change.new_email))
         db().commit()
         return {"message": "check the new address's inbox to confirm the change"}

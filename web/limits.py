@@ -13,9 +13,14 @@ figures, so operators can change them without a release):
 
 `init_app` applies them when the app is built, so every app (and every test) has its own
 limiter and key prefix. On top, every call with a valid access token counts against its user
-(RATE_LIMIT_PER_USER, across all endpoints). Answers carry the IETF draft headers
+(RATE_LIMIT_PER_USER, across all endpoints), whether it came in the Authorization header or
+in the browser's access cookie. Answers carry the IETF draft headers
 RateLimit-Limit / -Remaining / -Reset (seconds) / -Policy; a 429 carries Retry-After and the
 one error shape.
+
+Caps on the mails sent to one address (`allows_mail_to`) are checked by the views that mail,
+not by decorators: past a cap the view still answers its usual 202 and sends nothing, so
+whoever spends an address's cap learns nothing and keeps no one from being answered.
 
 If Redis is unreachable the limiter falls back to counting in process memory (the same limits,
 per process) and retries Redis with backoff; any other limiter failure lets the request
@@ -33,13 +38,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
+from limits import parse
 
 from config import Settings
 from config.settings import RATE_LIMIT_SETTINGS
 from models.accounts import digest, normalise_email
 from models.errors import BacklineError
+from web.cookies import access_token_from_request
 from web.errors import error_response
 from web.tokens import decode_access_token
 
@@ -157,14 +164,29 @@ class RateLimits:
     def _user_id(self) -> str | None:
         """The user of the request's access token, if it has a valid one (no database)."""
         if "limits_user_id" not in g:
-            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             g.limits_user_id = None
+            token = _access_token()
             # An invalid token counts against no one: the view answers 401 without a query.
-            if scheme.lower() == "bearer" and token.strip():
+            if token:
                 with contextlib.suppress(BacklineError):
-                    claims = decode_access_token(self.settings, token.strip())
+                    claims = decode_access_token(self.settings, token)
                     g.limits_user_id = str(claims.user_id)
         return g.limits_user_id  # type: ignore[no-any-return]
+
+    def allows_mail_to(self, setting: str, address: str) -> bool:
+        """Count one mail to `address` against the cap in `setting`; False once it is spent."""
+        if not self.settings.rate_limits_enabled:
+            return True
+        key = f"mail:{setting}:" + digest(normalise_email(address))
+        try:
+            return bool(
+                self.limiter.limiter.hit(
+                    parse(getattr(self.settings, setting)), self.settings.rate_limit_key_prefix, key
+                )
+            )
+        except Exception:  # noqa: BLE001 - as for every limit: a storage failure lets it through
+            log.warning("mail cap not counted: the limiter's storage failed", exc_info=True)
+            return True
 
     def _by_user(self) -> str:
         return f"user:{self._user_id()}"
@@ -223,6 +245,27 @@ class RateLimits:
             {"limit": str(error.limit.limit), "per": per, "retry_after_s": retry_after},
             headers={"Retry-After": str(retry_after)},
         )
+
+
+def allows_mail_to(setting: str, address: str) -> bool:
+    """Whether the current app may send one more mail to `address` under the cap in `setting`.
+
+    Callers answer the same whatever this says: the cap is silent by design.
+    """
+    if setting not in RATE_LIMIT_SETTINGS:
+        raise ValueError(f"{setting!r} is not a rate limit setting: {RATE_LIMIT_SETTINGS}")
+    limits: RateLimits = current_app.extensions[EXTENSION]
+    return limits.allows_mail_to(setting, address)
+
+
+def _access_token() -> str | None:
+    """The request's access token: the Authorization header's bearer token, else the cookie."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        token, _ = access_token_from_request()
+        return token
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def _seconds_to_reset(current: RequestLimit) -> int:

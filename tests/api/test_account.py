@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from models.accounts import EmailToken, User
 from tests.api.conftest import PASSWORD, Caller, mailed_token, mails_to, post
-from tests.conftest import make_user
+from tests.conftest import access_token, make_user
+from workers.setup import Platform
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -32,7 +33,7 @@ def user_named(session: Session, email: str) -> User:
 
 
 # -- resend verification ---------------------------------------------------------------------
-def test_resend_mails_a_fresh_token_and_the_older_one_stops_working(
+def test_resend_mails_a_fresh_token_and_using_either_ends_the_other(
     client: FlaskClient, session: Session
 ) -> None:
     post(client, "register", {"email": "late@example.com", "password": PASSWORD})
@@ -44,8 +45,9 @@ def test_resend_mails_a_fresh_token_and_the_older_one_stops_working(
     [_, again] = mails_to(session, "late@example.com")
     fresh = mailed_token(again)
     assert fresh != first
-    assert post(client, "verify-email", {"token": first}).status_code == 422
-    assert post(client, "verify-email", {"token": fresh}).json["email_verified"] is True
+    # A resend, which anyone may ask for, leaves the link already mailed working.
+    assert post(client, "verify-email", {"token": first}).json["email_verified"] is True
+    assert post(client, "verify-email", {"token": fresh}).status_code == 422
 
 
 def test_resend_mails_nothing_to_verified_or_unknown_addresses(
@@ -85,20 +87,58 @@ def test_a_reset_sets_the_password_verifies_the_address_and_ends_every_session(
     assert again.status_code == 422
 
 
-def test_only_the_newest_reset_token_works_and_a_bad_password_keeps_it_usable(
+def test_a_new_reset_request_leaves_the_mailed_token_working_until_one_is_used(
     client: FlaskClient, session: Session, alice: Caller
 ) -> None:
     post(client, "request-password-reset", {"email": alice.user.email})
-    post(client, "request-password-reset", {"email": alice.user.email})
-    old, new = (mailed_token(m) for m in mails_to(session, alice.user.email))
+    post(client, "request-password-reset", {"email": alice.user.email})  # a stranger, say
+    held, new = (mailed_token(m) for m in mails_to(session, alice.user.email))
 
-    short = post(client, "reset-password", {"token": new, "password": "short"})
-    stale = post(client, "reset-password", {"token": old, "password": NEW_PASSWORD})
-    fresh = post(client, "reset-password", {"token": new, "password": NEW_PASSWORD})
+    short = post(client, "reset-password", {"token": held, "password": "short"})
+    used = post(client, "reset-password", {"token": held, "password": NEW_PASSWORD})
+    other = post(client, "reset-password", {"token": new, "password": "yet another password"})
 
     assert short.status_code == 422 and "password" in short.json["details"]["fields"]
-    assert stale.status_code == 422 and stale.json["details"] == {"token": ["invalid"]}
-    assert fresh.status_code == 200
+    assert used.status_code == 200
+    assert other.status_code == 422 and other.json["details"] == {"token": ["invalid"]}
+
+
+def test_a_stranger_spending_the_reset_cap_neither_refuses_nor_strands_the_owner(
+    client: FlaskClient, session: Session, alice: Caller
+) -> None:
+    def ask(email: str, ip: str) -> Any:
+        return client.post(
+            "/api/v1/auth/request-password-reset",
+            json={"email": email},
+            environ_base={"REMOTE_ADDR": ip},
+        )
+
+    spent = [ask(alice.user.email, "203.0.113.9") for _ in range(5)]
+    own = ask(alice.user.email.upper(), "198.51.100.7")
+
+    assert [a.status_code for a in spent] == [202] * 5
+    assert own.status_code == 202 and own.json == spent[0].json
+    mails = mails_to(session, alice.user.email)
+    assert len(mails) == 5  # the cap holds: nothing more is sent this hour
+    token = mailed_token(mails[0])  # but every link she was sent still works
+    assert (
+        post(client, "reset-password", {"token": token, "password": NEW_PASSWORD}).status_code
+        == 200
+    )
+
+
+def test_past_the_cap_a_known_and_an_unknown_address_get_the_same_answer(
+    client: FlaskClient, session: Session, alice: Caller
+) -> None:
+    for _ in range(10):
+        post(client, "resend-verification", {"email": "nobody@example.com"})
+    unknown = post(client, "resend-verification", {"email": "nobody@example.com"})
+    for _ in range(5):
+        post(client, "request-password-reset", {"email": alice.user.email})
+    known = post(client, "request-password-reset", {"email": alice.user.email})
+
+    assert unknown.status_code == known.status_code == 202
+    assert unknown.json == known.json
 
 
 def test_reset_tokens_are_stored_only_as_digests(
@@ -226,6 +266,42 @@ def test_a_confirmation_for_an_address_taken_meanwhile_is_refused(
 
     assert late.status_code == 409 and late.json["code"] == "conflict"
     assert user_named(session, alice.user.email).id == alice.user.id
+
+
+def test_an_unverified_account_may_not_start_an_email_change(
+    client: FlaskClient, session: Session, tx_platform: Platform, alice: Caller
+) -> None:
+    unverified = make_user(session, verified=False)
+    session.commit()
+    headers = {"Authorization": f"Bearer {access_token(tx_platform, session, unverified)}"}
+    before = len(mails_to(session, alice.user.email))
+
+    asked = post(
+        client,
+        "request-email-change",
+        {"new_email": alice.user.email, "password": PASSWORD},
+        **headers,
+    )
+
+    assert asked.status_code == 403 and asked.json["code"] == "email_not_verified"
+    assert asked.json["request_id"] and asked.json["message"]
+    assert len(mails_to(session, alice.user.email)) == before
+
+
+def test_email_change_mails_to_one_address_are_capped_with_the_same_answer(
+    client: FlaskClient, session: Session, alice: Caller, bob: Caller
+) -> None:
+    def ask(new_email: str) -> Any:
+        body = {"new_email": new_email, "password": PASSWORD}
+        return post(client, "request-email-change", body, **alice.headers)
+
+    to_taken = [ask(bob.user.email) for _ in range(8)]
+    to_free = [ask("target@example.com") for _ in range(8)]
+
+    assert {a.status_code for a in to_taken + to_free} == {202}
+    assert len({str(a.json) for a in to_taken + to_free}) == 1
+    assert len(mails_to(session, bob.user.email)) == 1  # one "someone tried" a day
+    assert len(mails_to(session, "target@example.com")) == 3  # a few confirmations a day
 
 
 # -- profile ---------------------------------------------------------------------------------

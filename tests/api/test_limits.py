@@ -11,10 +11,12 @@ from flask.testing import FlaskClient
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
+from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from config import Settings
-from tests.api.conftest import Caller
+from tests.api.conftest import Caller, mails_to
+from tests.conftest import make_user
 from web import create_app, errors, limits
 from workers.setup import Platform
 
@@ -200,12 +202,14 @@ def test_odd_bodies_do_not_knock_the_limiter_off_the_shared_counters(
 
 
 @pytest.mark.parametrize(
-    ("endpoint", "allowed", "limit"),
-    [("request-password-reset", 5, "5 per 1 hour"), ("resend-verification", 10, "10 per 1 hour")],
+    ("endpoint", "allowed"), [("request-password-reset", 5), ("resend-verification", 10)]
 )
-def test_account_mails_are_limited_per_address_so_no_one_is_mail_bombed(
-    client: FlaskClient, endpoint: str, allowed: int, limit: str
+def test_account_mails_to_one_address_are_capped_silently(
+    client: FlaskClient, session: Session, endpoint: str, allowed: int
 ) -> None:
+    user = make_user(session, email="target@example.com", verified=False)
+    session.commit()
+
     def ask(ip: str) -> TestResponse:
         return client.post(
             f"/api/v1/auth/{endpoint}",
@@ -213,8 +217,43 @@ def test_account_mails_are_limited_per_address_so_no_one_is_mail_bombed(
             environ_base={"REMOTE_ADDR": ip},
         )
 
-    answers = [ask(f"198.51.100.{i}") for i in range(allowed)]  # from many IPs
-    refused = ask("198.51.100.250")
+    answers = [ask(f"198.51.100.{i}") for i in range(allowed + 3)]  # from many IPs
 
-    assert [a.status_code for a in answers] == [202] * allowed
-    assert_rate_limited(refused, limit, "email")
+    assert [a.status_code for a in answers] == [202] * (allowed + 3)
+    assert len({str(a.json) for a in answers}) == 1
+    assert len(mails_to(session, user.email)) == allowed
+
+
+@pytest.mark.parametrize("endpoint", ["request-password-reset", "resend-verification"])
+def test_account_mail_requests_are_limited_per_ip(tx_platform: Platform, endpoint: str) -> None:
+    settings = tx_platform.settings.replace(rate_limit_account_mail="3/hour")
+    client = create_app(settings, platform=tx_platform).test_client()
+
+    def ask(n: int, ip: str = "203.0.113.9") -> TestResponse:
+        return client.post(
+            f"/api/v1/auth/{endpoint}",
+            json={"email": f"someone{n}@example.com"},
+            environ_base={"REMOTE_ADDR": ip},
+        )
+
+    answers = [ask(n) for n in range(3)]  # a different address each time
+
+    assert [a.status_code for a in answers] == [202] * 3
+    assert_rate_limited(ask(3), "3 per 1 hour", "ip")
+    assert ask(4, ip="198.51.100.7").status_code == 202
+
+
+def test_cookie_sessions_count_against_their_user_too(tx_platform: Platform, alice: Caller) -> None:
+    settings = tx_platform.settings.replace(rate_limit_per_user="3/minute")
+    client = create_app(settings, platform=tx_platform).test_client()
+    body = {"email": alice.user.email, "password": PASSWORD, "use_cookies": True}
+    assert client.post("/api/v1/auth/login", json=body).status_code == 200
+
+    answers = [client.get("/api/v1/auth/me") for _ in range(2)]
+    by_header = client.get("/api/v1/auth/me", headers=alice.headers)  # the same user
+    refused = client.get("/api/v1/jobs")
+
+    assert [a.status_code for a in answers] == [200] * 2
+    assert answers[0].headers["RateLimit-Limit"] == "3"
+    assert by_header.status_code == 200
+    assert_rate_limited(refused, "3 per 1 minute", "user")
