@@ -135,6 +135,9 @@ class Settings:
     # Origins allowed to call the API from a browser, with credentials; empty: no CORS.
     cors_origins: tuple[str, ...] = ()
     invitation_ttl_s: int = 7 * 24 * 3600
+    # resend-verification and request-password-reset answer no sooner than this, whether or not
+    # the address has an account (the work for one that has would otherwise show in the time).
+    account_mail_answer_ms: int = 250
     public_base_url: str = "http://127.0.0.1:8000"
     max_request_bytes: int = 1024 * 1024
     smtp_host: str = "127.0.0.1"
@@ -281,6 +284,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         cookie_samesite=_str(e, "COOKIE_SAMESITE", d.cookie_samesite).capitalize(),
         cors_origins=_origins(e, "CORS_ORIGINS"),
         invitation_ttl_s=_int(e, "INVITATION_TTL_S", d.invitation_ttl_s, minimum=60),
+        account_mail_answer_ms=_int(e, "ACCOUNT_MAIL_ANSWER_MS", d.account_mail_answer_ms),
         public_base_url=_str(e, "PUBLIC_BASE_URL", d.public_base_url).rstrip("/"),
         max_request_bytes=_int(e, "MAX_REQUEST_BYTES", d.max_request_bytes, minimum=1024),
         smtp_host=_str(e, "SMTP_HOST", d.smtp_host),

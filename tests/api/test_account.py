@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session
 from models.accounts import EmailToken, User
 from tests.api.conftest import PASSWORD, Caller, mailed_token, mails_to, post
 from tests.conftest import access_token, make_user
+from web import create_app
 from workers.setup import Platform
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -387,3 +390,28 @@ def test_names_with_line_breaks_or_invisible_characters_are_refused_at_register(
         assert response.status_code == 422, bad
         assert field in response.json["details"]["fields"]
     assert session.scalar(select(User).where(User.email == "names@example.com")) is None
+
+
+@pytest.mark.parametrize("endpoint", ["request-password-reset", "resend-verification"])
+def test_known_and_unknown_addresses_answer_no_sooner_than_the_floor(
+    tx_platform: Platform, session: Session, endpoint: str
+) -> None:
+    """The work for an existing account would show in the answer's time; the floor hides it.
+    Only the lower bound is asserted: it is what the floor guarantees on any machine."""
+    floor_ms = 300
+    platform = dataclasses.replace(
+        tx_platform, settings=tx_platform.settings.replace(account_mail_answer_ms=floor_ms)
+    )
+    client = create_app(platform=platform).test_client()
+    make_user(session, email="known@example.com", verified=endpoint != "resend-verification")
+    session.commit()
+
+    timings = {}
+    for email in ("known@example.com", "nobody@example.com"):
+        started = time.monotonic()
+        answer = client.post(f"/api/v1/auth/{endpoint}", json={"email": email})
+        timings[email] = time.monotonic() - started
+        assert answer.status_code == 202
+
+    assert all(t >= floor_ms / 1000 for t in timings.values()), timings
+    assert mails_to(session, "known@example.com")  # the known one did get its mail
