@@ -90,6 +90,24 @@ def same_time(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _mail_a_token(
+    email: str,
+    *,
+    cap: str,
+    issue: Callable[[], tuple[User, str] | None],
+    mail: Callable[[str], mails.Mail],
+) -> dict[str, str]:
+    """The one answer of the endpoints anyone may call with any address: a token is issued
+    and mailed if the address has an account that needs one and its mail cap allows."""
+    if limits.allows_mail_to(cap, email):
+        issued = issue()
+        if issued is not None:
+            user, token = issued
+            send_mail(user, user.email, *mail(token))
+        db().commit()
+    return {"message": SAME_ANSWER}
+
+
 # -- views -----------------------------------------------------------------------------------
 @blp.route("/resend-verification")
 class ResendVerification(MethodView):
@@ -100,16 +118,14 @@ class ResendVerification(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, str]:
         """Mail a new verification token (same answer for every address)"""
         settings = platform().settings
-        if not limits.allows_mail_to("rate_limit_resend_verification", body["email"]):
-            return {"message": SAME_ANSWER}
-        issued = flows.resend_verification(
-            session=db(), email=body["email"], ttl_s=settings.verify_token_ttl_s
+        return _mail_a_token(
+            body["email"],
+            cap="rate_limit_resend_verification",
+            issue=lambda: flows.resend_verification(
+                session=db(), email=body["email"], ttl_s=settings.verify_token_ttl_s
+            ),
+            mail=lambda token: mails.verify_email(settings, token, welcome=False),
         )
-        if issued is not None:
-            user, token = issued
-            send_mail(user, user.email, *mails.verify_email(settings, token, welcome=False))
-        db().commit()
-        return {"message": SAME_ANSWER}
 
 
 @blp.route("/request-password-reset")
@@ -121,16 +137,14 @@ class RequestPasswordReset(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, str]:
         """Mail a password reset token (same answer for every address)"""
         settings = platform().settings
-        if not limits.allows_mail_to("rate_limit_password_reset", body["email"]):
-            return {"message": SAME_ANSWER}
-        issued = flows.request_password_reset(
-            session=db(), email=body["email"], ttl_s=settings.reset_token_ttl_s
+        return _mail_a_token(
+            body["email"],
+            cap="rate_limit_password_reset",
+            issue=lambda: flows.request_password_reset(
+                session=db(), email=body["email"], ttl_s=settings.reset_token_ttl_s
+            ),
+            mail=lambda token: mails.password_reset(settings, token),
         )
-        if issued is not None:
-            user, token = issued
-            send_mail(user, user.email, *mails.password_reset(settings, token))
-        db().commit()
-        return {"message": SAME_ANSWER}
 
 
 @blp.route("/reset-password")
