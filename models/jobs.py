@@ -7,8 +7,6 @@ with the status it sees. The state changes made while a job runs live in models/
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import uuid
 from dataclasses import dataclass
@@ -27,9 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    and_,
     func,
-    or_,
     select,
     text,
 )
@@ -39,9 +35,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.accounts import utcnow
 from models.base import Base, now_ts, timestamp, uuid_pk
-from models.errors import Conflict, InvalidInput, NotFound
+from models.errors import Conflict, NotFound
 from models.ids import uuid7
 from models.orgs import Role
+from models.pages import newest_first
 
 
 class JobStatus(enum.StrEnum):
@@ -360,20 +357,6 @@ class JobFilter:
     created_before: datetime | None = None
 
 
-def encode_cursor(job: Job) -> str:
-    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, job_id = raw.split("|", 1)
-        return datetime.fromisoformat(created), uuid.UUID(job_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("cursor is not valid", details={"cursor": ["invalid"]}) from None
-
-
 def list_jobs(
     *, session: Session, viewer: Viewer, filters: JobFilter, cursor: str | None, limit: int
 ) -> tuple[list[Job], str | None]:
@@ -390,16 +373,14 @@ def list_jobs(
         query = query.where(Job.created_at >= filters.created_after)
     if filters.created_before is not None:
         query = query.where(Job.created_at < filters.created_before)
-    if cursor:
-        created, last_id = decode_cursor(cursor)
-        query = query.where(
-            or_(Job.created_at < created, and_(Job.created_at == created, Job.id < last_id))
-        )
-    rows = list(
-        session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))
+    return newest_first(
+        session=session,
+        query=query,
+        created_at=Job.created_at,
+        row_id=Job.id,
+        cursor=cursor,
+        limit=limit,
     )
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
 
 
 def list_events(

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from models.jobs import Job, JobStatus, decode_cursor, encode_cursor
+from models.jobs import Job, JobStatus
+from models.pages import newest_first
 
 
 @dataclass
@@ -196,16 +197,14 @@ def search_jobs(
         if c is not None
     ]
     query = select(Job).where(*conditions)
-    if cursor:
-        created, last_id = decode_cursor(cursor)
-        query = query.where(
-            or_(Job.created_at < created, and_(Job.created_at == created, Job.id < last_id))
-        )
-    rows = list(
-        session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))
+    return newest_first(
+        session=session,
+        query=query,
+        created_at=Job.created_at,
+        row_id=Job.id,
+        cursor=cursor,
+        limit=limit,
     )
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
 
 
 def running_jobs_of(*, session: Session, worker_ids: list[str]) -> dict[str, list[Job]]:
