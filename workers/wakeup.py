@@ -28,6 +28,7 @@ BUSY_PAUSE_S = 0.005
 # fetches, so it never waits longer than this.
 DELAY_QUEUE_IDLE_S = 0.05
 RECONNECT_PAUSE_S = 1.0
+LISTEN_WAIT_S = 1.0
 
 
 class _Waker:
@@ -60,8 +61,11 @@ class _Waker:
             try:
                 pubsub = self._client.pubsub(ignore_subscribe_messages=True)
                 pubsub.psubscribe(f"{self._prefix}*")
-                for message in pubsub.listen():
-                    if message.get("type") == "pmessage":
+                while True:
+                    # A bounded wait, shorter than the client's socket timeout: a quiet spell
+                    # is no error (listen() would raise one after socket_timeout of silence).
+                    message = pubsub.get_message(timeout=LISTEN_WAIT_S)
+                    if message is not None and message.get("type") == "pmessage":
                         queue = message["channel"].decode()[len(self._prefix) :]
                         with self._lock:
                             event = self._events.get(queue)

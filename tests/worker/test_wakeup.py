@@ -1,0 +1,32 @@
+"""The wake-up listener: an enqueue nudges idle consumers, even after a long quiet spell."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import pytest
+import redis
+
+from workers.wakeup import _Waker
+
+
+def test_a_nudge_after_a_quiet_spell_longer_than_the_socket_timeout_still_wakes(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The broker's client times reads out (so a hung Redis cannot hang a request); a quiet
+    # listener must not take that silence for a lost connection.
+    client = redis.Redis.from_url(redis_url, socket_timeout=0.3, socket_connect_timeout=1)
+    waker = _Waker(client, f"wake-test-{uuid.uuid4().hex[:8]}")
+    event = waker.event("default")
+    time.sleep(1.5)  # five socket timeouts of silence
+    caplog.set_level(logging.WARNING, logger="backline.wakeup")
+
+    deadline = time.monotonic() + 5
+    while not event.is_set() and time.monotonic() < deadline:
+        waker.nudge("default")
+        event.wait(0.1)
+
+    assert event.is_set()
+    assert not [r for r in caplog.records if r.name == "backline.wakeup"]
