@@ -138,6 +138,8 @@ class Settings:
     # resend-verification and request-password-reset answer no sooner than this, whether or not
     # the address has an account (the work for one that has would otherwise show in the time).
     account_mail_answer_ms: int = 250
+    # How long the login audit keeps attempts (the throttle looks back 30 days at most).
+    login_audit_retention_days: int = 90
     public_base_url: str = "http://127.0.0.1:8000"
     max_request_bytes: int = 1024 * 1024
     smtp_host: str = "127.0.0.1"
@@ -285,6 +287,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         cors_origins=_origins(e, "CORS_ORIGINS"),
         invitation_ttl_s=_int(e, "INVITATION_TTL_S", d.invitation_ttl_s, minimum=60),
         account_mail_answer_ms=_int(e, "ACCOUNT_MAIL_ANSWER_MS", d.account_mail_answer_ms),
+        login_audit_retention_days=_int(
+            e, "LOGIN_AUDIT_RETENTION_DAYS", d.login_audit_retention_days, minimum=31
+        ),
         public_base_url=_str(e, "PUBLIC_BASE_URL", d.public_base_url).rstrip("/"),
         max_request_bytes=_int(e, "MAX_REQUEST_BYTES", d.max_request_bytes, minimum=1024),
         smtp_host=_str(e, "SMTP_HOST", d.smtp_host),

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, insert, or_, select, true
+from sqlalchemy import delete, exists, func, insert, or_, select, true
 from sqlalchemy.orm import Session
 
 from models.accounts import (
@@ -114,6 +114,24 @@ def record_attempt(
             **device.as_dict(),
         )
     )
+
+
+PRUNE_BATCH = 5_000
+
+
+def prune_attempts(*, session: Session, keep_days: int, now: datetime) -> int:
+    """Delete one batch of attempts older than `keep_days`; how many went (0: none left).
+
+    The throttle looks back KNOWN_IP_DAYS at most, so the settings keep at least that long.
+    """
+    old = (
+        select(LoginAttempt.id)
+        .where(LoginAttempt.at < now - timedelta(days=keep_days))
+        .limit(PRUNE_BATCH)
+        .scalar_subquery()
+    )
+    result = session.execute(delete(LoginAttempt).where(LoginAttempt.id.in_(old)))
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
 # The first key of the two-part advisory lock that serialises one address's logins.

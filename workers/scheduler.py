@@ -13,10 +13,28 @@ import time
 
 from config import Settings, load_settings
 from config.logging import configure_logging
+from models.accounts import utcnow
+from models.logins import prune_attempts
 from workers.recovery import sweep
-from workers.setup import connect
+from workers.setup import Platform, connect
 
 log = logging.getLogger("backline.scheduler")
+HOUSEKEEPING_INTERVAL_S = 3600
+
+
+def housekeeping(platform: Platform) -> int:
+    """Drop what is kept only for a while: login attempts past their retention."""
+    removed = 0
+    while True:
+        with platform.sessions.begin() as session:
+            batch = prune_attempts(
+                session=session,
+                keep_days=platform.settings.login_audit_retention_days,
+                now=utcnow(),
+            )
+        removed += batch
+        if batch == 0:
+            return removed
 
 
 def run(settings: Settings, stop: threading.Event) -> None:
@@ -25,7 +43,16 @@ def run(settings: Settings, stop: threading.Event) -> None:
     # Running jobs are only taken back once the database has answered for a whole stale
     # period: while it was away, the workers' heartbeats could not land either.
     reachable_since = time.monotonic()
+    next_housekeeping = time.monotonic()
     while not stop.is_set():
+        if time.monotonic() >= next_housekeeping:
+            next_housekeeping = time.monotonic() + HOUSEKEEPING_INTERVAL_S
+            try:
+                removed = housekeeping(platform)
+                if removed:
+                    log.info("old login attempts removed", extra={"removed": removed})
+            except Exception:
+                log.exception("housekeeping failed; trying again in an hour")
         settled = time.monotonic() - reachable_since >= settings.heartbeat_stale_s
         try:
             sweep(platform, recover_running=settled)

@@ -100,3 +100,9 @@ def test_rate_limits_default_to_the_product_figures_and_redis() -> None:
 def test_a_unix_socket_redis_url_is_named_the_way_the_limits_library_wants() -> None:
     assert storage_uri("unix:///var/redis.sock?db=0") == "redis+unix:///var/redis.sock?db=0"
     assert storage_uri("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_the_login_audit_keeps_at_least_what_the_throttle_looks_back_on() -> None:
+    assert load_settings({}).login_audit_retention_days == 90
+    with pytest.raises(ConfigError, match="LOGIN_AUDIT_RETENTION_DAYS"):
+        load_settings({"LOGIN_AUDIT_RETENTION_DAYS": "7"})
