@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,11 +44,13 @@ class ClaimedJob:
     request_id: str | None
 
 
-_BATCH = text(
-    """
-    WITH creq AS (
-        SELECT * FROM unnest(CAST(:claim_ids AS uuid[]), CAST(:claim_leases AS uuid[]))
-            AS r(id, lease)
+# The claim and success statements, in the driver's own parameter style: the worker's state
+# writer sends them over a plain psycopg connection as prepared statements; sessions send them
+# with exec_driver_sql. A batch of claims only, of successes only, or of both (one statement,
+# one commit) joins the parts it needs.
+_CLAIM_PARTS = """
+    creq AS (
+        SELECT * FROM unnest(%(claim_ids)s::uuid[], %(claim_leases)s::uuid[]) AS r(id, lease)
     ), ctarget AS (
         SELECT j.id, creq.lease FROM creq CROSS JOIN LATERAL (
             SELECT jobs.id FROM jobs WHERE jobs.id = creq.id AND jobs.status = 'queued'
@@ -56,14 +59,26 @@ _BATCH = text(
         ) AS j
     ), claimed AS (
         UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_id = ctarget.lease,
-               worker_id = :worker, started_at = now(), heartbeat_at = now(), updated_at = now()
+               worker_id = %(worker)s, started_at = now(), heartbeat_at = now(),
+               updated_at = now()
         FROM ctarget
         WHERE jobs.id = ctarget.id
         RETURNING jobs.id, jobs.kind, jobs.params, jobs.attempts, jobs.max_attempts,
                   jobs.checkpoint, jobs.request_id, jobs.lease_id
-    ), sreq AS (
-        SELECT * FROM unnest(CAST(:done_ids AS uuid[]), CAST(:done_leases AS uuid[]),
-                             CAST(:results AS jsonb[])) AS r(id, lease, result)
+    )"""
+_CLAIM_EVENTS = """
+        SELECT id, 'started',
+               jsonb_build_object('attempt', attempts, 'worker', %(worker)s::text)
+        FROM claimed"""
+_CLAIM_ROWS = """
+    SELECT true AS claim, id, kind, params, attempts, max_attempts, checkpoint, request_id,
+           lease_id
+    FROM claimed"""
+_SUCCESS_PARTS = """
+    sreq AS (
+        SELECT id, lease, nullif(result, 'null') AS result
+        FROM ROWS FROM (unnest(%(done_ids)s::uuid[]), unnest(%(done_leases)s::uuid[]),
+                        jsonb_array_elements(%(results)s::jsonb)) AS r(id, lease, result)
     ), starget AS (
         SELECT j.id, sreq.result FROM sreq CROSS JOIN LATERAL (
             SELECT jobs.id FROM jobs
@@ -77,21 +92,82 @@ _BATCH = text(
         FROM starget
         WHERE jobs.id = starget.id
         RETURNING jobs.id, jobs.attempts
-    ), events AS (
-        INSERT INTO job_events (job_id, type, data)
-        SELECT id, 'started',
-               jsonb_build_object('attempt', attempts, 'worker', CAST(:worker AS text))
-        FROM claimed
-        UNION ALL
-        SELECT id, 'succeeded', jsonb_build_object('attempt', attempts) FROM done
+    )"""
+_SUCCESS_EVENTS = """
+        SELECT id, 'succeeded', jsonb_build_object('attempt', attempts)
+        FROM done"""
+_SUCCESS_ROWS = """
+    SELECT false AS claim, id, NULL::text AS kind, NULL::jsonb AS params, attempts,
+           NULL::int AS max_attempts, NULL::jsonb AS checkpoint, NULL::text AS request_id,
+           NULL::uuid AS lease_id
+    FROM done"""
+
+
+def _batch_sql(claims: bool, successes: bool) -> str:
+    parts = [p for p, on in ((_CLAIM_PARTS, claims), (_SUCCESS_PARTS, successes)) if on]
+    events = [e for e, on in ((_CLAIM_EVENTS, claims), (_SUCCESS_EVENTS, successes)) if on]
+    rows = [r for r, on in ((_CLAIM_ROWS, claims), (_SUCCESS_ROWS, successes)) if on]
+    return (
+        "WITH"
+        + ",".join(parts)
+        + ", events AS (\n        INSERT INTO job_events (job_id, type, data)"
+        + "\n        UNION ALL".join(events)
+        + "\n    )"
+        + "\n    UNION ALL".join(rows)
     )
-    SELECT true AS claim, id, kind, params, attempts, max_attempts, checkpoint, request_id,
-           lease_id
-    FROM claimed
-    UNION ALL
-    SELECT false, id, NULL, NULL, attempts, NULL, NULL, NULL, NULL FROM done
+
+
+# Keyed by (any claims, any successes).
+BATCH_SQL = {(c, s): _batch_sql(c, s) for c in (True, False) for s in (True, False) if c or s}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One group of claims and successes, ready to send as one statement."""
+
+    sql: str
+    params: dict[str, Any]
+    leases: list[uuid.UUID]  # the lease each claim offers, in the order of the claims
+    successes: list[ClaimedJob]
+
+    def answers(self, rows: list[Any]) -> tuple[list[ClaimedJob | None], list[bool]]:
+        """Each claim's job (None: not there to take) and each success's held flag."""
+        won = {row.lease_id: row for row in rows if row.claim}
+        finished = {row.id for row in rows if not row.claim}
+        claimed = [_claimed(won[lease], lease) if lease in won else None for lease in self.leases]
+        return claimed, [job.id in finished for job in self.successes]
+
+
+def batch(
+    *, worker_id: str, claims: list[uuid.UUID], successes: list[tuple[ClaimedJob, Any]]
+) -> Batch:
+    """The statement that claims some jobs and marks others succeeded (one round trip).
+
+    A claim takes a queued, due job and marks it running; its answer is None if the job is
+    not there to take: every duplicate delivery lands there (the job already ran, is running
+    elsewhere, was cancelled, or is not due yet). If one job is asked for twice, one request
+    gets it. A success stores the job's result; its answer is False if this worker no longer
+    holds the job (the lease moved on).
     """
-)
+    leases = [uuid.uuid4() for _ in claims]
+    params: dict[str, Any] = {"worker": worker_id}
+    # Arrays go as literals and results as one JSON array: a text parameter each, which the
+    # driver sends as it is (adapting a list element by element cost more than the query).
+    if claims:
+        params.update(claim_ids=_uuid_array(claims), claim_leases=_uuid_array(leases))
+    if successes:
+        params.update(
+            done_ids=_uuid_array(job.id for job, _ in successes),
+            done_leases=_uuid_array(job.lease_id for job, _ in successes),
+            results=json.dumps([result for _, result in successes], default=str),
+        )
+    return Batch(
+        BATCH_SQL[bool(claims), bool(successes)], params, leases, [job for job, _ in successes]
+    )
+
+
+def _uuid_array(ids: Iterable[uuid.UUID]) -> str:
+    return "{" + ",".join(map(str, ids)) + "}"
 
 
 def apply_batch(
@@ -101,30 +177,10 @@ def apply_batch(
     claims: list[uuid.UUID],
     successes: list[tuple[ClaimedJob, Any]],
 ) -> tuple[list[ClaimedJob | None], list[bool]]:
-    """Claim some jobs and mark others succeeded, in one statement (one round trip).
-
-    A claim takes a queued, due job and marks it running; its answer is None if the job is
-    not there to take: every duplicate delivery lands there (the job already ran, is running
-    elsewhere, was cancelled, or is not due yet). If one job is asked for twice, one request
-    gets it. A success stores the job's result; its answer is False if this worker no longer
-    holds the job (the lease moved on).
-    """
-    leases = [uuid.uuid4() for _ in claims]
-    rows = session.execute(
-        _BATCH,
-        {
-            "worker": worker_id,
-            "claim_ids": claims,
-            "claim_leases": leases,
-            "done_ids": [job.id for job, _ in successes],
-            "done_leases": [job.lease_id for job, _ in successes],
-            "results": [_json(result) for _, result in successes],
-        },
-    ).all()
-    won = {row.lease_id: row for row in rows if row.claim}
-    finished = {row.id for row in rows if not row.claim}
-    claimed = [_claimed(won[lease], lease) if lease in won else None for lease in leases]
-    return claimed, [job.id in finished for job, _ in successes]
+    """`batch` sent through a session (the worker's state writer sends it on its own)."""
+    work = batch(worker_id=worker_id, claims=claims, successes=successes)
+    rows = session.connection().exec_driver_sql(work.sql, work.params).all()
+    return work.answers(list(rows))
 
 
 def _claimed(row: Any, lease: uuid.UUID) -> ClaimedJob:

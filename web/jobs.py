@@ -211,16 +211,18 @@ def _job_response(job: Job, status: int = 200) -> Response:
     return response
 
 
-def _wait_for_change(job: Job, known: Any, wait_s: float) -> Job:
-    """Hold until the job differs from what the client has (its ETag, or what it is now).
+def _wait_for_change(job_id: uuid.UUID, known: Any, wait_s: float) -> Job:
+    """The job, once it differs from what the client has (its ETag, or what it was at first).
 
-    Woken by the change feed; re-reads the job at least every second in case a notification
-    was lost. The database connection goes back to the pool while waiting.
+    Subscribes to the job's changes before the first read, so nothing can change unseen
+    between a read and the wait; woken by the change feed, it re-reads the job at least every
+    second in case a notification was lost. The database connection goes back to the pool
+    while waiting. Answers at once when the job has finished or the client's ETag is stale.
     """
     deadline = time.monotonic() + wait_s
-    baseline = job.etag if not known else None
-    with platform().changes.watch(job.id) as changed:
-        job = _reload(job.id)  # subscribed now: nothing can change unseen from here on
+    with platform().changes.watch(job_id) as changed:
+        job = _load(job_id)
+        baseline = job.etag if not known else None
         while known.contains_weak(job.etag) or job.etag == baseline:
             left = deadline - time.monotonic()
             if left <= 0 or job.status.finished:
@@ -316,9 +318,7 @@ class JobItem(MethodView):
     def get(self, query: dict[str, Any], job_id: uuid.UUID) -> Response:
         """The job's status, progress, attempts, result or error"""
         known = request.if_none_match
-        job = _load(job_id)
-        if query["wait"] and not job.status.finished:
-            job = _wait_for_change(job, known, query["wait"])
+        job = _wait_for_change(job_id, known, query["wait"]) if query["wait"] else _load(job_id)
         if known.contains_weak(job.etag):
             response = Response(status=304)
             response.set_etag(job.etag)

@@ -83,7 +83,9 @@ class ChangeFeed:
         from models.jobs import Job  # noqa: PLC0415 - models is below workers; import late
 
         def collect(session: Session, _flush_context: Any, _instances: Any) -> None:
-            changed = {o.id for o in (*session.new, *session.dirty) if isinstance(o, Job)}
+            # Changed jobs only: nobody can be waiting on a job being created (its id is not
+            # out yet), and a submission should not pay for telling no one.
+            changed = {o.id for o in session.dirty if isinstance(o, Job)}
             if changed:
                 session.info.setdefault(_CHANGED, set()).update(changed)
 

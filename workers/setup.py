@@ -104,14 +104,10 @@ def start_worker_platform(settings: Settings) -> tuple[Platform, Runtime]:
     # The state changes of running jobs are single statements: autocommit saves two round
     # trips each. Job code that needs a transaction uses platform.sessions.
     state_engine = make_engine(settings, pool_size=settings.worker_threads + 2, autocommit=True)
-    # The group-commit writer: one connection, one statement (one commit) per batch.
-    writer_engine = make_engine(settings, pool_size=1, autocommit=True)
+    # Claims and successes go through the runtime's group-commit writer, on a connection of
+    # its own (workers/statewriter.py).
     runtime = Runtime(
-        settings,
-        make_session_factory(state_engine),
-        platform.dispatcher,
-        platform.changes,
-        writer_sessions=make_session_factory(writer_engine),
+        settings, make_session_factory(state_engine), platform.dispatcher, platform.changes
     )
     platform.broker.add_middleware(HeartbeatMiddleware(runtime))
     platform.broker.add_middleware(PauseMiddleware(PausedQueues(runtime.sessions)))

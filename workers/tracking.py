@@ -61,14 +61,12 @@ class Runtime:
         sessions: sessionmaker[Session],
         dispatcher: Dispatcher,
         changes: ChangeFeed,
-        writer_sessions: sessionmaker[Session] | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.dispatcher = dispatcher
         self.changes = changes
-        self._writer_sessions = writer_sessions or sessions
-        self.writer = StateWriter(self._writer_sessions, changes)
+        self.writer = StateWriter(settings.database_url, changes)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.announcer = Announcer(
             settings.redis_url, settings.broker_namespace, settings.heartbeat_interval_s
@@ -100,10 +98,9 @@ class Runtime:
             self.announcer.stop()
         except Exception:
             log.warning("could not withdraw the worker's presence record", exc_info=True)
-        for factory in (self.sessions, self._writer_sessions):
-            bind = factory.kw.get("bind")
-            if bind is not None:
-                bind.dispose()
+        bind = self.sessions.kw.get("bind")
+        if bind is not None:
+            bind.dispose()
 
     def stop_heartbeat(self) -> None:
         self._stop.set()

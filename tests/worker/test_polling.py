@@ -110,7 +110,7 @@ def test_a_change_made_just_before_the_wait_begins_is_seen_at_once(
     with app.test_request_context(f"/api/v1/jobs/{job_id}"):
         g.user = db().get(User, owner)
         g.org_id, g.role = org_of(db(), owner), "owner"
-        stale = _load(job_id)  # what the view read when the request came in
+        stale = _load(job_id)  # what the client saw on its previous poll
         with committed_platform.sessions() as other:  # changed before the wait subscribes
             request_cancel(
                 session=other,
@@ -118,7 +118,7 @@ def test_a_change_made_just_before_the_wait_begins_is_seen_at_once(
             )
             other.commit()
         started = time.monotonic()
-        job = _wait_for_change(stale, ETags(), 5)
+        job = _wait_for_change(job_id, ETags([stale.etag]), 5)
         took = time.monotonic() - started
 
     assert job.status.value == "cancelled"

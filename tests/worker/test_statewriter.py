@@ -6,6 +6,8 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
+import pytest
 from sqlalchemy import text
 
 from config import Settings
@@ -92,3 +94,48 @@ def test_a_claim_waiting_behind_another_update_of_its_row_still_lands(
 
     assert claimed is not None
     assert load(committed_platform, job_id).status == JobStatus.RUNNING
+
+
+def test_a_bad_change_in_a_batch_fails_alone_and_the_writer_survives_a_lost_connection(
+    settings: Settings, committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    _, runtime = start_worker_platform(settings)
+    ids = [submit_job(committed_platform, owner, "system.noop") for _ in range(8)]
+    try:
+        first = runtime.writer.claim(ids[0], "w:1")
+        assert first is not None
+        # The database ends the writer's connection (a restart, a failover, an operator).
+        with committed_platform.engine.connect() as admin:
+            ended = admin.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'backline-state-writer' "
+                    "AND datname = current_database()"
+                )
+            ).all()
+        assert ended and all(row[0] for row in ended)
+
+        # The change that meets the dead connection fails (Dramatiq redelivers its message);
+        # the next one reconnects.
+        with pytest.raises(psycopg.OperationalError):
+            runtime.writer.claim(ids[1], "w:1")
+        bad = ClaimedJob(**{**first.__dict__, "id": ids[2]})  # not running: held is False
+        with ThreadPoolExecutor(8) as pool:
+            claims = pool.map(lambda i: runtime.writer.claim(i, "w:1"), ids[3:])
+            late = pool.submit(runtime.writer.succeed, bad, {"x": "\x00"})  # jsonb refuses NUL
+            done = pool.submit(runtime.writer.succeed, first, {"ok": True})
+            claimed = list(claims)
+            assert done.result() is True
+            try:
+                late.result()
+                late_failed = False
+            except Exception:  # noqa: BLE001 - PostgreSQL's error for the NUL character
+                late_failed = True
+    finally:
+        runtime.close()
+
+    assert late_failed
+    assert all(c is not None for c in claimed)
+    assert load(committed_platform, ids[0]).status == JobStatus.SUCCEEDED
+    for job_id in ids[3:]:
+        assert load(committed_platform, job_id).status == JobStatus.RUNNING
