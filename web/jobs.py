@@ -221,7 +221,7 @@ def _wait_for_change(job_id: uuid.UUID, known: Any, wait_s: float) -> Job:
     """
     deadline = time.monotonic() + wait_s
     with platform().changes.watch(job_id) as changed:
-        job = _load(job_id)
+        job = _reload(job_id)
         baseline = job.etag if not known else None
         while known.contains_weak(job.etag) or job.etag == baseline:
             left = deadline - time.monotonic()
@@ -235,12 +235,8 @@ def _wait_for_change(job_id: uuid.UUID, known: Any, wait_s: float) -> Job:
 
 
 def _reload(job_id: uuid.UUID) -> Job:
-    """The job as the database has it now.
-
-    The session is closed first: its identity map would hand back the object it already
-    holds, unchanged, whatever the row now says.
-    """
-    db().close()
+    """The job as the database has it now, not as the session's identity map remembers it."""
+    db().expire_all()
     return _load(job_id)
 
 
