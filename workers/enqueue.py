@@ -128,7 +128,7 @@ def delay_ms_until(when: datetime | None) -> int | None:
 
 def validate_params(kind: JobKind, params: dict) -> dict:
     """The params in their stored form, if they fit the kind's schema (InvalidInput if not)."""
-    schema = kind.params_schema()
+    schema = kind.schema
     try:
         return dict(schema.dump(schema.load(params)))
     except ValidationError as exc:

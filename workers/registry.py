@@ -7,6 +7,7 @@ workers read the same registry, so a kind cannot be submitted that no worker kno
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,11 @@ class JobKind:
     # Sends mail or spends external API quota: refused until the submitter's e-mail address
     # is verified, so an unconfirmed sign-up cannot spend anyone's money or reputation.
     requires_verified_email: bool = False
+
+    @functools.cached_property
+    def schema(self) -> Schema:
+        """One instance of the params schema, shared: loading and dumping keep no state."""
+        return self.params_schema()
 
 
 _KINDS: dict[str, JobKind] = {}

@@ -8,8 +8,9 @@ commit, one WAL flush for the lot) and hands each thread its own answer. Nothing
 purpose: at low load a batch holds one change and its own thread writes it, with no hand-off
 to another thread; under load the batches grow by themselves while the previous one is being
 written. Every change is still committed before its thread goes on, so the durability is the
-same as writing alone. The leader then publishes the batch's changes for long-polling clients
-itself, once it has passed the lead on.
+same as writing alone. Once it has passed the lead on, the leader tells long-polling clients
+which jobs changed: itself when its own change was a success (its job is over), through the
+change feed's background publisher when it was a claim (its job is about to run).
 
 The connection is a plain psycopg one in autocommit mode: the statements are prepared once
 and planned once (a generic plan: they find their rows by primary key), which is most of the
@@ -137,7 +138,10 @@ class StateWriter:
                     successor.wake()
                 else:
                     self._leading = False
-        self._changes.publish(changed)
+        if own.op == "claim":
+            self._changes.publish_soon(changed)  # from a background thread: our job can start
+        else:
+            self._changes.publish(changed)  # our job is done: nothing waits on us but its ack
 
     # -- writing ---------------------------------------------------------------------------
     def _write(self, batch: list[_Request]) -> list[uuid.UUID]:

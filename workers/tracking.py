@@ -267,7 +267,7 @@ class Runtime:
 def _loaded_params(kind: JobKind, params: dict[str, Any]) -> dict[str, Any]:
     """The stored params as the kind's schema loads them (defaults filled, types parsed)."""
     try:
-        return dict(kind.params_schema().load(params))
+        return dict(kind.schema.load(params))
     except ValidationError as exc:
         raise PermanentError(f"stored params no longer fit the job kind: {exc.messages}") from None
 
