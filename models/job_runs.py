@@ -80,7 +80,7 @@ _SUCCESS_PARTS = """
         FROM ROWS FROM (unnest(%(done_ids)s::uuid[]), unnest(%(done_leases)s::uuid[]),
                         jsonb_array_elements(%(results)s::jsonb)) AS r(id, lease, result)
     ), starget AS (
-        SELECT j.id, sreq.result FROM sreq CROSS JOIN LATERAL (
+        SELECT j.id, sreq.lease, sreq.result FROM sreq CROSS JOIN LATERAL (
             SELECT jobs.id FROM jobs
             WHERE jobs.id = sreq.id AND jobs.lease_id = sreq.lease AND jobs.status = 'running'
             FOR UPDATE
@@ -91,7 +91,7 @@ _SUCCESS_PARTS = """
                progress_done = coalesce(progress_total, progress_done)
         FROM starget
         WHERE jobs.id = starget.id
-        RETURNING jobs.id, jobs.attempts
+        RETURNING jobs.id, jobs.attempts, starget.lease
     )"""
 _SUCCESS_EVENTS = """
         SELECT id, 'succeeded', jsonb_build_object('attempt', attempts)
@@ -99,7 +99,7 @@ _SUCCESS_EVENTS = """
 _SUCCESS_ROWS = """
     SELECT false AS claim, id, NULL::text AS kind, NULL::jsonb AS params, attempts,
            NULL::int AS max_attempts, NULL::jsonb AS checkpoint, NULL::text AS request_id,
-           NULL::uuid AS lease_id
+           lease AS lease_id
     FROM done"""
 
 
@@ -133,9 +133,11 @@ class Batch:
     def answers(self, rows: list[Any]) -> tuple[list[ClaimedJob | None], list[bool]]:
         """Each claim's job (None: not there to take) and each success's held flag."""
         won = {row.lease_id: row for row in rows if row.claim}
-        finished = {row.id for row in rows if not row.claim}
+        # By job and lease: a late success from a lease that moved on is not held, even if
+        # the job's current holder succeeded in the same batch.
+        finished = {(row.id, row.lease_id) for row in rows if not row.claim}
         claimed = [_claimed(won[lease], lease) if lease in won else None for lease in self.leases]
-        return claimed, [job.id in finished for job in self.successes]
+        return claimed, [(job.id, job.lease_id) in finished for job in self.successes]
 
 
 def batch(

@@ -1,25 +1,26 @@
 """Group commit for the two state changes every job makes: claim and success.
 
-The worker threads of a process share one database connection for these changes. The first
-thread to arrive writes (it leads); threads that arrive while it writes queue their changes
-and wait. When the leader's write is done it hands the lead to the first waiting thread,
-which writes everything that queued up meanwhile in a single statement (one round trip, one
-commit, one WAL flush for the lot) and hands each thread its own answer. Nothing waits on
-purpose: at low load a batch holds one change and its own thread writes it, with no hand-off
-to another thread; under load the batches grow by themselves while the previous one is being
-written. Every change is still committed before its thread goes on, so the durability is the
-same as writing alone. Once it has passed the lead on, the leader tells long-polling clients
-which jobs changed: itself when its own change was a success (its job is over), through the
-change feed's background publisher when it was a claim (its job is about to run).
+Worker threads hand their claims and successes to one writer thread per process, which
+writes whatever has queued up in a single statement (one round trip, one commit, one WAL
+flush for the lot) and hands each thread its own answer. Nothing waits on purpose: at low
+load a batch holds one change and goes out at once; under load the batches grow by
+themselves while the previous one is being written. Every change is still committed before
+its thread goes on, so the durability is the same as writing alone.
+
+The writing happens on a thread of its own, never on a worker thread: Dramatiq interrupts
+worker threads (time limits, shutdown) by raising an exception in them wherever they are,
+and such an exception must never land halfway through writing other jobs' changes. A worker
+thread interrupted while it waits only stops waiting; its change is still written (a claim
+nobody runs then is recovered by the sweep once its heartbeat is stale, as after a crash).
 
 The connection is a plain psycopg one in autocommit mode: the statements are prepared once
-and planned once (a generic plan: they find their rows by primary key), which is most of the
-cost of a small change.
+and planned once, which is most of the cost of a small change.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -42,16 +43,15 @@ CONNECT_TIMEOUT_S = 10
 # would otherwise keep whatever the statistics of the moment suggested: after a burst of
 # submissions the planner, still believing the jobs table tiny, may pick a scan of the whole
 # table, and keep it for the life of the connection (seen: 4x the database time per job).
-# Re-planning every time would cost a third more database time instead.
-PLAN_SETTINGS = (
+# Re-planning every time would cost a third more database time instead. A claim can wait for
+# a row lock the sweep or a heartbeat holds for a moment; no statement should take a minute.
+SESSION_SETTINGS = (
     "SET plan_cache_mode = force_generic_plan",
     "SET enable_seqscan = off",
     "SET enable_hashjoin = off",
     "SET enable_mergejoin = off",
+    "SET statement_timeout = 60000",
 )
-# A claim can wait for a row lock the sweep or a heartbeat holds for a moment; nothing the
-# writer does should take longer than this.
-STATEMENT_TIMEOUT_MS = 60_000
 
 
 def _held_lock() -> threading.Lock:
@@ -70,26 +70,22 @@ class _Request:
     answer: Any = None
     error: BaseException | None = None
     done: bool = False
-    lead: bool = False  # this request's thread is to write the next batch
-    # Released to wake the waiting thread (answered, or handed the lead): a bare lock is the
-    # cheapest signal between two threads.
+    # Released once, when the answer is in: a bare lock is the cheapest signal there is.
     signal: threading.Lock = field(default_factory=_held_lock)
 
-    def wake(self) -> None:
-        self.signal.release()
-
     def settle(self, answer: Any = None, error: BaseException | None = None) -> None:
-        self.answer, self.error, self.done = answer, error, True
-        self.wake()
+        if not self.done:
+            self.answer, self.error, self.done = answer, error, True
+            self.signal.release()
 
 
 class StateWriter:
     def __init__(self, database_url: str, changes: ChangeFeed) -> None:
         self._conninfo = make_url(database_url).set(drivername="postgresql")
         self._changes = changes
-        self._mutex = threading.Lock()
-        self._pending: list[_Request] = []
-        self._leading = False
+        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
 
     def claim(self, job_id: uuid.UUID, worker_id: str) -> ClaimedJob | None:
@@ -99,61 +95,53 @@ class StateWriter:
         return self._ask(_Request("succeed", job.id, job=job, result=result))  # type: ignore[no-any-return]
 
     def stop(self) -> None:
-        """Close the connection (the worker threads have stopped; a later change reopens it)."""
-        with self._mutex:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        """Write what is queued, then stop the thread and close the connection."""
+        with self._lock:
+            if self._thread is not None:
+                self._queue.put(None)
+                self._thread.join(timeout=10)
+                self._thread = None
 
-    # -- leading and following -------------------------------------------------------------
     def _ask(self, request: _Request) -> Any:
-        with self._mutex:
-            self._pending.append(request)
-            if not self._leading:
-                self._leading = request.lead = True
-        while not request.done:
-            if request.lead:
-                self._lead(request)
-            elif not request.signal.acquire(timeout=ANSWER_TIMEOUT_S):
-                with self._mutex:
-                    # Not taken into a batch, nor handed the lead just now: give up on it.
-                    if not request.lead and request in self._pending:
-                        self._pending.remove(request)
-                        raise TimeoutError("the state writer did not answer in time")
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="state-writer", daemon=True)
+                self._thread.start()
+        self._queue.put(request)
+        if not request.signal.acquire(timeout=ANSWER_TIMEOUT_S):
+            raise TimeoutError("the state writer did not answer in time")
         if request.error is not None:
             raise request.error
         return request.answer
 
-    def _lead(self, own: _Request) -> None:
-        """Write batches until our own change is done, pass the lead on, then tell the
-        pollers which jobs changed (after the hand-off: the next batch need not wait)."""
-        batch: list[_Request] = []
-        changed: list[uuid.UUID] = []
+    def _run(self) -> None:
         try:
-            while not own.done:
-                with self._mutex:
-                    batch = self._pending[:MAX_BATCH]
-                    del self._pending[:MAX_BATCH]
-                changed += self._write(batch)
-                batch = []
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        self._queue.put(None)  # stop after this batch
+                        break
+                    batch.append(item)
+                try:
+                    changed = self._write(batch)
+                except Exception as exc:  # a bug here must not leave threads waiting
+                    log.exception("state writer failed a batch")
+                    for request in batch:
+                        request.settle(error=exc)
+                    continue
+                # After the answers: the threads go on while the pollers are told (and the
+                # next batch gathers meanwhile).
+                self._changes.publish(changed)
         finally:
-            # Also on the way out of an interruption (a time limit, a shutdown), so no change
-            # is left unanswered and no waiting thread is left without a leader.
-            for request in batch:
-                if not request.done:
-                    request.settle(error=RuntimeError("state change interrupted"))
-            with self._mutex:
-                own.lead = False
-                if self._pending:
-                    successor = self._pending[0]
-                    successor.lead = True
-                    successor.wake()
-                else:
-                    self._leading = False
-        if own.op == "claim":
-            self._changes.publish_soon(changed)  # from a background thread: our job can start
-        else:
-            self._changes.publish(changed)  # our job is done: nothing waits on us but its ack
+            self._close()
 
     # -- writing ---------------------------------------------------------------------------
     def _write(self, batch: list[_Request]) -> list[uuid.UUID]:
@@ -187,7 +175,7 @@ class StateWriter:
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(
+            conn: psycopg.Connection[Any] = psycopg.connect(
                 self._conninfo.render_as_string(hide_password=False),
                 autocommit=True,
                 prepare_threshold=0,  # prepare every statement on its first use
@@ -195,13 +183,22 @@ class StateWriter:
                 connect_timeout=CONNECT_TIMEOUT_S,
                 application_name="backline-state-writer",
             )
-            for setting in PLAN_SETTINGS:
-                self._conn.execute(setting)
-            self._conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+            try:
+                for setting in SESSION_SETTINGS:
+                    conn.execute(setting)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
         return self._conn
 
     def _drop_if_broken(self) -> None:
         conn = self._conn
         if conn is not None and (conn.broken or conn.closed):
             self._conn = None
+            conn.close()
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
             conn.close()

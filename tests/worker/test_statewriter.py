@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
+from dramatiq.middleware import TimeLimitExceeded
 from sqlalchemy import text
 
 from config import Settings
@@ -139,3 +142,77 @@ def test_a_bad_change_in_a_batch_fails_alone_and_the_writer_survives_a_lost_conn
     assert load(committed_platform, ids[0]).status == JobStatus.SUCCEEDED
     for job_id in ids[3:]:
         assert load(committed_platform, job_id).status == JobStatus.RUNNING
+
+
+def _interrupt(thread: threading.Thread, exc: type[BaseException]) -> None:
+    """Raise `exc` in `thread` wherever it is, as Dramatiq's time limit and shutdown do."""
+    assert thread.ident is not None
+    hits = ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread.ident), ctypes.py_object(exc)
+    )
+    assert hits == 1
+
+
+def test_worker_threads_interrupted_while_waiting_leave_the_writer_working(
+    settings: Settings, committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    _, runtime = start_worker_platform(settings)
+    first, waiting, later = (submit_job(committed_platform, owner, "system.noop") for _ in range(3))
+    outcome: dict[str, object] = {}
+
+    def claim(name: str, job_id: uuid.UUID) -> None:
+        try:
+            outcome[name] = runtime.writer.claim(job_id, "w:1")
+        except BaseException as exc:  # noqa: BLE001 - the interruption is what we look for
+            outcome[name] = exc
+
+    with committed_platform.engine.connect() as other:
+        # Another transaction holds the first job's row: the writer waits in its statement.
+        other.execute(text("UPDATE jobs SET priority = 1 WHERE id = :id"), {"id": first})
+        threads = [
+            threading.Thread(target=claim, args=("first", first)),
+            threading.Thread(target=claim, args=("waiting", waiting)),
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+                time.sleep(0.2)
+            # The second job's time limit fires while its thread waits for its answer (Python
+            # delivers it once the wait ends).
+            _interrupt(threads[1], TimeLimitExceeded)
+        finally:
+            other.commit()
+        for thread in threads:
+            thread.join(5)
+    try:
+        assert isinstance(outcome["waiting"], TimeLimitExceeded)
+        assert isinstance(outcome["first"], ClaimedJob)
+        # Nothing jammed: the next thread's claim is answered at once.
+        started = time.monotonic()
+        assert runtime.writer.claim(later, "w:1") is not None
+        assert time.monotonic() - started < 2
+    finally:
+        runtime.close()
+    # The abandoned claim was still written; the sweep recovers it once its heartbeat is stale.
+    assert load(committed_platform, waiting).status == JobStatus.RUNNING
+
+
+def test_a_late_success_from_a_lost_lease_is_not_held_beside_the_holders_own(
+    committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "system.noop")
+    with committed_platform.sessions.begin() as session:
+        holder = job_runs.claim(session=session, job_id=job_id, worker_id="w:2")
+    assert holder is not None
+    lost = ClaimedJob(**{**holder.__dict__, "lease_id": uuid.uuid4()})  # an older attempt
+
+    with committed_platform.sessions.begin() as session:
+        _, held = job_runs.apply_batch(
+            session=session,
+            worker_id="w:1",
+            claims=[],
+            successes=[(lost, {"from": "lost"}), (holder, {"from": "holder"})],
+        )
+
+    assert held == [False, True]
+    assert load(committed_platform, job_id).result == {"from": "holder"}
