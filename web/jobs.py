@@ -235,8 +235,15 @@ def _wait_for_change(job_id: uuid.UUID, known: Any, wait_s: float) -> Job:
 
 
 def _reload(job_id: uuid.UUID) -> Job:
-    """The job as the database has it now, not as the session's identity map remembers it."""
-    db().expire_all()
+    """The job as the database has it now, not as the session's identity map remembers it.
+
+    Only the job is expired: expiring everything would make the request's user (loaded by
+    the auth check) cost another query.
+    """
+    session = db()
+    held = session.identity_map.get(session.identity_key(Job, job_id))
+    if held is not None:
+        session.expire(held)
     return _load(job_id)
 
 
