@@ -50,21 +50,21 @@ class ClaimedJob:
 # one commit) joins the parts it needs.
 _CLAIM_PARTS = """
     creq AS (
-        SELECT * FROM unnest(%(claim_ids)s::uuid[], %(claim_leases)s::uuid[]) AS r(id, lease)
+        SELECT * FROM unnest(%(claim_ids)s::uuid[]) WITH ORDINALITY AS r(id, n)
     ), ctarget AS (
-        SELECT j.id, creq.lease FROM creq CROSS JOIN LATERAL (
+        SELECT j.id, creq.n FROM creq CROSS JOIN LATERAL (
             SELECT jobs.id FROM jobs WHERE jobs.id = creq.id AND jobs.status = 'queued'
               AND jobs.run_after <= now() + interval '1 second'
             FOR UPDATE
         ) AS j
     ), claimed AS (
-        UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_id = ctarget.lease,
+        UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_id = gen_random_uuid(),
                worker_id = %(worker)s, started_at = now(), heartbeat_at = now(),
                updated_at = now()
         FROM ctarget
         WHERE jobs.id = ctarget.id
         RETURNING jobs.id, jobs.kind, jobs.params, jobs.attempts, jobs.max_attempts,
-                  jobs.checkpoint, jobs.request_id, jobs.lease_id
+                  jobs.checkpoint, jobs.request_id, jobs.lease_id, ctarget.n
     )"""
 _CLAIM_EVENTS = """
         SELECT id, 'started',
@@ -72,7 +72,7 @@ _CLAIM_EVENTS = """
         FROM claimed"""
 _CLAIM_ROWS = """
     SELECT true AS claim, id, kind, params, attempts, max_attempts, checkpoint, request_id,
-           lease_id
+           lease_id, n
     FROM claimed"""
 _SUCCESS_PARTS = """
     sreq AS (
@@ -99,7 +99,7 @@ _SUCCESS_EVENTS = """
 _SUCCESS_ROWS = """
     SELECT false AS claim, id, NULL::text AS kind, NULL::jsonb AS params, attempts,
            NULL::int AS max_attempts, NULL::jsonb AS checkpoint, NULL::text AS request_id,
-           lease AS lease_id
+           lease AS lease_id, NULL::bigint AS n
     FROM done"""
 
 
@@ -127,16 +127,16 @@ class Batch:
 
     sql: str
     params: dict[str, Any]
-    leases: list[uuid.UUID]  # the lease each claim offers, in the order of the claims
+    claims: int
     successes: list[ClaimedJob]
 
     def answers(self, rows: list[Any]) -> tuple[list[ClaimedJob | None], list[bool]]:
         """Each claim's job (None: not there to take) and each success's held flag."""
-        won = {row.lease_id: row for row in rows if row.claim}
+        won = {row.n: row for row in rows if row.claim}  # by the claim's place, from 1
         # By job and lease: a late success from a lease that moved on is not held, even if
         # the job's current holder succeeded in the same batch.
         finished = {(row.id, row.lease_id) for row in rows if not row.claim}
-        claimed = [_claimed(won[lease], lease) if lease in won else None for lease in self.leases]
+        claimed = [_claimed(won[n]) if n in won else None for n in range(1, self.claims + 1)]
         return claimed, [(job.id, job.lease_id) in finished for job in self.successes]
 
 
@@ -151,12 +151,11 @@ def batch(
     gets it. A success stores the job's result; its answer is False if this worker no longer
     holds the job (the lease moved on).
     """
-    leases = [uuid.uuid4() for _ in claims]
     params: dict[str, Any] = {"worker": worker_id}
     # Arrays go as literals and results as one JSON array: a text parameter each, which the
     # driver sends as it is (adapting a list element by element cost more than the query).
     if claims:
-        params.update(claim_ids=_uuid_array(claims), claim_leases=_uuid_array(leases))
+        params.update(claim_ids=_uuid_array(claims))
     if successes:
         params.update(
             done_ids=_uuid_array(job.id for job, _ in successes),
@@ -164,7 +163,10 @@ def batch(
             results=json.dumps([result for _, result in successes], default=str),
         )
     return Batch(
-        BATCH_SQL[bool(claims), bool(successes)], params, leases, [job for job, _ in successes]
+        BATCH_SQL[bool(claims), bool(successes)],
+        params,
+        len(claims),
+        [job for job, _ in successes],
     )
 
 
@@ -185,7 +187,7 @@ def apply_batch(
     return work.answers(list(rows))
 
 
-def _claimed(row: Any, lease: uuid.UUID) -> ClaimedJob:
+def _claimed(row: Any) -> ClaimedJob:
     return ClaimedJob(
         id=row.id,
         kind=row.kind,
@@ -193,7 +195,7 @@ def _claimed(row: Any, lease: uuid.UUID) -> ClaimedJob:
         attempts=row.attempts,
         max_attempts=row.max_attempts,
         checkpoint=row.checkpoint,
-        lease_id=lease,
+        lease_id=row.lease_id,
         request_id=row.request_id,
     )
 

@@ -11,6 +11,7 @@ def handler(ctx: JobContext, params: dict) -> dict:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -40,9 +41,17 @@ class JobContext:
         self._last_write = 0.0
         self._last_cancel_check = time.monotonic()
         self._milestone = 0
-        self.log = logging.LoggerAdapter(
-            logging.getLogger(f"backline.job.{job.kind}"),
-            {"job_id": str(job.id), "attempt": job.attempts, "request_id": job.request_id},
+
+    @functools.cached_property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger bound to the job (made on first use: most jobs never log)."""
+        return logging.LoggerAdapter(
+            logging.getLogger(f"backline.job.{self._job.kind}"),
+            {
+                "job_id": str(self._job.id),
+                "attempt": self._job.attempts,
+                "request_id": self._job.request_id,
+            },
         )
 
     @property

@@ -137,9 +137,13 @@ class StateWriter:
                     for request in batch:
                         request.settle(error=exc)
                     continue
-                # After the answers: the threads go on while the pollers are told (and the
-                # next batch gathers meanwhile).
-                self._changes.publish(changed)
+                # When nothing else waits, the pollers are told from here at once. Under load
+                # the change feed's own thread tells them, so this one goes straight on to
+                # the next batch: waiting on Redis here took a third of its time.
+                if self._queue.empty():
+                    self._changes.publish(changed)
+                else:
+                    self._changes.publish_soon(changed)
         finally:
             self._close()
 

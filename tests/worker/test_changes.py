@@ -6,6 +6,8 @@ import threading
 import time
 import uuid
 
+import redis
+
 from config import Settings
 from workers.changes import ChangeFeed
 
@@ -37,3 +39,20 @@ def test_two_watchers_of_one_job_both_wake_and_leaving_unsubscribes(settings: Se
 
 def test_publishing_to_an_unreachable_redis_does_not_raise() -> None:
     ChangeFeed("redis://127.0.0.1:1/0", "nowhere").publish([uuid.uuid4()])
+
+
+def test_one_publish_wakes_every_job_in_it_even_after_redis_forgot_its_scripts(
+    settings: Settings,
+) -> None:
+    feed = ChangeFeed(settings.redis_url, settings.broker_namespace)
+    first, second, bystander = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    with feed.watch(first) as a, feed.watch(second) as b, feed.watch(bystander) as c:
+        feed.publish([first, second])
+        assert a.wait(2) and b.wait(2)
+        assert not c.is_set()
+    # A restarted Redis has no scripts loaded: the next publish must load its own again.
+    redis.Redis.from_url(settings.redis_url).script_flush()
+    with feed.watch(second) as again:
+        feed.publish([second])
+        assert again.wait(2)

@@ -38,6 +38,29 @@ def test_concurrent_claims_of_one_job_have_exactly_one_winner(
     assert [e.type for e in events(committed_platform, job_id)] == ["queued", "started"]
 
 
+def test_one_batch_asking_twice_for_a_job_gives_it_to_one_claim_with_a_fresh_lease(
+    committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    first, second = (submit_job(committed_platform, owner, "system.noop") for _ in range(2))
+    with committed_platform.sessions.begin() as session:
+        claimed, _ = job_runs.apply_batch(
+            session=session, worker_id="w:1", claims=[first, second, first], successes=[]
+        )
+
+    assert [c is not None for c in claimed].count(True) == 2
+    assert claimed[1] is not None and claimed[1].id == second
+    winner = claimed[0] or claimed[2]
+    assert (
+        winner is not None and winner.id == first and (claimed[0] is None) != (claimed[2] is None)
+    )
+    # Each claim's lease is the one stored, and no two claims share one.
+    assert {load(committed_platform, c.id).lease_id for c in claimed if c} == {
+        c.lease_id for c in claimed if c
+    }
+    assert winner.lease_id != claimed[1].lease_id
+    assert [e.type for e in events(committed_platform, first)] == ["queued", "started"]
+
+
 def test_a_batch_of_successes_keeps_each_jobs_result_and_drops_a_lost_lease(
     settings: Settings, committed_platform: Platform, owner: uuid.UUID
 ) -> None:
