@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    insert,
     select,
     text,
 )
@@ -234,33 +235,39 @@ def add_event(
     session.add(JobEvent(job_id=job_id, type=type.value, message=message, data=data))
 
 
-def _new_rows(owner_id: uuid.UUID, org_id: uuid.UUID, new: NewJob) -> tuple[Job, JobEvent]:
+def _new_values(
+    owner_id: uuid.UUID, org_id: uuid.UUID, new: NewJob
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The columns of a new job row and of its first event (the rest are server defaults)."""
     job_id = uuid7()
-    job = Job(
-        id=job_id,
-        owner_id=owner_id,
-        org_id=org_id,
-        kind=new.kind,
-        queue=new.queue,
-        params=new.params,
-        max_attempts=new.max_attempts,
-        priority=new.priority,
-        idempotency_key=new.idempotency_key,
-        request_id=new.request_id,
-        internal=new.internal,
-        message_id=str(job_id),
+    job: dict[str, Any] = {
+        "id": job_id,
+        "owner_id": owner_id,
+        "org_id": org_id,
+        "kind": new.kind,
+        "queue": new.queue,
+        "params": new.params,
+        "max_attempts": new.max_attempts,
+        "priority": new.priority,
+        "idempotency_key": new.idempotency_key,
+        "request_id": new.request_id,
+        "internal": new.internal,
+        "message_id": str(job_id),
         # Sent right after the commit; the dispatcher clears it again if the send fails. The
         # application's clock, not now(): a SQL expression would be re-read after the commit.
-        enqueued_at=utcnow(),
-    )
+        "enqueued_at": utcnow(),
+    }
+    event: dict[str, Any] = {"job_id": job_id, "type": EventType.QUEUED.value}
     if new.run_at is not None:
-        job.run_after = new.run_at
-    event = JobEvent(
-        job_id=job_id,
-        type=EventType.QUEUED.value,
-        data={"run_after": new.run_at.isoformat()} if new.run_at else None,
-    )
+        job["run_after"] = new.run_at
+        event["data"] = {"run_after": new.run_at.isoformat()}
     return job, event
+
+
+def _insert_job(session: Session, job: dict[str, Any], event: dict[str, Any]) -> Job:
+    """Insert a job and its first event in one statement (one round trip, no flush)."""
+    queued = insert(JobEvent).values(**event).cte("queued_event")
+    return session.scalars(insert(Job).values(**job).returning(Job).add_cte(queued)).one()
 
 
 def create_job(
@@ -271,11 +278,9 @@ def create_job(
     With an idempotency key, a repeat of the same request returns the job the first request
     made (created is False); the same key with a different request is a conflict.
     """
-    job, event = _new_rows(owner_id, org_id, new)
+    values, event = _new_values(owner_id, org_id, new)
     if new.idempotency_key is None:
-        session.add_all([job, event])
-        session.flush()
-        return job, True
+        return _insert_job(session, values, event), True
     existing = _by_idempotency_key(session, owner_id, new.idempotency_key)
     if existing is not None:
         return _same_request(existing, new, org_id), False
@@ -283,8 +288,7 @@ def create_job(
         # A savepoint, so that losing a race on the idempotency key leaves the caller's
         # transaction usable and we can return the winner's job.
         with session.begin_nested():
-            session.add_all([job, event])
-            session.flush()
+            job = _insert_job(session, values, event)
     except IntegrityError:
         existing = _by_idempotency_key(session, owner_id, new.idempotency_key)
         if existing is None:
@@ -297,10 +301,11 @@ def create_jobs(
     *, session: Session, owner_id: uuid.UUID, org_id: uuid.UUID, news: list[NewJob]
 ) -> list[Job]:
     """Store many queued jobs (no idempotency keys) in two multi-row inserts."""
-    rows = [_new_rows(owner_id, org_id, new) for new in news]
-    session.add_all([row for pair in rows for row in pair])
+    rows = [_new_values(owner_id, org_id, new) for new in news]
+    jobs = [Job(**job) for job, _ in rows]
+    session.add_all([*jobs, *(JobEvent(**event) for _, event in rows)])
     session.flush()
-    return [job for job, _ in rows]
+    return jobs
 
 
 def _by_idempotency_key(session: Session, owner_id: uuid.UUID, key: str) -> Job | None:
