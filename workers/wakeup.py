@@ -9,6 +9,7 @@ fallback (WORKER_IDLE_POLL_MS), so a lost nudge costs latency, never a message.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
@@ -25,8 +26,8 @@ log = logging.getLogger("backline.wakeup")
 # does: acknowledgements free room without a nudge.
 BUSY_PAUSE_S = 0.005
 # The thread consuming a delay queue also moves due messages to their queue between two
-# fetches, so it never waits longer than this.
-DELAY_QUEUE_IDLE_S = 0.05
+# fetches: it wakes when the earliest one it holds falls due (a millisecond after, so it is).
+DUE_MARGIN_S = 0.001
 RECONNECT_PAUSE_S = 1.0
 LISTEN_WAIT_S = 1.0
 
@@ -85,20 +86,31 @@ class WakeableConsumer(_RedisConsumer):  # type: ignore[misc]
         # The parent's own backoff is kept to a millisecond; the waiting happens here.
         super().__init__(broker, queue_name, prefetch, 1)
         self.idle_s = timeout / 1000
-        if queue_name.endswith(".DQ"):
-            self.idle_s = min(self.idle_s, DELAY_QUEUE_IDLE_S)
         self.wake = broker.waker.event(queue_name)
+        # When the delayed messages handed out so far fall due (epoch ms): Dramatiq's consumer
+        # thread holds them and moves each to its queue on the first pass after its eta.
+        self._etas: list[int] = []
 
     def __next__(self) -> Any:
         busy = self.outstanding_message_count >= self.prefetch
         message = super().__next__()
+        if message is not None and message.options.get("eta") is not None:
+            heapq.heappush(self._etas, int(message.options["eta"]))
         if message is None and not self.message_cache:
             if busy:
                 time.sleep(BUSY_PAUSE_S)
             else:
-                self.wake.wait(self.idle_s)
+                self.wake.wait(self._idle_wait_s())
                 self.wake.clear()
         return message
+
+    def _idle_wait_s(self) -> float:
+        now_ms = time.time() * 1000
+        while self._etas and self._etas[0] <= now_ms:
+            heapq.heappop(self._etas)
+        if not self._etas:
+            return self.idle_s
+        return min(self.idle_s, (self._etas[0] - now_ms) / 1000 + DUE_MARGIN_S)
 
 
 class WakeableRedisBroker(RedisBroker):  # type: ignore[misc]

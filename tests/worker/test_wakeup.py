@@ -6,9 +6,12 @@ import logging
 import time
 import uuid
 
+import dramatiq
 import pytest
 import redis
 
+from config import Settings
+from workers.broker import build_broker
 from workers.wakeup import _Waker
 
 
@@ -30,3 +33,30 @@ def test_a_nudge_after_a_quiet_spell_longer_than_the_socket_timeout_still_wakes(
 
     assert event.is_set()
     assert not [r for r in caplog.records if r.name == "backline.wakeup"]
+
+
+def test_a_delayed_message_runs_when_due_not_at_the_next_idle_poll(settings: Settings) -> None:
+    # Idle consumers poll only every few seconds here: the consumer holding the delayed
+    # message must wake for its due time by itself.
+    broker = build_broker(settings)
+    ran: list[float] = []
+
+    @dramatiq.actor(broker=broker, queue_name="due-test", actor_name="due_test_stamp")
+    def stamp() -> None:
+        ran.append(time.time())
+
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=3000)
+    worker.start()
+    try:
+        time.sleep(0.5)  # every consumer is idle
+        sent = time.time()
+        stamp.send_with_options(delay=400)
+        deadline = time.monotonic() + 8
+        while not ran and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        worker.stop()
+        broker.close()
+
+    assert ran, "the delayed message never ran"
+    assert 0.4 <= ran[0] - sent < 1.5
