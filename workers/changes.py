@@ -26,6 +26,7 @@ log = logging.getLogger("backline.changes")
 FALLBACK_POLL_S = 1.0
 RECONNECT_PAUSE_S = 0.5
 _CHANGED = "backline.changed_jobs"
+MAX_PUBLISH_BATCH = 1000
 # One command for a whole batch of notices: a pipeline of PUBLISH commands costs the client
 # a command to pack and a reply to parse per job, which was a tenth of a worker's time.
 # Channels are passed as arguments, not keys: they are not keys, and scripts may publish.
@@ -68,20 +69,24 @@ class ChangeFeed:
     def _publish_loop(self) -> None:
         while True:
             ids = self._outbox.get()
-            while True:  # everything queued meanwhile goes out in the same pipeline
+            while len(ids) < MAX_PUBLISH_BATCH:  # what queued meanwhile goes out together
                 try:
                     ids += self._outbox.get_nowait()
                 except queue.Empty:
                     break
-            self.publish(ids)
+            try:
+                self.publish(ids)
+            except Exception:  # a bug must not end the thread: later notices still go out
+                log.exception("could not publish job changes")
 
     def publish(self, job_ids: Iterable[uuid.UUID | str]) -> None:
         """Tell waiting clients these jobs changed (best effort: never raises)."""
         ids = list(dict.fromkeys(job_ids))  # a job claimed and finished in one go: once
-        if not ids:
-            return
         try:
-            self._publish_all(keys=[], args=[self._prefix, *(str(job_id) for job_id in ids)])
+            # In slices: a script holds Redis for its whole run.
+            for first in range(0, len(ids), MAX_PUBLISH_BATCH):
+                chunk = ids[first : first + MAX_PUBLISH_BATCH]
+                self._publish_all(keys=[], args=[self._prefix, *map(str, chunk)])
         except redis.RedisError:
             log.warning("could not publish job changes", exc_info=True)
 

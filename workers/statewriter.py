@@ -140,10 +140,13 @@ class StateWriter:
                 # When nothing else waits, the pollers are told from here at once. Under load
                 # the change feed's own thread tells them, so this one goes straight on to
                 # the next batch: waiting on Redis here took a third of its time.
-                if self._queue.empty():
-                    self._changes.publish(changed)
-                else:
-                    self._changes.publish_soon(changed)
+                try:
+                    if self._queue.empty():
+                        self._changes.publish(changed)
+                    else:
+                        self._changes.publish_soon(changed)
+                except Exception:  # never worth losing the writer over (pollers re-read)
+                    log.exception("state writer could not publish job changes")
         finally:
             self._close()
 

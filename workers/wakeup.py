@@ -94,8 +94,9 @@ class WakeableConsumer(_RedisConsumer):  # type: ignore[misc]
     def __next__(self) -> Any:
         busy = self.outstanding_message_count >= self.prefetch
         message = super().__next__()
-        if message is not None and message.options.get("eta") is not None:
-            heapq.heappush(self._etas, int(message.options["eta"]))
+        eta = message.options.get("eta") if message is not None else None
+        if isinstance(eta, int | float):  # Dramatiq itself resets any other eta
+            heapq.heappush(self._etas, int(eta))
         if message is None and not self.message_cache:
             if busy:
                 time.sleep(BUSY_PAUSE_S)
@@ -105,9 +106,14 @@ class WakeableConsumer(_RedisConsumer):  # type: ignore[misc]
         return message
 
     def _idle_wait_s(self) -> float:
+        """How long to wait for a nudge: 0 while a held delayed message is due."""
         now_ms = time.time() * 1000
-        while self._etas and self._etas[0] <= now_ms:
-            heapq.heappop(self._etas)
+        if self._etas and self._etas[0] <= now_ms:
+            # Due, but maybe not moved yet (the consumer thread moves due messages only after
+            # this returns): drop it from the watch, and return at once so it is moved.
+            while self._etas and self._etas[0] <= now_ms:
+                heapq.heappop(self._etas)
+            return 0.0
         if not self._etas:
             return self.idle_s
         return min(self.idle_s, (self._etas[0] - now_ms) / 1000 + DUE_MARGIN_S)

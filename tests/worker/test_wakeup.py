@@ -60,3 +60,22 @@ def test_a_delayed_message_runs_when_due_not_at_the_next_idle_poll(settings: Set
 
     assert ran, "the delayed message never ran"
     assert 0.4 <= ran[0] - sent < 1.5
+
+
+def test_an_idle_consumer_holding_a_due_message_waits_for_nothing(settings: Settings) -> None:
+    # The consumer thread moves due messages only between two fetches: a due one seen while
+    # going idle (say, after a nudge another process won) must be moved at once, not after
+    # a whole idle poll.
+    broker = build_broker(settings)
+    consumer = broker.consume("due-test.DQ", prefetch=1, timeout=3000)
+    now_ms = int(time.time() * 1000)
+    try:
+        assert consumer._idle_wait_s() == 3.0  # nothing held: the idle poll
+        consumer._etas[:] = [now_ms + 400]
+        assert 0.3 < consumer._idle_wait_s() <= 0.402  # until the one held falls due
+        consumer._etas[:] = [now_ms - 1, now_ms + 400]
+        assert consumer._idle_wait_s() == 0  # one is due: go round and move it now
+        assert consumer._etas == [now_ms + 400]
+    finally:
+        consumer.close()
+        broker.close()
