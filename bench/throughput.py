@@ -5,7 +5,8 @@
    the job core: every state change durable in PostgreSQL;
    1 and 2 alternate for --rounds rounds, and the ratio is the median round's;
 3. submit→succeeded latency through the whole stack (HTTP POST, then GET ?wait until done),
-   one job at a time, and again after the workers sat idle for 2 s;
+   one job at a time, and again after the workers sat idle for 2 s; then the same with one
+   request (POST with `Prefer: wait=5`);
 4. GET /api/v1/jobs/<id> under load (wrk, when installed).
 
 It uses the PostgreSQL and Redis of DATABASE_URL / REDIS_URL (default: local), in a database
@@ -228,21 +229,34 @@ def latency(
                 job = client.get(f"/api/v1/jobs/{job['id']}", params={"wait": 5}).json()
             return (time.perf_counter() - t0) * 1000, job["id"]
 
-        for _ in range(20):
-            one()  # warm up
-        busy = [one()[0] for _ in range(samples)]
-        idle = []
-        for _ in range(idle_samples):
-            time.sleep(2)
-            idle.append(one()[0])
-        figures.update(
-            {
-                "p50_ms": statistics.median(busy),
-                "p99_ms": percentile(busy, 99),
-                "idle_p50_ms": statistics.median(idle),
-                "idle_p99_ms": percentile(idle, 99),
-            }
-        )
+        def one_request() -> tuple[float, str]:
+            """The same, in one request: the POST answers once the job finished (RFC 7240)."""
+            t0 = time.perf_counter()
+            job = client.post(
+                "/api/v1/jobs",
+                json={"kind": "system.noop", "params": {}},
+                headers={"Prefer": "wait=5"},
+            ).json()
+            while job["status"] != "succeeded":
+                job = client.get(f"/api/v1/jobs/{job['id']}", params={"wait": 5}).json()
+            return (time.perf_counter() - t0) * 1000, job["id"]
+
+        for flow, key in ((one, ""), (one_request, "prefer_")):
+            for _ in range(20):
+                flow()  # warm up
+            busy = [flow()[0] for _ in range(samples)]
+            idle = []
+            for _ in range(idle_samples):
+                time.sleep(2)
+                idle.append(flow()[0])
+            figures.update(
+                {
+                    f"{key}p50_ms": statistics.median(busy),
+                    f"{key}p99_ms": percentile(busy, 99),
+                    f"{key}idle_p50_ms": statistics.median(idle),
+                    f"{key}idle_p99_ms": percentile(idle, 99),
+                }
+            )
         with platform.sessions() as session:
             lags = [
                 (j.finished_at - j.created_at).total_seconds() * 1000
@@ -343,6 +357,11 @@ def main() -> None:
     print(
         f"  after 2 s idle            p50 {lat['idle_p50_ms']:.1f} ms  "
         f"p99 {lat['idle_p99_ms']:.1f} ms"
+    )
+    print(
+        f"  in one request (POST with Prefer: wait=5) p50 {lat['prefer_p50_ms']:.1f} ms  "
+        f"p99 {lat['prefer_p99_ms']:.1f} ms; after 2 s idle p50 "
+        f"{lat['prefer_idle_p50_ms']:.1f} ms  p99 {lat['prefer_idle_p99_ms']:.1f} ms"
     )
     if "get_rps" in lat:
         print(

@@ -2,7 +2,8 @@
 
 Polling is meant to be cheap: GET answers 304 to a matching If-None-Match, says when to ask
 again with Retry-After while the job is unfinished, and with ?wait=N holds the request open
-(up to 30 s) until the job changes.
+(up to 30 s) until the job changes. A client with a short job need not poll at all: a POST
+with `Prefer: wait=N` (RFC 7240) answers once the job has finished, or after N seconds.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +37,8 @@ blp = Blueprint("jobs", __name__, url_prefix="/api/v1", description="Background 
 MAX_WAIT_S = 30
 MAX_RUN_AHEAD = timedelta(days=7)  # the Redis broker delays messages by at most 7 days
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+# `wait=N` among a Prefer header's preferences (N in seconds, maybe quoted).
+_PREFER_WAIT = re.compile(r'(?:^|[,;\s])wait\s*=\s*"?(\d{1,6}(?:\.\d{1,6})?)"?(?:$|[,;\s])', re.I)
 
 
 # -- schemas ---------------------------------------------------------------------------------
@@ -219,19 +223,42 @@ def _wait_for_change(job_id: uuid.UUID, known: Any, wait_s: float) -> Job:
     second in case a notification was lost. The database connection goes back to the pool
     while waiting. Answers at once when the job has finished or the client's ETag is stale.
     """
+    baseline: list[str] = []
+
+    def changed(job: Job) -> bool:
+        if not known and not baseline:
+            baseline.append(job.etag)  # the job as it was at first
+        return not known.contains_weak(job.etag) and job.etag not in baseline
+
+    return _wait(job_id, wait_s, changed)
+
+
+def _wait(job_id: uuid.UUID, wait_s: float, until: Callable[[Job], bool]) -> Job:
+    """The job once `until(job)` holds, it has finished, or `wait_s` has passed."""
     deadline = time.monotonic() + wait_s
     with platform().changes.watch(job_id) as changed:
         job = _reload(job_id)
-        baseline = job.etag if not known else None
-        while known.contains_weak(job.etag) or job.etag == baseline:
+        while not until(job) and not job.status.finished:
             left = deadline - time.monotonic()
-            if left <= 0 or job.status.finished:
+            if left <= 0:
                 break
             db().close()  # hand the connection back while waiting
             changed.wait(min(left, FALLBACK_POLL_S))
             changed.clear()
             job = _reload(job.id)
     return job
+
+
+def _preferred_wait_s() -> float:
+    """`Prefer: wait=N` (RFC 7240), capped at MAX_WAIT_S; 0 without one.
+
+    As the RFC asks, a preference that cannot be read is ignored rather than refused.
+    """
+    for header in request.headers.getlist("Prefer"):
+        match = _PREFER_WAIT.search(header)
+        if match:
+            return min(float(match.group(1)), MAX_WAIT_S)
+    return 0.0
 
 
 def _reload(job_id: uuid.UUID) -> Job:
@@ -256,6 +283,9 @@ def _load(job_id: uuid.UUID) -> Job:
 class Jobs(MethodView):
     @blp.arguments(JobCreate)
     @blp.response(202, JobRead)
+    @blp.alt_response(
+        201, schema=JobRead, description="The job finished within the wait `Prefer` asked for."
+    )
     @blp.alt_response(422, description="Unknown kind or params that do not fit it.")
     @blp.doc(
         security=BEARER,
@@ -264,12 +294,19 @@ class Jobs(MethodView):
                 "in": "header",
                 "name": "Idempotency-Key",
                 "schema": {"type": "string", "maxLength": 200},
-            }
+            },
+            {
+                "in": "header",
+                "name": "Prefer",
+                "schema": {"type": "string", "example": "wait=5"},
+                "description": "wait=N (RFC 7240): answer once the job has finished (201), "
+                "or after N seconds, at most 30 (202).",
+            },
         ],
     )
     @auth_required
     def post(self, body: dict[str, Any]) -> Response:
-        """Submit a job; answers 202 with the job and its Location"""
+        """Submit a job; answers 202 with the job and its Location (201 if it finished)"""
         job, created = enqueue.submit(
             session=db(),
             dispatcher=platform().dispatcher,
@@ -283,8 +320,13 @@ class Jobs(MethodView):
             request_id=g.request_id,
         )
         db().commit()
-        response = _job_response(job, 202)
+        wait_s = _preferred_wait_s()
+        if wait_s:
+            job = _wait(job.id, wait_s, lambda j: j.status.finished)
+        response = _job_response(job, 201 if job.status.finished else 202)
         response.headers["Location"] = url_for("jobs.JobItem", job_id=job.id)
+        if wait_s:
+            response.headers["Preference-Applied"] = f"wait={wait_s:g}"
         if not created:
             response.headers["Idempotent-Replayed"] = "true"
         return response

@@ -1,4 +1,5 @@
-"""Long polling: GET /jobs/<id>?wait=N answers as soon as the job changes."""
+"""Long polling: GET /jobs/<id>?wait=N answers as soon as the job changes, and a POST with
+`Prefer: wait=N` as soon as its job has finished."""
 
 from __future__ import annotations
 
@@ -123,3 +124,48 @@ def test_a_change_made_just_before_the_wait_begins_is_seen_at_once(
 
     assert job.status.value == "cancelled"
     assert took < 0.5  # not the 1 s fallback re-read, nor the 5 s deadline
+
+
+def test_a_submission_preferring_to_wait_answers_201_with_the_finished_job(
+    client: FlaskClient, committed_platform: Platform, worker: Runtime, owner: uuid.UUID
+) -> None:
+    headers = auth(committed_platform, owner, Prefer="wait=10")
+    started = time.monotonic()
+    response = client.post(
+        "/api/v1/jobs", json={"kind": "system.sleep", "params": {"seconds": 1}}, headers=headers
+    )
+    took = time.monotonic() - started
+
+    assert response.status_code == 201
+    assert response.json["status"] == "succeeded"
+    assert response.headers["Preference-Applied"] == "wait=10"
+    assert response.headers["Location"].endswith(f"/api/v1/jobs/{response.json['id']}")
+    assert 1 <= took < 3  # answered when the job finished, not at the end of the wait
+
+
+def test_a_submission_whose_job_outlasts_the_wait_answers_202_at_the_deadline(
+    client: FlaskClient, committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    headers = auth(committed_platform, owner, Prefer="respond-async, wait=1")
+    started = time.monotonic()
+    response = client.post("/api/v1/jobs", json={"kind": "test.wait"}, headers=headers)
+
+    assert response.status_code == 202
+    assert response.json["status"] == "queued"  # no worker here
+    assert 0.9 < time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("prefer", ["wait=soon", "wait=-1", "respond-async", "nowait=5"])
+def test_a_preference_that_cannot_be_read_is_ignored_not_refused(
+    client: FlaskClient, committed_platform: Platform, owner: uuid.UUID, prefer: str
+) -> None:
+    started = time.monotonic()
+    response = client.post(
+        "/api/v1/jobs",
+        json={"kind": "test.wait"},
+        headers=auth(committed_platform, owner, Prefer=prefer),
+    )
+
+    assert response.status_code == 202
+    assert "Preference-Applied" not in response.headers
+    assert time.monotonic() - started < 0.5
