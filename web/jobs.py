@@ -223,12 +223,14 @@ def _wait_for_change(job_id: uuid.UUID, known: Any, wait_s: float) -> Job:
     second in case a notification was lost. The database connection goes back to the pool
     while waiting. Answers at once when the job has finished or the client's ETag is stale.
     """
-    baseline: list[str] = []
+    first: set[str] = set()
 
     def changed(job: Job) -> bool:
-        if not known and not baseline:
-            baseline.append(job.etag)  # the job as it was at first
-        return not known.contains_weak(job.etag) and job.etag not in baseline
+        if known:
+            return not known.contains_weak(job.etag)
+        if not first:
+            first.add(job.etag)  # without an ETag: the job as the first read found it
+        return job.etag not in first
 
     return _wait(job_id, wait_s, changed)
 
