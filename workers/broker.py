@@ -6,6 +6,7 @@ from dramatiq import Broker
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
+    CurrentMessage,
     Pipelines,
     Retries,
     ShutdownNotifications,
@@ -29,6 +30,7 @@ def build_broker(settings: Settings) -> Broker:
         Callbacks(),
         Pipelines(),
         Retries(max_retries=INFRA_RETRIES, min_backoff=1000, max_backoff=60_000),
+        CurrentMessage(),  # which message a job came in (workers/acks.py)
     ]
     if url.startswith("amqp"):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker

@@ -5,7 +5,10 @@ writes whatever has queued up in a single statement (one round trip, one commit,
 flush for the lot) and hands each thread its own answer. Nothing waits on purpose: at low
 load a batch holds one change and goes out at once; under load the batches grow by
 themselves while the previous one is being written. Every change is still committed before
-its thread goes on, so the durability is the same as writing alone.
+its thread goes on, so the durability is the same as writing alone. A success may also be
+handed over without waiting (`succeed_soon`): what must follow it, the message's
+acknowledgement above all (workers/acks.py), then runs on a follow-up thread once it is
+written.
 
 The writing happens on a thread of its own, never on a worker thread: Dramatiq interrupts
 worker threads (time limits, shutdown) by raising an exception in them wherever they are,
@@ -23,6 +26,7 @@ import logging
 import queue
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +74,9 @@ class _Request:
     answer: Any = None
     error: BaseException | None = None
     done: bool = False
+    # A success nobody waits for: called with its answer (None: the write failed) once it is
+    # written, on the follow-up thread.
+    then: Callable[[bool | None], None] | None = None
     # Released once, when the answer is in: a bare lock is the cheapest signal there is.
     signal: threading.Lock = field(default_factory=_held_lock)
 
@@ -87,6 +94,9 @@ class StateWriter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
+        self._followups: queue.SimpleQueue[list[_Request] | None] = queue.SimpleQueue()
+        self._follower: threading.Thread | None = None
+        self._follower_lock = threading.Lock()  # not _lock: stop() holds that while joining
 
     def claim(self, job_id: uuid.UUID, worker_id: str) -> ClaimedJob | None:
         return self._ask(_Request("claim", job_id, worker_id=worker_id))  # type: ignore[no-any-return]
@@ -94,19 +104,38 @@ class StateWriter:
     def succeed(self, job: ClaimedJob, result: Any) -> bool:
         return self._ask(_Request("succeed", job.id, job=job, result=result))  # type: ignore[no-any-return]
 
+    def succeed_soon(
+        self, job: ClaimedJob, result: Any, then: Callable[[bool | None], None]
+    ) -> None:
+        """Hand a success over without waiting for it to be written.
+
+        `then(held)` runs once it is: held is False if this worker no longer held the job, None
+        if the write failed. It runs on the writer's follow-up thread, never on the caller's.
+        """
+        self._start()
+        self._queue.put(_Request("succeed", job.id, job=job, result=result, then=then))
+
     def stop(self) -> None:
-        """Write what is queued, then stop the thread and close the connection."""
+        """Write what is queued and run what follows it, then stop and close the connection."""
         with self._lock:
             if self._thread is not None:
                 self._queue.put(None)
                 self._thread.join(timeout=10)
                 self._thread = None
+        with self._follower_lock:
+            if self._follower is not None:
+                self._followups.put(None)
+                self._follower.join(timeout=10)
+                self._follower = None
 
-    def _ask(self, request: _Request) -> Any:
+    def _start(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="state-writer", daemon=True)
                 self._thread.start()
+
+    def _ask(self, request: _Request) -> Any:
+        self._start()
         self._queue.put(request)
         if not request.signal.acquire(timeout=ANSWER_TIMEOUT_S):
             raise TimeoutError("the state writer did not answer in time")
@@ -136,6 +165,7 @@ class StateWriter:
                     log.exception("state writer failed a batch")
                     for request in batch:
                         request.settle(error=exc)
+                    self._follow_up([r for r in batch if r.then is not None])
                     continue
                 # When nothing else waits, the pollers are told from here at once. Under load
                 # the change feed's own thread tells them, so this one goes straight on to
@@ -147,8 +177,32 @@ class StateWriter:
                         self._changes.publish_soon(changed)
                 except Exception:  # never worth losing the writer over (pollers re-read)
                     log.exception("state writer could not publish job changes")
+                self._follow_up([r for r in batch if r.then is not None])
         finally:
             self._close()
+
+    def _follow_up(self, requests: list[_Request]) -> None:
+        """What the written successes nobody waited for lead to, on the follow-up thread."""
+        if not requests:
+            return
+        with self._follower_lock:
+            if self._follower is None or not self._follower.is_alive():
+                self._follower = threading.Thread(
+                    target=self._run_followups, name="state-writer-followups", daemon=True
+                )
+                self._follower.start()
+        self._followups.put(requests)
+
+    def _run_followups(self) -> None:
+        while True:
+            requests = self._followups.get()
+            if requests is None:
+                return
+            for request in requests:
+                try:
+                    request.then(None if request.error is not None else request.answer)  # type: ignore[misc]
+                except Exception:  # one failing follow-up must not stop the others
+                    log.exception("a written success's follow-up failed")
 
     # -- writing ---------------------------------------------------------------------------
     def _write(self, batch: list[_Request]) -> list[uuid.UUID]:

@@ -21,13 +21,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from dramatiq.middleware import TimeLimitExceeded
+from dramatiq.middleware import CurrentMessage, TimeLimitExceeded
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from models import job_runs
 from models.job_runs import ClaimedJob
+from workers.acks import PendingAck
 from workers.changes import ChangeFeed
 from workers.context import JobContext
 from workers.enqueue import Dispatch, Dispatcher
@@ -180,15 +181,21 @@ class Runtime:
         }
         log.info("job started", extra=extra)
         started = time.perf_counter()
-        outcome = "lost"
+        outcome: str | None = "lost"
         try:
-            outcome = self._run(kind, job, extra)
+            outcome = self._run(kind, job, extra, started)
         finally:
             self._release(job)
-            observe_job(kind.name, outcome, time.perf_counter() - started)
+            if outcome is not None:
+                observe_job(kind.name, outcome, time.perf_counter() - started)
 
-    def _run(self, kind: JobKind, job: ClaimedJob, extra: dict[str, Any]) -> str:
-        """Run the attempt and record it; returns its outcome (the metrics' label)."""
+    def _run(
+        self, kind: JobKind, job: ClaimedJob, extra: dict[str, Any], started: float
+    ) -> str | None:
+        """Run the attempt and record it; returns its outcome (the metrics' label).
+
+        None: the success was handed to the writer, and what follows is `_succeeded`'s.
+        """
         try:
             result = kind.handler(JobContext(self, job), _loaded_params(kind, job.params))
             result = _checked_result(result)
@@ -205,11 +212,43 @@ class Runtime:
             return self._failed(kind, job, exc, Verdict(True), extra)
         except Exception as exc:
             return self._failed(kind, job, exc, classify(exc), extra)
+        pending_acks = getattr(self.dispatcher.broker, "pending_acks", None)
+        message = CurrentMessage.get_current_message()
+        if pending_acks is not None and message is not None:
+            # Written in the background; the message's ack waits for it (workers/acks.py).
+            pending = pending_acks.add(message)
+            took_s = time.perf_counter() - started
+            self.writer.succeed_soon(
+                job, result, lambda held: self._succeeded(kind, extra, took_s, held, pending)
+            )
+            return None
         held = self.writer.succeed(job, result)
+        return self._outcome(held, extra)
+
+    def _succeeded(
+        self,
+        kind: JobKind,
+        extra: dict[str, Any],
+        took_s: float,
+        held: bool | None,
+        pending: PendingAck,
+    ) -> None:
+        """A success handed to the writer is written (held None: writing it failed)."""
+        try:
+            observe_job(kind.name, self._outcome(held, extra), took_s)
+        finally:
+            pending.written()
+
+    @staticmethod
+    def _outcome(held: bool | None, extra: dict[str, Any]) -> str:
         if held:
             log.info("job succeeded", extra=extra)
             return "succeeded"
-        log.warning("job finished after it was taken over; result dropped", extra=extra)
+        if held is None:
+            # Still running in the database, and no longer beating: the sweep runs it again.
+            log.error("could not record the job's success; it will run again", extra=extra)
+        else:
+            log.warning("job finished after it was taken over; result dropped", extra=extra)
         return "lost"
 
     def _cancel_was_requested(self, job: ClaimedJob) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import queue
 import threading
 import time
 from collections import defaultdict
@@ -19,7 +20,9 @@ from typing import Any
 import redis
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
-from dramatiq.common import dq_name
+from dramatiq.common import current_millis, dq_name
+
+from workers.acks import PendingAcks
 
 log = logging.getLogger("backline.wakeup")
 # While the consumer holds all it may prefetch it polls again after this pause, as Dramatiq
@@ -30,6 +33,7 @@ BUSY_PAUSE_S = 0.005
 DUE_MARGIN_S = 0.001
 RECONNECT_PAUSE_S = 1.0
 LISTEN_WAIT_S = 1.0
+MAX_ACK_BATCH = 500
 
 
 class _Waker:
@@ -77,6 +81,62 @@ class _Waker:
                 time.sleep(RECONNECT_PAUSE_S)
 
 
+class _Acker:
+    """Sends the acknowledgements that waited for their jobs' successes, many per round trip.
+
+    One at a time, on one thread, they would fall behind a busy process, and each message
+    waiting for its ack keeps a prefetch place taken.
+    """
+
+    def __init__(self, broker: WakeableRedisBroker) -> None:
+        self._broker = broker
+        self._queue: queue.SimpleQueue[tuple[WakeableConsumer, Any] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def put(self, consumer: WakeableConsumer, message: Any) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="acker", daemon=True)
+                self._thread.start()
+        self._queue.put((consumer, message))
+
+    def stop(self) -> None:
+        """Send what is queued, then stop."""
+        with self._lock:
+            if self._thread is not None:
+                self._queue.put(None)
+                self._thread.join(timeout=10)
+                self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < MAX_ACK_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(item)
+            try:
+                self._broker.ack_all(
+                    [(c.queue_name, m.options["redis_message_id"]) for c, m in batch]
+                )
+            except Exception:
+                # Still in this worker's unacknowledged set: redelivered once the worker is
+                # gone, when the claim finds each job finished and does nothing.
+                log.warning("could not acknowledge finished jobs' messages", exc_info=True)
+            finally:
+                for consumer, message in batch:
+                    consumer.queued_message_ids.discard(message.message_id)
+
+
 class WakeableConsumer(_RedisConsumer):  # type: ignore[misc]
     """Dramatiq's Redis consumer, waiting for a nudge rather than sleeping when idle."""
 
@@ -105,6 +165,17 @@ class WakeableConsumer(_RedisConsumer):  # type: ignore[misc]
                 self.wake.clear()
         return message
 
+    def ack(self, message: Any) -> None:
+        """Acknowledge, or leave it to the writer if the job's success is not yet written."""
+        pending = self.broker.pending_acks.pop(message)
+        if pending is not None and pending.hold(lambda: self.broker.acker.put(self, message)):
+            return
+        super().ack(message)
+
+    def nack(self, message: Any) -> None:
+        self.broker.pending_acks.pop(message)  # failed after all: no ack to wait for
+        super().nack(message)
+
     def _idle_wait_s(self) -> float:
         """How long to wait for a nudge: 0 while a held delayed message is due."""
         now_ms = time.time() * 1000
@@ -125,6 +196,9 @@ class WakeableRedisBroker(RedisBroker):  # type: ignore[misc]
     def __init__(self, *args: Any, namespace: str = "dramatiq", **kwargs: Any) -> None:
         super().__init__(*args, namespace=namespace, **kwargs)
         self.waker = _Waker(self.client, namespace)
+        # Messages whose acknowledgement waits for their job's success to be written.
+        self.pending_acks = PendingAcks()
+        self.acker = _Acker(self)
 
     @property
     def consumer_class(self) -> type[WakeableConsumer]:
@@ -134,3 +208,33 @@ class WakeableRedisBroker(RedisBroker):  # type: ignore[misc]
         enqueued = super().enqueue(message, delay=delay)
         self.waker.nudge(message.queue_name if delay is None else dq_name(message.queue_name))
         return enqueued
+
+    def ack_all(self, messages: list[tuple[str, str]]) -> None:
+        """Acknowledge (queue, Redis message id) pairs in one round trip.
+
+        Dramatiq's own `ack` takes one message per call. This sends the same call of its
+        dispatch script for each, in one pipeline, with the arguments `_dispatch` gives it
+        (tests/worker/test_acks.py would fail if those changed).
+        """
+        if not messages:
+            return
+        script = self.scripts["dispatch"]
+        pipe = self.client.pipeline(transaction=False)
+        for queue_name, redis_message_id in messages:
+            args = [
+                "ack",
+                current_millis(),
+                queue_name,
+                self.broker_id,
+                self.heartbeat_timeout,
+                self.dead_message_ttl,
+                0,  # no maintenance: Dramatiq's own calls see to it
+                self._max_unpack_size(),
+                redis_message_id,
+            ]
+            script(keys=[self.namespace], args=args, client=pipe)
+        pipe.execute()
+
+    def close(self) -> None:
+        self.acker.stop()
+        super().close()

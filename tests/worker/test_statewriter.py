@@ -6,6 +6,7 @@ import ctypes
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -239,3 +240,36 @@ def test_a_late_success_from_a_lost_lease_is_not_held_beside_the_holders_own(
 
     assert held == [False, True]
     assert load(committed_platform, job_id).result == {"from": "holder"}
+
+
+def test_successes_handed_over_without_waiting_report_their_fate_once_written(
+    settings: Settings, committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    _, runtime = start_worker_platform(settings)
+    ids = [submit_job(committed_platform, owner, "system.noop") for _ in range(3)]
+    answers: dict[str, bool | None] = {}
+    caller = threading.current_thread()
+    threads: set[threading.Thread] = set()
+
+    def then(name: str) -> Callable[[bool | None], None]:
+        def record(held: bool | None) -> None:
+            answers[name] = held
+            threads.add(threading.current_thread())
+
+        return record
+
+    try:
+        ok, lost = (runtime.writer.claim(i, "w:1") for i in ids[:2])
+        assert ok is not None and lost is not None
+        not_held = ClaimedJob(**{**lost.__dict__, "lease_id": uuid.uuid4()})
+        refused = ClaimedJob(**{**ok.__dict__, "id": ids[2]})
+        runtime.writer.succeed_soon(ok, {"n": 1}, then("ok"))
+        runtime.writer.succeed_soon(not_held, {"n": 2}, then("lost lease"))
+        runtime.writer.succeed_soon(refused, {"x": "\x00"}, then("refused"))  # jsonb: no NUL
+    finally:
+        runtime.close()  # writes what is queued and runs what follows, then returns
+
+    assert answers == {"ok": True, "lost lease": False, "refused": None}
+    assert caller not in threads
+    assert load(committed_platform, ids[0]).result == {"n": 1}
+    assert load(committed_platform, ids[1]).status == JobStatus.RUNNING
