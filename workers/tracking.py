@@ -185,8 +185,8 @@ class Runtime:
         try:
             outcome = self._run(kind, job, extra, started)
         finally:
-            self._release(job)
-            if outcome is not None:
+            if outcome is not None:  # else the job is held (and beats) until its success lands
+                self._release(job)
                 observe_job(kind.name, outcome, time.perf_counter() - started)
 
     def _run(
@@ -219,7 +219,7 @@ class Runtime:
             pending = pending_acks.add(message)
             took_s = time.perf_counter() - started
             self.writer.succeed_soon(
-                job, result, lambda held: self._succeeded(kind, extra, took_s, held, pending)
+                job, result, lambda held: self._succeeded(kind, job, extra, took_s, held, pending)
             )
             return None
         held = self.writer.succeed(job, result)
@@ -228,6 +228,7 @@ class Runtime:
     def _succeeded(
         self,
         kind: JobKind,
+        job: ClaimedJob,
         extra: dict[str, Any],
         took_s: float,
         held: bool | None,
@@ -235,6 +236,7 @@ class Runtime:
     ) -> None:
         """A success handed to the writer is written (held None: writing it failed)."""
         try:
+            self._release(job)
             observe_job(kind.name, self._outcome(held, extra), took_s)
         finally:
             pending.written()
