@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
 
 import httpx
 import redis
+from sqlalchemy import event
 
 from models import ops
 from models.jobs import Job, JobStatus, request_cancel
@@ -19,6 +21,7 @@ from tests.metrics import parse, value
 from tests.worker.conftest import RunningWorker, events, load, submit_job, wait_for
 from workers import presence
 from workers.metrics import start_exposition
+from workers.pauses import PausedQueues
 from workers.setup import Platform
 
 
@@ -135,3 +138,30 @@ def test_the_workers_metrics_count_jobs_by_kind_and_outcome(
     assert grew("backline_job_retries_total", kind="test.flaky") == 1
     count = "backline_job_duration_seconds_count"
     assert grew(count, kind="test.flaky", outcome="succeeded") == 1
+
+
+def test_the_paused_set_is_kept_fresh_by_its_own_thread_so_no_message_waits_on_it(
+    committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    readers: list[threading.Thread] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        reads_pauses = statement.startswith("SELECT") and "FROM queue_pauses" in statement
+        if reads_pauses and "FOR UPDATE" not in statement:  # not the pause itself
+            readers.append(threading.current_thread())
+
+    paused = PausedQueues(committed_platform.sessions, refresh_s=0.5)
+    event.listen(committed_platform.engine, "before_cursor_execute", seen)
+    paused.start()
+    try:
+        wait_until(lambda: readers, timeout_s=5)
+        with committed_platform.sessions.begin() as session:
+            assert ops.pause_queue(session=session, queue="test", actor_id=owner)
+        wait_until(lambda: paused.is_paused("test"), timeout_s=3)  # seen within a refresh
+        answers = {paused.is_paused("test") for _ in range(100)}
+    finally:
+        paused.stop()
+        event.remove(committed_platform.engine, "before_cursor_execute", seen)
+
+    assert answers == {True}
+    assert threading.current_thread() not in readers  # every read was the thread's own
