@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
     insert,
     select,
@@ -264,10 +265,53 @@ def _new_values(
     return job, event
 
 
+def _build_insert_job() -> Any:
+    """INSERT a job RETURNING it, with its first event in a CTE: one round trip, no flush.
+
+    Built once, with a bound parameter per column: built per call, the statement cost more
+    Python time than the database took to run it.
+    """
+    columns = Job.__table__.c
+    # Named apart from every column ("new_" + name): an INSERT given parameters named like
+    # its table's columns fills those columns from them too (job_events has an id as well).
+    values: dict[str, Any] = {
+        name: bindparam(f"new_{name}", type_=columns[name].type)
+        for name in _JOB_COLUMNS
+        if name != "run_after"
+    }
+    values["run_after"] = func.coalesce(
+        bindparam("new_run_after", type_=columns.run_after.type), func.now()
+    )
+    queued = (
+        insert(JobEvent)
+        .values(
+            job_id=bindparam("new_id", type_=columns.id.type),
+            type=EventType.QUEUED.value,
+            data=bindparam("new_event_data", type_=JSONB(none_as_null=True)),
+        )
+        .cte("queued_event")
+    )
+    # "orm": run as built, the dict being its parameters (not a one-row bulk insert).
+    return (
+        insert(Job)
+        .values(values)
+        .returning(Job)
+        .add_cte(queued)
+        .execution_options(dml_strategy="orm")
+    )
+
+
+_JOB_COLUMNS = (
+    "id", "owner_id", "org_id", "kind", "queue", "params", "max_attempts", "priority",
+    "idempotency_key", "request_id", "internal", "message_id", "enqueued_at", "run_after",
+)  # fmt: skip
+_INSERT_JOB = _build_insert_job()
+
+
 def _insert_job(session: Session, job: dict[str, Any], event: dict[str, Any]) -> Job:
-    """Insert a job and its first event in one statement (one round trip, no flush)."""
-    queued = insert(JobEvent).values(**event).cte("queued_event")
-    return session.scalars(insert(Job).values(**job).returning(Job).add_cte(queued)).one()
+    """Insert a job and its first event in one statement."""
+    values = {"run_after": None, **job, "event_data": event.get("data")}
+    return session.scalars(_INSERT_JOB, {f"new_{k}": v for k, v in values.items()}).one()
 
 
 def create_job(
