@@ -27,6 +27,16 @@ def db() -> Session:
     return g.db  # type: ignore[no-any-return]
 
 
+def only_reads_from_here() -> None:
+    """The request's writes are committed and it only reads from now on (a long wait): its
+    session becomes an autocommit one, so no read opens a transaction to roll back at the end.
+    """
+    p = platform()
+    if p.read_sessions is not None:
+        close_db()
+        g.db = p.read_sessions()
+
+
 def close_db(_exc: BaseException | None = None) -> None:
     session = g.pop("db", None)
     if session is not None:

@@ -28,7 +28,7 @@ from models.errors import EmailNotVerified, InvalidInput, PermissionDenied
 from models.jobs import Job, JobFilter, JobStatus
 from models.quotas import consume_job_quota
 from web.auth import BEARER, auth_required, current_org_id, current_viewer
-from web.context import db, platform
+from web.context import db, only_reads_from_here, platform
 from workers import enqueue
 from workers.changes import FALLBACK_POLL_S
 from workers.registry import JobKind, get_kind, load_kinds
@@ -324,6 +324,7 @@ class Jobs(MethodView):
         db().commit()
         wait_s = _preferred_wait_s()
         if wait_s:
+            only_reads_from_here()
             job = _wait(job.id, wait_s, lambda j: j.status.finished)
         response = _job_response(job, 201 if job.status.finished else 202)
         response.headers["Location"] = url_for("jobs.JobItem", job_id=job.id)

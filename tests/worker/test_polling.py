@@ -6,10 +6,13 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from typing import Any
 
 import pytest
 from flask import g
 from flask.testing import FlaskClient
+from psycopg.pq import TransactionStatus
+from sqlalchemy import event
 from werkzeug.datastructures import ETags
 
 from models.accounts import User
@@ -147,12 +150,25 @@ def test_a_submission_whose_job_outlasts_the_wait_answers_202_at_the_deadline(
     client: FlaskClient, committed_platform: Platform, owner: uuid.UUID
 ) -> None:
     headers = auth(committed_platform, owner, Prefer="respond-async, wait=1")
+    reads: list[bool] = []  # for each read of the job: did it leave a transaction open?
+
+    def executed(_conn: object, cursor: Any, statement: str, *_args: object) -> None:
+        if statement.startswith("SELECT") and "FROM jobs" in statement:
+            reads.append(cursor.connection.info.transaction_status != TransactionStatus.IDLE)
+
+    event.listen(committed_platform.engine, "after_cursor_execute", executed)
     started = time.monotonic()
-    response = client.post("/api/v1/jobs", json={"kind": "test.wait"}, headers=headers)
+    try:
+        response = client.post("/api/v1/jobs", json={"kind": "test.wait"}, headers=headers)
+    finally:
+        event.remove(committed_platform.engine, "after_cursor_execute", executed)
 
     assert response.status_code == 202
     assert response.json["status"] == "queued"  # no worker here
     assert 0.9 < time.monotonic() - started < 2
+    # Once the submission committed, its re-reads while it waited opened no transaction
+    # (one would cost a BEGIN and a ROLLBACK round trip each).
+    assert reads and not any(reads)
 
 
 @pytest.mark.parametrize("prefer", ["wait=soon", "wait=-1", "respond-async", "nowait=5"])
