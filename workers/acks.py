@@ -57,8 +57,8 @@ class PendingAcks:
     def __init__(self) -> None:
         self._by_message: dict[int, tuple[Any, PendingAck]] = {}
 
-    def add(self, message: Any) -> PendingAck:
-        pending = PendingAck()
+    def add(self, message: Any, pending: PendingAck | None = None) -> PendingAck:
+        pending = pending or PendingAck()
         self._by_message[id(message)] = (message, pending)
         return pending
 

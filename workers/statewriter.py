@@ -66,7 +66,7 @@ def _held_lock() -> threading.Lock:
 
 @dataclass(eq=False)
 class _Request:
-    op: str  # "claim" or "succeed"
+    op: str  # "claim", "succeed", or "mark" (writes nothing: see after_queued)
     job_id: uuid.UUID
     worker_id: str = ""
     job: ClaimedJob | None = None
@@ -97,6 +97,7 @@ class StateWriter:
         self._followups: queue.SimpleQueue[list[_Request] | None] = queue.SimpleQueue()
         self._follower: threading.Thread | None = None
         self._follower_lock = threading.Lock()  # not _lock: stop() holds that while joining
+        self._stopped = False
 
     def claim(self, job_id: uuid.UUID, worker_id: str) -> ClaimedJob | None:
         return self._ask(_Request("claim", job_id, worker_id=worker_id))  # type: ignore[no-any-return]
@@ -115,8 +116,14 @@ class StateWriter:
         self._start()
         self._queue.put(_Request("succeed", job.id, job=job, result=result, then=then))
 
+    def after_queued(self, then: Callable[[], None]) -> None:
+        """Run `then` once everything queued so far is written (on the follow-up thread)."""
+        self._start()
+        self._queue.put(_Request("mark", uuid.UUID(int=0), then=lambda _answer: then()))
+
     def stop(self) -> None:
         """Write what is queued and run what follows it, then stop and close the connection."""
+        self._stopped = True  # a batch still being written after this runs its follow-ups itself
         with self._lock:
             if self._thread is not None:
                 self._queue.put(None)
@@ -159,8 +166,9 @@ class StateWriter:
                         self._queue.put(None)  # stop after this batch
                         break
                     batch.append(item)
+                writes = [r for r in batch if r.op != "mark"]
                 try:
-                    changed = self._write(batch)
+                    changed = self._write(writes) if writes else []
                 except Exception as exc:  # a bug here must not leave threads waiting
                     log.exception("state writer failed a batch")
                     for request in batch:
@@ -185,6 +193,9 @@ class StateWriter:
         """What the written successes nobody waited for lead to, on the follow-up thread."""
         if not requests:
             return
+        if self._stopped:  # the writer outlived stop() (a slow database): no new thread now
+            self._run_followups_of(requests)
+            return
         with self._follower_lock:
             if self._follower is None or not self._follower.is_alive():
                 self._follower = threading.Thread(
@@ -198,11 +209,15 @@ class StateWriter:
             requests = self._followups.get()
             if requests is None:
                 return
-            for request in requests:
-                try:
-                    request.then(None if request.error is not None else request.answer)  # type: ignore[misc]
-                except Exception:  # one failing follow-up must not stop the others
-                    log.exception("a written success's follow-up failed")
+            self._run_followups_of(requests)
+
+    @staticmethod
+    def _run_followups_of(requests: list[_Request]) -> None:
+        for request in requests:
+            try:
+                request.then(None if request.error is not None else request.answer)  # type: ignore[misc]
+            except Exception:  # one failing follow-up must not stop the others
+                log.exception("a written success's follow-up failed")
 
     # -- writing ---------------------------------------------------------------------------
     def _write(self, batch: list[_Request]) -> list[uuid.UUID]:

@@ -74,6 +74,9 @@ class Runtime:
         )
         self._leases: dict[uuid.UUID, uuid.UUID] = {}
         self._flags: dict[uuid.UUID, bool | None] = {}
+        # Leases of jobs whose success was handed to the writer and is not written yet: they
+        # stay held (and beating) until it is.
+        self._handing_over: set[uuid.UUID] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -92,9 +95,9 @@ class Runtime:
             self._thread.start()
 
     def close(self) -> None:
-        """Stop the heartbeat and close the database connections."""
+        """Write what is handed over, stop the heartbeat and close the database connections."""
+        self.writer.stop()  # first: jobs whose success is still queued keep beating meanwhile
         self.stop_heartbeat()
-        self.writer.stop()
         try:
             self.announcer.stop()
         except Exception:
@@ -185,7 +188,8 @@ class Runtime:
         try:
             outcome = self._run(kind, job, extra, started)
         finally:
-            if outcome is not None:  # else the job is held (and beats) until its success lands
+            # A job handed over stays held (and beats) until its success lands.
+            if outcome is not None and job.lease_id not in self._handing_over:
                 self._release(job)
                 observe_job(kind.name, outcome, time.perf_counter() - started)
 
@@ -216,11 +220,25 @@ class Runtime:
         message = CurrentMessage.get_current_message()
         if pending_acks is not None and message is not None:
             # Written in the background; the message's ack waits for it (workers/acks.py).
-            pending = pending_acks.add(message)
+            pending = PendingAck()
             took_s = time.perf_counter() - started
-            self.writer.succeed_soon(
-                job, result, lambda held: self._succeeded(kind, job, extra, took_s, held, pending)
-            )
+            queued = False
+            try:
+                self._handing_over.add(job.lease_id)
+                pending_acks.add(message, pending)
+                self.writer.succeed_soon(
+                    job,
+                    result,
+                    lambda held: self._succeeded(kind, job, extra, took_s, held, pending),
+                )
+                queued = True
+            finally:
+                if not queued:
+                    # Interrupted on the way (a time limit, say): let go of the job and the ack
+                    # once whatever the writer holds is written, the success too if it got there.
+                    self.writer.after_queued(
+                        lambda: self._let_go(kind, job, extra, took_s, pending)
+                    )
             return None
         held = self.writer.succeed(job, result)
         return self._outcome(held, extra)
@@ -236,9 +254,24 @@ class Runtime:
     ) -> None:
         """A success handed to the writer is written (held None: writing it failed)."""
         try:
+            self._handing_over.discard(job.lease_id)
             self._release(job)
             observe_job(kind.name, self._outcome(held, extra), took_s)
         finally:
+            pending.written()
+
+    def _let_go(
+        self,
+        kind: JobKind,
+        job: ClaimedJob,
+        extra: dict[str, Any],
+        took_s: float,
+        pending: PendingAck,
+    ) -> None:
+        """After an interrupted hand-over: unless its success got written, drop the job."""
+        if job.lease_id in self._handing_over:  # the success never reached the writer
+            self._succeeded(kind, job, extra, took_s, None, pending)
+        else:
             pending.written()
 
     @staticmethod

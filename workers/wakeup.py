@@ -34,6 +34,7 @@ DUE_MARGIN_S = 0.001
 RECONNECT_PAUSE_S = 1.0
 LISTEN_WAIT_S = 1.0
 MAX_ACK_BATCH = 500
+ACK_ATTEMPTS = 60  # a minute of Redis away, at RECONNECT_PAUSE_S between tries
 
 
 class _Waker:
@@ -93,8 +94,12 @@ class _Acker:
         self._queue: queue.SimpleQueue[tuple[WakeableConsumer, Any] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     def put(self, consumer: WakeableConsumer, message: Any) -> None:
+        if self._stopped:  # a success written after the broker closed (a slow database)
+            self._send([(consumer, message)])
+            return
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="acker", daemon=True)
@@ -103,6 +108,7 @@ class _Acker:
 
     def stop(self) -> None:
         """Send what is queued, then stop."""
+        self._stopped = True
         with self._lock:
             if self._thread is not None:
                 self._queue.put(None)
@@ -124,17 +130,29 @@ class _Acker:
                     self._queue.put(None)  # stop after this batch
                     break
                 batch.append(item)
-            try:
-                self._broker.ack_all(
-                    [(c.queue_name, m.options["redis_message_id"]) for c, m in batch]
-                )
-            except Exception:
-                # Still in this worker's unacknowledged set: redelivered once the worker is
-                # gone, when the claim finds each job finished and does nothing.
-                log.warning("could not acknowledge finished jobs' messages", exc_info=True)
-            finally:
-                for consumer, message in batch:
-                    consumer.queued_message_ids.discard(message.message_id)
+            self._send(batch)
+
+    def _send(self, batch: list[tuple[WakeableConsumer, Any]]) -> None:
+        acks = [(c.queue_name, m.options["redis_message_id"]) for c, m in batch]
+        try:
+            # Acknowledging twice is harmless: while Redis is away, try again, as Dramatiq
+            # does with its own acks (until the worker stops).
+            for attempt in range(ACK_ATTEMPTS):
+                try:
+                    self._broker.ack_all(acks)
+                    break
+                except (redis.ConnectionError, redis.TimeoutError):
+                    if self._stopped or attempt == ACK_ATTEMPTS - 1:
+                        raise
+                    log.warning("Redis unreachable; acknowledging again shortly", exc_info=True)
+                    time.sleep(RECONNECT_PAUSE_S)
+        except Exception:
+            # Still in this worker's unacknowledged set: redelivered once the worker is gone,
+            # when the claim finds each job finished and does nothing.
+            log.warning("could not acknowledge finished jobs' messages", exc_info=True)
+        finally:
+            for consumer, message in batch:
+                consumer.queued_message_ids.discard(message.message_id)
 
 
 class WakeableConsumer(_RedisConsumer):  # type: ignore[misc]
@@ -173,7 +191,10 @@ class WakeableConsumer(_RedisConsumer):  # type: ignore[misc]
         super().ack(message)
 
     def nack(self, message: Any) -> None:
-        self.broker.pending_acks.pop(message)  # failed after all: no ack to wait for
+        """Dead-letter the message; if its job's success is not yet written, once it is."""
+        pending = self.broker.pending_acks.pop(message)
+        if pending is not None and pending.hold(lambda: _RedisConsumer.nack(self, message)):
+            return
         super().nack(message)
 
     def _idle_wait_s(self) -> float:
@@ -219,9 +240,8 @@ class WakeableRedisBroker(RedisBroker):  # type: ignore[misc]
         if not messages:
             return
         script = self.scripts["dispatch"]
-        pipe = self.client.pipeline(transaction=False)
-        for queue_name, redis_message_id in messages:
-            args = [
+        calls = [
+            [
                 "ack",
                 current_millis(),
                 queue_name,
@@ -232,8 +252,21 @@ class WakeableRedisBroker(RedisBroker):  # type: ignore[misc]
                 self._max_unpack_size(),
                 redis_message_id,
             ]
-            script(keys=[self.namespace], args=args, client=pipe)
-        pipe.execute()
+            for queue_name, redis_message_id in messages
+        ]
+        for attempt in range(2):
+            # EVALSHA by hand: a registered script run in a pipeline asks SCRIPT EXISTS
+            # first, which is a second round trip every time.
+            pipe = self.client.pipeline(transaction=False)
+            for args in calls:
+                pipe.evalsha(script.sha, 1, self.namespace, *args)
+            try:
+                pipe.execute()
+                return
+            except redis.exceptions.NoScriptError:  # Redis restarted: load it, then again
+                if attempt:
+                    raise
+                self.client.script_load(script.script)
 
     def close(self) -> None:
         self.acker.stop()

@@ -3,6 +3,7 @@ thread, and many acknowledgements go to Redis in one round trip."""
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from typing import Any
 
 import dramatiq
 import pytest
+from dramatiq.middleware import TimeLimitExceeded
 from sqlalchemy import text
 
 from config import Settings
@@ -70,7 +72,10 @@ def test_ack_all_acknowledges_each_message_it_names_and_no_other(
     consumer, messages = fetched(broker, 3)
     assert held(broker) == 3  # fetched, not yet acknowledged
 
-    broker.ack_all([(QUEUE, m.options["redis_message_id"]) for m in messages[:2]])
+    broker.ack_all([(QUEUE, m.options["redis_message_id"]) for m in messages[:1]])
+    assert held(broker) == 2
+    broker.client.script_flush()  # as after a Redis restart: the script must be loaded again
+    broker.ack_all([(QUEUE, messages[1].options["redis_message_id"])])
 
     assert held(broker) == 1
     consumer.ack(messages[2])
@@ -90,6 +95,20 @@ def test_an_ack_waits_for_the_success_then_goes_out_by_itself(
     pending.written()
     assert eventually(lambda: held(broker) == 0)
     assert eventually(lambda: consumer.outstanding_message_count == 0)
+
+
+def test_a_dead_lettering_waits_for_the_success_too(broker: WakeableRedisBroker) -> None:
+    consumer, (message,) = fetched(broker, 1)
+    pending = broker.pending_acks.add(message)
+
+    consumer.nack(message)  # the job failed after handing its success over (retries spent)
+
+    assert held(broker) == 1
+    dead = f"{broker.namespace}:{QUEUE}.XQ.msgs"
+    assert broker.client.hlen(dead) == 0
+    pending.written()
+    assert held(broker) == 0
+    assert broker.client.hlen(dead) == 1
 
 
 def test_a_success_written_before_dramatiq_acknowledges_is_acknowledged_at_once(
@@ -120,12 +139,50 @@ def test_a_job_message_stays_with_the_broker_until_its_success_is_committed(
             time.sleep(0.2)  # the worker thread has long returned and Dramatiq acknowledged
 
             assert str(job_id) in broker_held_jobs(committed_platform, "test")
+            assert not threads_waiting_on_the_writer()  # the worker thread went on
             conn.rollback()
 
         assert wait_for(committed_platform, job_id).status == JobStatus.SUCCEEDED
         assert eventually(lambda: str(job_id) not in broker_held_jobs(committed_platform, "test"))
     finally:
         worker.stop()
+
+
+def test_a_hand_over_cut_short_still_lets_go_of_the_message(
+    settings: Settings,
+    committed_platform: Platform,
+    owner: uuid.UUID,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    worker = RunningWorker(settings)
+
+    def cut_short(*_args: object) -> None:
+        raise TimeLimitExceeded  # as Dramatiq's time limit would, in the worker thread
+
+    monkeypatch.setattr(worker.runtime.writer, "succeed_soon", cut_short)
+    worker.start()
+    try:
+        job_id = submit_job(committed_platform, owner, "system.noop")
+        assert eventually(lambda: load(committed_platform, job_id).attempts == 1)
+        # Dramatiq sends a retry of the message (whose claim finds the job running and does
+        # nothing); the original is acknowledged too, once the writer has nothing before it.
+        assert eventually(lambda: str(job_id) not in broker_held_jobs(committed_platform, "system"))
+        assert eventually(lambda: not worker.runtime._leases)  # let go, for the sweep to take
+    finally:
+        worker.stop()
+
+
+def threads_waiting_on_the_writer() -> list[int]:
+    """The threads of this process waiting for the state writer's answer."""
+    waiting = []
+    for ident, frame in sys._current_frames().items():
+        f: Any = frame
+        while f is not None:
+            if f.f_code.co_name == "_ask" and "statewriter" in f.f_code.co_filename:
+                waiting.append(ident)
+                break
+            f = f.f_back
+    return waiting
 
 
 def writer_waits_on_a_lock(platform: Platform) -> bool:
