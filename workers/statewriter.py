@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 
 from models import job_runs
 from models.job_runs import ClaimedJob
+from workers.batching import take_batch
 from workers.changes import ChangeFeed
 
 log = logging.getLogger("backline.statewriter")
@@ -152,20 +153,7 @@ class StateWriter:
 
     def _run(self) -> None:
         try:
-            while True:
-                first = self._queue.get()
-                if first is None:
-                    return
-                batch = [first]
-                while len(batch) < MAX_BATCH:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        self._queue.put(None)  # stop after this batch
-                        break
-                    batch.append(item)
+            while (batch := take_batch(self._queue, MAX_BATCH)) is not None:
                 writes = [r for r in batch if r.op != "mark"]
                 try:
                     changed = self._write(writes) if writes else []

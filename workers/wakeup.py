@@ -23,6 +23,7 @@ from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import current_millis, dq_name
 
 from workers.acks import PendingAcks
+from workers.batching import take_batch
 
 log = logging.getLogger("backline.wakeup")
 # While the consumer holds all it may prefetch it polls again after this pause, as Dramatiq
@@ -116,20 +117,7 @@ class _Acker:
                 self._thread = None
 
     def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            batch = [item]
-            while len(batch) < MAX_ACK_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)  # stop after this batch
-                    break
-                batch.append(item)
+        while (batch := take_batch(self._queue, MAX_ACK_BATCH)) is not None:
             self._send(batch)
 
     def _send(self, batch: list[tuple[WakeableConsumer, Any]]) -> None:
