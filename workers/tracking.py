@@ -147,10 +147,15 @@ class Runtime:
             self._leases[job.id] = job.lease_id
             self._flags[job.id] = False
 
-    def _release(self, job: ClaimedJob) -> None:
+    def _release(self, job: ClaimedJob) -> bool:
+        """Let go of this attempt's lease; False if it is not held (already let go, or a newer
+        attempt of the job holds its own)."""
         with self._lock:
-            self._leases.pop(job.id, None)
+            if self._leases.get(job.id) != job.lease_id:
+                return False
+            del self._leases[job.id]
             self._flags.pop(job.id, None)
+            return True
 
     # -- running a job ---------------------------------------------------------------------
     def write(self, job_id: uuid.UUID, change: Callable[[Session], T]) -> T:
@@ -188,9 +193,10 @@ class Runtime:
         try:
             outcome = self._run(kind, job, extra, started)
         finally:
-            # A job handed over stays held (and beats) until its success lands.
-            if outcome is not None and job.lease_id not in self._handing_over:
-                self._release(job)
+            # A job handed over stays held (and beats) until its success lands. Whoever lets
+            # go of the lease counts the outcome, once.
+            handed_over = job.lease_id in self._handing_over
+            if outcome is not None and not handed_over and self._release(job):
                 observe_job(kind.name, outcome, time.perf_counter() - started)
 
     def _run(
@@ -255,8 +261,8 @@ class Runtime:
         """A success handed to the writer is written (held None: writing it failed)."""
         try:
             self._handing_over.discard(job.lease_id)
-            self._release(job)
-            observe_job(kind.name, self._outcome(held, extra), took_s)
+            if self._release(job):
+                observe_job(kind.name, self._outcome(held, extra), took_s)
         finally:
             pending.written()
 

@@ -35,7 +35,7 @@ DUE_MARGIN_S = 0.001
 RECONNECT_PAUSE_S = 1.0
 LISTEN_WAIT_S = 1.0
 MAX_ACK_BATCH = 500
-ACK_ATTEMPTS = 60  # a minute of Redis away, at RECONNECT_PAUSE_S between tries
+ACK_RETRY_S = 60.0
 
 
 class _Waker:
@@ -98,23 +98,24 @@ class _Acker:
         self._stopped = False
 
     def put(self, consumer: WakeableConsumer, message: Any) -> None:
-        if self._stopped:  # a success written after the broker closed (a slow database)
-            self._send([(consumer, message)])
-            return
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="acker", daemon=True)
-                self._thread.start()
-        self._queue.put((consumer, message))
+        with self._lock:  # so no ack can slip in behind the stop
+            if not self._stopped:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._run, name="acker", daemon=True)
+                    self._thread.start()
+                self._queue.put((consumer, message))
+                return
+        self._send([(consumer, message)])  # a success written after the broker closed
 
     def stop(self) -> None:
         """Send what is queued, then stop."""
-        self._stopped = True
         with self._lock:
-            if self._thread is not None:
+            self._stopped = True
+            thread, self._thread = self._thread, None
+            if thread is not None:
                 self._queue.put(None)
-                self._thread.join(timeout=10)
-                self._thread = None
+        if thread is not None:
+            thread.join(timeout=10)
 
     def _run(self) -> None:
         while (batch := take_batch(self._queue, MAX_ACK_BATCH)) is not None:
@@ -124,13 +125,14 @@ class _Acker:
         acks = [(c.queue_name, m.options["redis_message_id"]) for c, m in batch]
         try:
             # Acknowledging twice is harmless: while Redis is away, try again, as Dramatiq
-            # does with its own acks (until the worker stops).
-            for attempt in range(ACK_ATTEMPTS):
+            # does with its own acks (for a while, and not once the worker is stopping).
+            deadline = time.monotonic() + ACK_RETRY_S
+            while True:
                 try:
                     self._broker.ack_all(acks)
                     break
                 except (redis.ConnectionError, redis.TimeoutError):
-                    if self._stopped or attempt == ACK_ATTEMPTS - 1:
+                    if self._stopped or time.monotonic() > deadline:
                         raise
                     log.warning("Redis unreachable; acknowledging again shortly", exc_info=True)
                     time.sleep(RECONNECT_PAUSE_S)

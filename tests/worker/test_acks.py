@@ -128,7 +128,7 @@ def test_a_job_message_stays_with_the_broker_until_its_success_is_committed(
 ) -> None:
     worker = RunningWorker(settings).start()
     try:
-        job_id = submit_job(committed_platform, owner, "test.wait", {"seconds": 0.3})
+        job_id = submit_job(committed_platform, owner, "test.wait", {"seconds": 2})
         assert STARTED[str(job_id)].wait(10)
         # Its progress report is written too: from here on only the success touches the row.
         assert eventually(lambda: load(committed_platform, job_id).progress_message == "waiting")
