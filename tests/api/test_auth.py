@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from models.accounts import User
 from models.jobs import Job
 from tests.api.conftest import Caller
-from web.tokens import key_id
+from web.tokens import LEEWAY_S, key_id
 from workers.setup import Platform
 
 PASSWORD = "correct horse battery"
@@ -203,6 +204,30 @@ def test_forged_expired_and_misaddressed_tokens_are_refused(
         response = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, name
         assert response.json["code"] == "authentication_failed"
+
+
+def test_a_token_checked_once_is_still_refused_once_it_expires(
+    client: FlaskClient, alice: Caller, tx_platform: Platform
+) -> None:
+    """Signatures are checked once per token and remembered; expiry is checked every time."""
+    secret = tx_platform.settings.jwt_secret
+    leeway = timedelta(seconds=LEEWAY_S)
+    # Past its exp, but within the clock-skew leeway for about a second more.
+    exp = datetime.now(UTC).replace(microsecond=0) - leeway + timedelta(seconds=1)
+    token = jwt.encode(
+        _claims(alice, tx_platform, exp=exp, iat=exp - timedelta(minutes=5)),
+        secret,
+        algorithm="HS256",
+        headers={"kid": key_id(secret)},
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+
+    time.sleep((exp + leeway - datetime.now(UTC)).total_seconds() + 1.1)
+
+    again = client.get("/api/v1/auth/me", headers=headers)
+    assert again.status_code == 401
+    assert again.json["message"] == "access token expired"
 
 
 def test_tokens_signed_with_the_previous_secret_work_during_rotation(
