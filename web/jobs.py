@@ -218,10 +218,11 @@ def _job_response(job: Job, status: int = 200) -> Response:
 def _wait_for_change(job_id: uuid.UUID, known: Any, wait_s: float) -> Job:
     """The job, once it differs from what the client has (its ETag, or what it was at first).
 
-    Subscribes to the job's changes before the first read, so nothing can change unseen
-    between a read and the wait; woken by the change feed, it re-reads the job at least every
-    second in case a notification was lost. The database connection goes back to the pool
-    while waiting. Answers at once when the job has finished or the client's ETag is stale.
+    Answers at once, without subscribing, when the job has finished or the client's ETag is
+    stale. Otherwise it subscribes to the job's changes and reads it again, so nothing can
+    change unseen between a read and the wait; woken by the change feed, it re-reads the job
+    at least every second in case a notification was lost. The database connection goes back
+    to the pool while waiting.
     """
     first: set[str] = set()
 
@@ -232,12 +233,22 @@ def _wait_for_change(job_id: uuid.UUID, known: Any, wait_s: float) -> Job:
             first.add(job.etag)  # without an ETag: the job as the first read found it
         return job.etag not in first
 
-    return _wait(job_id, wait_s, changed)
+    return _wait(job_id, wait_s, changed, look_first=True)
 
 
-def _wait(job_id: uuid.UUID, wait_s: float, until: Callable[[Job], bool]) -> Job:
-    """The job once `until(job)` holds, it has finished, or `wait_s` has passed."""
+def _wait(
+    job_id: uuid.UUID, wait_s: float, until: Callable[[Job], bool], *, look_first: bool = False
+) -> Job:
+    """The job once `until(job)` holds, it has finished, or `wait_s` has passed.
+
+    look_first: read the job before subscribing, and answer from that read if it will do (a
+    poll often comes after the job finished, and subscribing costs a round trip to Redis).
+    """
     deadline = time.monotonic() + wait_s
+    if look_first:
+        job = _reload(job_id)
+        if until(job) or job.status.finished:
+            return job
     with platform().changes.watch(job_id) as changed:
         job = _reload(job_id)
         while not until(job) and not job.status.finished:

@@ -105,6 +105,41 @@ def test_a_client_follows_a_running_job_to_the_end_in_few_requests(
     assert requests <= 8
 
 
+def test_a_waiting_poll_answers_from_its_first_read_when_it_can_without_subscribing(
+    client: FlaskClient, committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    """Subscribing to a job's changes costs a round trip to Redis; a poll that can answer
+    at once (finished job, or a stale ETag) does not pay for it."""
+    redis = committed_platform.broker.client
+    headers = auth(committed_platform, owner)
+
+    def subscribes() -> int:
+        return int(redis.info("commandstats").get("cmdstat_subscribe", {}).get("calls", 0))
+
+    finished = submit_job(committed_platform, owner, "test.wait")
+    with committed_platform.sessions() as session:
+        job = get_job(session=session, job_id=finished, viewer=Viewer(owner, is_admin=True))
+        request_cancel(session=session, job=job)  # a queued job is cancelled at once
+        session.commit()
+    waiting = submit_job(committed_platform, owner, "test.wait")
+    etag = client.get(f"/api/v1/jobs/{waiting}", headers=headers).headers["ETag"]
+
+    before = subscribes()
+    done = client.get(f"/api/v1/jobs/{finished}?wait=5", headers=headers)
+    stale = client.get(
+        f"/api/v1/jobs/{waiting}?wait=5", headers={**headers, "If-None-Match": '"old"'}
+    )
+    assert subscribes() == before
+    unchanged = client.get(
+        f"/api/v1/jobs/{waiting}?wait=0.2", headers={**headers, "If-None-Match": etag}
+    )
+
+    assert (done.status_code, done.json["status"]) == (200, "cancelled")
+    assert (stale.status_code, stale.json["status"]) == (200, "queued")
+    assert unchanged.status_code == 304
+    assert subscribes() == before + 1  # the one that had to wait did subscribe
+
+
 def test_a_change_made_just_before_the_wait_begins_is_seen_at_once(
     committed_platform: Platform, owner: uuid.UUID
 ) -> None:
