@@ -18,9 +18,8 @@ from collections import defaultdict
 from typing import Any
 
 import redis
-from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
-from dramatiq.common import current_millis, dq_name
+from dramatiq.common import current_millis
 
 from workers.acks import PendingAcks
 from workers.batching import take_batch
@@ -48,9 +47,12 @@ class _Waker:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
+    def channel(self, queue: str) -> str:
+        return f"{self._prefix}{queue}"
+
     def nudge(self, queue: str) -> None:
         try:
-            self._client.publish(f"{self._prefix}{queue}", b"1")
+            self._client.publish(self.channel(queue), b"1")
         except redis.RedisError:
             log.debug("wake-up nudge not sent", exc_info=True)
 
@@ -215,41 +217,53 @@ class WakeableRedisBroker(RedisBroker):  # type: ignore[misc]
     def consumer_class(self) -> type[WakeableConsumer]:
         return WakeableConsumer
 
-    def enqueue(self, message: Message, *, delay: int | None = None) -> Message:
-        enqueued = super().enqueue(message, delay=delay)
-        self.waker.nudge(message.queue_name if delay is None else dq_name(message.queue_name))
-        return enqueued
+    def do_enqueue(self, queue_name: str, redis_message_id: str, encoded: bytes) -> None:
+        """Dramatiq's enqueue (called by its `enqueue`, after the middleware), and the nudge
+        that wakes the queue's idle consumers, in one round trip.
+
+        The nudge goes after the message, so a consumer it wakes finds the message there.
+        `queue_name` is the delay queue's for a delayed message: its consumers are the ones to
+        wake (they move it to its queue when it falls due).
+        """
+        args = self._dispatch_args("enqueue", queue_name, redis_message_id, encoded)
+        self._run_dispatch([args], then=("publish", self.waker.channel(queue_name), b"1"))
 
     def ack_all(self, messages: list[tuple[str, str]]) -> None:
         """Acknowledge (queue, Redis message id) pairs in one round trip.
 
         Dramatiq's own `ack` takes one message per call. This sends the same call of its
-        dispatch script for each, in one pipeline, with the arguments `_dispatch` gives it
-        (tests/worker/test_acks.py would fail if those changed).
+        dispatch script for each, in one pipeline.
         """
-        if not messages:
-            return
-        script = self.scripts["dispatch"]
-        calls = [
-            [
-                "ack",
-                current_millis(),
-                queue_name,
-                self.broker_id,
-                self.heartbeat_timeout,
-                self.dead_message_ttl,
-                0,  # no maintenance: Dramatiq's own calls see to it
-                self._max_unpack_size(),
-                redis_message_id,
-            ]
-            for queue_name, redis_message_id in messages
+        if messages:
+            self._run_dispatch([self._dispatch_args("ack", q, m) for q, m in messages])
+
+    def _dispatch_args(self, command: str, queue_name: str, *args: Any) -> list[Any]:
+        """The arguments Dramatiq's `_dispatch` gives its dispatch script (private to it:
+        tests/worker/test_acks.py and test_wakeup.py would fail if they changed)."""
+        return [
+            command,
+            current_millis(),
+            queue_name,
+            self.broker_id,
+            self.heartbeat_timeout,
+            self.dead_message_ttl,
+            self._should_do_maintenance(command),
+            self._max_unpack_size(),
+            *args,
         ]
+
+    def _run_dispatch(self, calls: list[list[Any]], then: tuple[Any, ...] | None = None) -> None:
+        """Run Dramatiq's dispatch script once per call, then the command `then`, in one
+        pipeline (one round trip)."""
+        script = self.scripts["dispatch"]
         for attempt in range(2):
             # EVALSHA by hand: a registered script run in a pipeline asks SCRIPT EXISTS
             # first, which is a second round trip every time.
             pipe = self.client.pipeline(transaction=False)
             for args in calls:
                 pipe.evalsha(script.sha, 1, self.namespace, *args)
+            if then is not None:
+                pipe.execute_command(*then)
             try:
                 pipe.execute()
                 return

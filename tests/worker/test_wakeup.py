@@ -79,3 +79,39 @@ def test_an_idle_consumer_holding_a_due_message_waits_for_nothing(settings: Sett
     finally:
         consumer.close()
         broker.close()
+
+
+def test_an_enqueue_stores_the_message_and_nudges_its_queue_also_after_a_script_flush(
+    settings: Settings,
+) -> None:
+    # The broker sends Dramatiq's own enqueue script and the nudge in one pipeline.
+    broker = build_broker(settings)
+    queue = f"enqueue-test-{uuid.uuid4().hex[:8]}"
+    broker.declare_queue(queue)
+    listener = broker.client.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(broker.waker.channel(queue))
+    assert listener.get_message(timeout=1) is None  # the subscription's confirmation
+    consumer = broker.consume(queue, prefetch=2, timeout=100)
+    try:
+        sent = [broker.enqueue(dramatiq.Message(queue, "nobody", (0,), {}, {}))]
+        nudges = [listener.get_message(timeout=1)]
+        broker.client.script_flush()  # as after a Redis restart: the script is loaded again
+        sent.append(broker.enqueue(dramatiq.Message(queue, "nobody", (1,), {}, {})))
+        nudges.append(listener.get_message(timeout=1))
+
+        got: list[dramatiq.Message] = []
+        deadline = time.monotonic() + 5
+        while len(got) < 2 and time.monotonic() < deadline:
+            message = next(consumer)
+            if message is not None:
+                got.append(message)
+        assert [m.message_id for m in got] == [m.message_id for m in sent]
+        assert [m.args for m in got] == [(0,), (1,)]
+        assert [n and n["data"] for n in nudges] == [b"1", b"1"]
+        for message in got:
+            consumer.ack(message)
+    finally:
+        consumer.close()
+        listener.close()
+        broker.flush(queue)
+        broker.close()
