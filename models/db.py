@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine
+import select
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
@@ -13,23 +17,44 @@ def make_engine(
     *,
     pool_size: int | None = None,
     autocommit: bool = False,
-    pre_ping: bool = True,
 ) -> Engine:
     """An engine for the configured database.
 
     `autocommit` is for code whose every write is one statement (the workers' state changes):
-    it saves the BEGIN and COMMIT round trips. Hot paths may skip the pre-ping too: a
-    connection that went stale then fails its statement, is dropped from the pool, and the
-    work is retried.
+    it saves the BEGIN and COMMIT round trips. A pooled connection the server ended while it
+    sat idle is replaced on checkout (`_replace_if_hung_up`).
     """
-    return create_engine(
+    engine = create_engine(
         settings.database_url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=pre_ping and not autocommit,
         pool_recycle=1800,
         isolation_level="AUTOCOMMIT" if autocommit else "READ COMMITTED",
     )
+    event.listen(engine, "checkout", _replace_if_hung_up)
+    return engine
+
+
+def _replace_if_hung_up(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """checkout: refuse a pooled connection the server ended while it sat idle.
+
+    A server that restarts or fails over, or an operator's pg_terminate_backend, ends each
+    connection with a last message and closes it, so its socket turns readable; nothing else
+    arrives on an idle connection that nobody LISTENs on. Asking the socket costs no round
+    trip, where pool_pre_ping's SELECT cost one on every checkout. On DisconnectionError the
+    pool hands out another connection; the whole pool is renewed, since a server that ended
+    one idle connection has usually ended them all.
+    """
+    if dbapi_connection.closed or dbapi_connection.broken or _readable(dbapi_connection):
+        error = DisconnectionError("the server ended this connection while it sat in the pool")
+        error.invalidate_pool = True
+        raise error
+
+
+def _readable(dbapi_connection: Any) -> bool:
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
