@@ -11,6 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
 
 def make_engine(
     settings: Settings,
@@ -30,6 +37,9 @@ def make_engine(
         max_overflow=settings.db_pool_size,
         pool_recycle=1800,
         isolation_level="AUTOCOMMIT" if autocommit else "READ COMMITTED",
+        # TCP keepalives: an idle connection that a NAT or firewall would drop silently stays
+        # open, and one whose peer vanished errors within a minute, which the checkout sees.
+        connect_args=KEEPALIVES,
     )
     event.listen(engine, "checkout", _replace_if_hung_up)
     return engine

@@ -100,5 +100,5 @@ def _verified(
         )
         access = AccessClaims(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]))
         return access, int(claims["nbf"]), int(claims["exp"])
-    except (jwt.InvalidTokenError, ValueError, TypeError):
+    except (jwt.InvalidTokenError, ValueError, TypeError, OverflowError):
         raise AuthenticationFailed("access token is not valid") from None

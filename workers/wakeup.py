@@ -264,13 +264,16 @@ class WakeableRedisBroker(RedisBroker):  # type: ignore[misc]
                 pipe.evalsha(script.sha, 1, self.namespace, *args)
             if then is not None:
                 pipe.execute_command(*then)
-            try:
-                pipe.execute()
+            replies = pipe.execute(raise_on_error=False)
+            if then is not None and isinstance(replies[-1], Exception):
+                # Only a wake-up lost (pub/sub refused, say): the consumers' poll finds it.
+                log.debug("wake-up nudge not sent: %s", replies[-1])
+            errors = [r for r in replies[: len(calls)] if isinstance(r, Exception)]
+            if not errors:
                 return
-            except redis.exceptions.NoScriptError:  # Redis restarted: load it, then again
-                if attempt:
-                    raise
-                self.client.script_load(script.script)
+            if attempt or not isinstance(errors[0], redis.exceptions.NoScriptError):
+                raise errors[0]
+            self.client.script_load(script.script)  # Redis restarted: load it, then again
 
     def close(self) -> None:
         self.acker.stop()
