@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import select
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, create_engine, event
+import psycopg
+from psycopg.rows import args_row
+from sqlalchemy import ClauseElement, Engine, create_engine, event
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from config import Settings
+
+T = TypeVar("T")
 
 KEEPALIVES = {
     "keepalives": 1,
@@ -70,3 +78,37 @@ def _readable(dbapi_connection: Any) -> bool:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects readable after commit (views return them)."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def driver_connection(session: Session) -> psycopg.Connection[Any]:
+    """The psycopg connection under the session's transaction (what runs on it is part of
+    that transaction: committed or rolled back with it)."""
+    connection = session.connection().connection.driver_connection
+    if not isinstance(connection, psycopg.Connection):
+        raise TypeError(f"expected a psycopg connection, not {type(connection).__name__}")
+    return connection
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A statement compiled once into the driver's SQL, and sent as a prepared statement.
+
+    For the few statements every request runs: through the ORM, building the statement's
+    cache key, executing it and processing its rows cost several times what the database
+    takes to answer. Parameters go to psycopg as they are (JSON wrapped in `Jsonb`).
+    """
+
+    sql: str
+    constants: dict[str, Any]  # values the statement binds itself
+
+    @classmethod
+    def compile(cls, statement: ClauseElement) -> Prepared:
+        compiled = cast(SQLCompiler, statement.compile(dialect=PGDialect_psycopg()))
+        constants = {name: b.value for name, b in compiled.binds.items() if not b.required}
+        return cls(compiled.string, constants)
+
+    def fetchone(self, session: Session, params: dict[str, Any], row: Callable[..., T]) -> T | None:
+        """The first row, made by `row(*values)`, run in the session's transaction."""
+        with driver_connection(session).cursor(row_factory=args_row(row)) as cursor:
+            cursor.execute(self.sql, {**self.constants, **params}, prepare=True)
+            return cursor.fetchone()

@@ -11,8 +11,10 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from psycopg.errors import UniqueViolation
+from psycopg.types.json import Jsonb
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -32,11 +34,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.accounts import utcnow
 from models.base import Base, now_ts, timestamp, uuid_pk
+from models.db import Prepared
 from models.errors import Conflict, NotFound
 from models.ids import uuid7
 from models.orgs import Role
@@ -73,7 +75,55 @@ JOB_STATUS = Enum(
 )
 
 
-class Job(Base):
+class _JobColumns(Protocol):
+    """The columns JobFacts reads, on a Job or a JobSnapshot."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def status(self) -> JobStatus: ...
+    @property
+    def progress_done(self) -> int: ...
+    @property
+    def progress_total(self) -> int | None: ...
+    @property
+    def progress_message(self) -> str | None: ...
+    @property
+    def cancel_requested_at(self) -> datetime | None: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+class JobFacts:
+    """What clients are shown beyond a job's columns: its model's and its snapshot's."""
+
+    __slots__ = ()
+
+    @property
+    def progress(self: _JobColumns) -> dict[str, Any]:
+        total = self.progress_total
+        percent = None
+        if total:
+            percent = round(min(100.0, 100.0 * self.progress_done / total), 1)
+        elif self.status == JobStatus.SUCCEEDED:
+            percent = 100.0
+        return {
+            "done": self.progress_done,
+            "total": total,
+            "percent": percent,
+            "message": self.progress_message,
+        }
+
+    @property
+    def cancel_requested(self: _JobColumns) -> bool:
+        return self.cancel_requested_at is not None
+
+    @property
+    def etag(self: _JobColumns) -> str:
+        return f"{self.id.hex}-{int(self.updated_at.timestamp() * 1_000_000)}"
+
+
+class Job(JobFacts, Base):
     __tablename__ = "jobs"
     # Server-side defaults (timestamps, status) come back in the INSERT's RETURNING clause.
     __mapper_args__ = {"eager_defaults": True}
@@ -135,28 +185,48 @@ class Job(Base):
     finished_at: Mapped[timestamp | None]
     updated_at: Mapped[now_ts]
 
-    @property
-    def progress(self) -> dict[str, Any]:
-        total = self.progress_total
-        percent = None
-        if total:
-            percent = round(min(100.0, 100.0 * self.progress_done / total), 1)
-        elif self.status == JobStatus.SUCCEEDED:
-            percent = 100.0
-        return {
-            "done": self.progress_done,
-            "total": total,
-            "percent": percent,
-            "message": self.progress_message,
-        }
 
-    @property
-    def cancel_requested(self) -> bool:
-        return self.cancel_requested_at is not None
+@dataclass(frozen=True, slots=True)
+class JobSnapshot(JobFacts):
+    """A job as one read found it: what the API shows, without the ORM's bookkeeping.
 
-    @property
-    def etag(self) -> str:
-        return f"{self.id.hex}-{int(self.updated_at.timestamp() * 1_000_000)}"
+    Polls read jobs far more often than anything else; see `read_job`.
+    """
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    owner_id: uuid.UUID
+    kind: str
+    queue: str
+    message_id: str | None
+    status: JobStatus
+    params: dict[str, Any]
+    result: Any
+    error: dict[str, Any] | None
+    progress_done: int
+    progress_total: int | None
+    progress_message: str | None
+    attempts: int
+    max_attempts: int
+    priority: int
+    idempotency_key: str | None
+    cancel_requested_at: datetime | None
+    run_after: datetime
+    created_at: datetime
+    enqueued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, *values: Any) -> JobSnapshot:
+        """From a row of SNAPSHOT_COLUMNS (the driver hands the enum over as its text)."""
+        snapshot = cls(*values)
+        object.__setattr__(snapshot, "status", JobStatus(snapshot.status))
+        return snapshot
+
+
+SNAPSHOT_COLUMNS = tuple(JobSnapshot.__dataclass_fields__)
 
 
 class JobEvent(Base):
@@ -265,12 +335,8 @@ def _new_values(
     return job, event
 
 
-def _build_insert_job() -> Any:
-    """INSERT a job RETURNING it, with its first event in a CTE: one round trip, no flush.
-
-    Built once, with a bound parameter per column: built per call, the statement cost more
-    Python time than the database took to run it.
-    """
+def _build_insert_job() -> Prepared:
+    """INSERT a job RETURNING it, with its first event in a CTE: one round trip."""
     columns = Job.__table__.c
     # Named apart from every column ("new_" + name): an INSERT given parameters named like
     # its table's columns fills those columns from them too (job_events has an id as well).
@@ -291,14 +357,8 @@ def _build_insert_job() -> Any:
         )
         .cte("queued_event")
     )
-    # "orm": run as built, the dict being its parameters (not a one-row bulk insert).
-    return (
-        insert(Job)
-        .values(values)
-        .returning(Job)
-        .add_cte(queued)
-        .execution_options(dml_strategy="orm")
-    )
+    returning = [columns[name] for name in SNAPSHOT_COLUMNS]
+    return Prepared.compile(insert(Job).values(values).returning(*returning).add_cte(queued))
 
 
 _JOB_COLUMNS = (
@@ -308,19 +368,26 @@ _JOB_COLUMNS = (
 _INSERT_JOB = _build_insert_job()
 
 
-def _insert_job(session: Session, job: dict[str, Any], event: dict[str, Any]) -> Job:
+def _insert_job(session: Session, job: dict[str, Any], event: dict[str, Any]) -> JobSnapshot:
     """Insert a job and its first event in one statement."""
-    values = {"run_after": None, **job, "event_data": event.get("data")}
-    return session.scalars(_INSERT_JOB, {f"new_{k}": v for k, v in values.items()}).one()
+    values = {"run_after": None, **job, "params": Jsonb(job["params"])}
+    data = event.get("data")
+    params = {f"new_{k}": v for k, v in values.items()}
+    params["new_event_data"] = None if data is None else Jsonb(data)
+    inserted = _INSERT_JOB.fetchone(session, params, JobSnapshot.from_row)
+    if inserted is None:  # an INSERT … VALUES RETURNING answers its row or raises
+        raise RuntimeError("the job's INSERT returned no row")
+    return inserted
 
 
 def create_job(
     *, session: Session, owner_id: uuid.UUID, org_id: uuid.UUID, new: NewJob
-) -> tuple[Job, bool]:
+) -> tuple[JobSnapshot, bool]:
     """Store a queued job and its first event; returns (job, created).
 
     With an idempotency key, a repeat of the same request returns the job the first request
-    made (created is False); the same key with a different request is a conflict.
+    made (created is False); the same key with a different request is a conflict. The job
+    comes back as a snapshot: load it through the session to change it.
     """
     values, event = _new_values(owner_id, org_id, new)
     if new.idempotency_key is None:
@@ -333,7 +400,7 @@ def create_job(
         # transaction usable and we can return the winner's job.
         with session.begin_nested():
             job = _insert_job(session, values, event)
-    except IntegrityError:
+    except UniqueViolation:
         existing = _by_idempotency_key(session, owner_id, new.idempotency_key)
         if existing is None:
             raise
@@ -352,11 +419,19 @@ def create_jobs(
     return jobs
 
 
-def _by_idempotency_key(session: Session, owner_id: uuid.UUID, key: str) -> Job | None:
-    return session.scalar(select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key))
+_BY_IDEMPOTENCY_KEY = Prepared.compile(
+    select(*(Job.__table__.c[name] for name in SNAPSHOT_COLUMNS)).where(
+        Job.owner_id == bindparam("owner_id"), Job.idempotency_key == bindparam("key")
+    )
+)
 
 
-def _same_request(existing: Job, new: NewJob, org_id: uuid.UUID) -> Job:
+def _by_idempotency_key(session: Session, owner_id: uuid.UUID, key: str) -> JobSnapshot | None:
+    params = {"owner_id": owner_id, "key": key}
+    return _BY_IDEMPOTENCY_KEY.fetchone(session, params, JobSnapshot.from_row)
+
+
+def _same_request(existing: JobSnapshot, new: NewJob, org_id: uuid.UUID) -> JobSnapshot:
     if existing.org_id != org_id:
         # Keys are the submitter's, but a replay must not hand over a job of an organisation
         # the caller acts outside of (one they may have left since).
@@ -398,6 +473,29 @@ def get_job(
     return job
 
 
+def _read_job(*, admin: bool) -> Prepared:
+    """get_job's query for reading only: polls run it over and over."""
+    columns = Job.__table__.c
+    query = select(*(columns[name] for name in SNAPSHOT_COLUMNS)).where(
+        columns.id == bindparam("job_id"), columns.internal.is_(False)
+    )
+    if not admin:
+        query = query.where(columns.org_id == bindparam("org_id"))
+    return Prepared.compile(query)
+
+
+_READ_JOB = {admin: _read_job(admin=admin) for admin in (True, False)}
+
+
+def read_job(*, session: Session, job_id: uuid.UUID, viewer: Viewer) -> JobSnapshot:
+    """The job as the database has it now, if the viewer may see it (as `get_job`)."""
+    params = {"job_id": job_id, "org_id": viewer.org_id}
+    job = _READ_JOB[viewer.is_admin].fetchone(session, params, JobSnapshot.from_row)
+    if job is None:
+        raise NotFound("job not found", details={"job_id": str(job_id)})
+    return job
+
+
 @dataclass(frozen=True)
 class JobFilter:
     status: JobStatus | None = None
@@ -433,12 +531,12 @@ def list_jobs(
 
 
 def list_events(
-    *, session: Session, job: Job, after_id: int = 0, limit: int = 500
+    *, session: Session, job_id: uuid.UUID, after_id: int = 0, limit: int = 500
 ) -> list[JobEvent]:
     return list(
         session.scalars(
             select(JobEvent)
-            .where(JobEvent.job_id == job.id, JobEvent.id > after_id)
+            .where(JobEvent.job_id == job_id, JobEvent.id > after_id)
             .order_by(JobEvent.id)
             .limit(limit)
         )

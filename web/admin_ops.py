@@ -126,7 +126,7 @@ class JobDetail(MethodView):
         """A job in full: params, progress, attempts, history, error with traceback, result"""
         viewer = Viewer(user_id=g.user.id, is_admin=True)
         job = jobs_domain.get_job(session=db(), job_id=job_id, viewer=viewer, include_internal=True)
-        events = jobs_domain.list_events(session=db(), job=job)
+        events = jobs_domain.list_events(session=db(), job_id=job.id)
         return {"job": job, "events": events}
 
 

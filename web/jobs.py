@@ -25,7 +25,7 @@ from models import jobs as jobs_domain
 from models import ops
 from models.accounts import utcnow
 from models.errors import EmailNotVerified, InvalidInput, PermissionDenied
-from models.jobs import Job, JobFilter, JobStatus
+from models.jobs import Job, JobFilter, JobSnapshot, JobStatus
 from models.quotas import consume_job_quota
 from web.auth import BEARER, auth_required, current_org_id, current_viewer
 from web.context import db, only_reads_from_here, platform
@@ -198,7 +198,7 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def _retry_after_s(job: Job) -> int:
+def _retry_after_s(job: Job | JobSnapshot) -> int:
     if job.status == JobStatus.QUEUED and job.run_after > utcnow():
         return max(1, math.ceil((job.run_after - utcnow()).total_seconds()))
     return 1
@@ -207,7 +207,7 @@ def _retry_after_s(job: Job) -> int:
 _JOB_READ = JobRead()  # schemas are stateless once built; building one costs more than using it
 
 
-def _job_response(job: Job, status: int = 200) -> Response:
+def _job_response(job: Job | JobSnapshot, status: int = 200) -> Response:
     response = Response(_JOB_READ.dumps(job), status=status, mimetype="application/json")
     response.set_etag(job.etag)
     if not job.status.finished:
@@ -215,7 +215,7 @@ def _job_response(job: Job, status: int = 200) -> Response:
     return response
 
 
-def _wait_for_change(job_id: uuid.UUID, known: Any, wait_s: float) -> Job:
+def _wait_for_change(job_id: uuid.UUID, known: Any, wait_s: float) -> JobSnapshot:
     """The job, once it differs from what the client has (its ETag, or what it was at first).
 
     Answers at once, without subscribing, when the job has finished or the client's ETag is
@@ -226,7 +226,7 @@ def _wait_for_change(job_id: uuid.UUID, known: Any, wait_s: float) -> Job:
     """
     first: set[str] = set()
 
-    def changed(job: Job) -> bool:
+    def changed(job: JobSnapshot) -> bool:
         if known:
             return not known.contains_weak(job.etag)
         if not first:
@@ -237,8 +237,12 @@ def _wait_for_change(job_id: uuid.UUID, known: Any, wait_s: float) -> Job:
 
 
 def _wait(
-    job_id: uuid.UUID, wait_s: float, until: Callable[[Job], bool], *, look_first: bool = False
-) -> Job:
+    job_id: uuid.UUID,
+    wait_s: float,
+    until: Callable[[JobSnapshot], bool],
+    *,
+    look_first: bool = False,
+) -> JobSnapshot:
     """The job once `until(job)` holds, it has finished, or `wait_s` has passed.
 
     look_first: read the job before subscribing, and answer from that read if it will do (a
@@ -274,21 +278,9 @@ def _preferred_wait_s() -> float:
     return 0.0
 
 
-def _reload(job_id: uuid.UUID) -> Job:
-    """The job as the database has it now, not as the session's identity map remembers it.
-
-    Only the job is expired: expiring everything would make the request's user (loaded by
-    the auth check) cost another query.
-    """
-    session = db()
-    held = session.identity_map.get(session.identity_key(Job, job_id))
-    if held is not None:
-        session.expire(held)
-    return _load(job_id)
-
-
-def _load(job_id: uuid.UUID) -> Job:
-    return jobs_domain.get_job(session=db(), job_id=job_id, viewer=current_viewer())
+def _reload(job_id: uuid.UUID) -> JobSnapshot:
+    """The job as the database has it now (each read is a new snapshot)."""
+    return jobs_domain.read_job(session=db(), job_id=job_id, viewer=current_viewer())
 
 
 # -- views -----------------------------------------------------------------------------------
@@ -377,7 +369,7 @@ class JobItem(MethodView):
     def get(self, query: dict[str, Any], job_id: uuid.UUID) -> Response:
         """The job's status, progress, attempts, result or error"""
         known = request.if_none_match
-        job = _wait_for_change(job_id, known, query["wait"]) if query["wait"] else _load(job_id)
+        job = _wait_for_change(job_id, known, query["wait"]) if query["wait"] else _reload(job_id)
         if known.contains_weak(job.etag):
             response = Response(status=304)
             response.set_etag(job.etag)
@@ -395,8 +387,9 @@ class JobEvents(MethodView):
     @auth_required
     def get(self, query: dict[str, Any], job_id: uuid.UUID) -> dict[str, Any]:
         """The job's history, oldest first (pass ?after=<last id> for newer ones)"""
-        job = _load(job_id)
-        return {"items": jobs_domain.list_events(session=db(), job=job, after_id=query["after"])}
+        _reload(job_id)  # NotFound unless the caller may see the job
+        events = jobs_domain.list_events(session=db(), job_id=job_id, after_id=query["after"])
+        return {"items": events}
 
 
 @blp.route("/jobs/<uuid:job_id>/cancel")

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from models import job_runs
 from models.accounts import utcnow
 from models.errors import InvalidInput
-from models.jobs import Job, NewJob, create_job, create_jobs
+from models.jobs import Job, JobSnapshot, NewJob, create_job, create_jobs
 from models.jobs import redrive as redrive_job
 from models.quotas import consume_job_quota
 from workers.registry import JobKind
@@ -43,7 +43,7 @@ class Dispatch:
     delay_ms: int | None = None
 
     @classmethod
-    def of(cls, job: Job, *, delay_ms: int | None = None) -> Dispatch:
+    def of(cls, job: Job | JobSnapshot, *, delay_ms: int | None = None) -> Dispatch:
         """The message for a stored job."""
         return cls(
             job.id, job.kind, job.queue, job.message_id or str(job.id), job.priority, delay_ms
@@ -150,7 +150,7 @@ def submit(
     idempotency_key: str | None = None,
     request_id: str | None = None,
     internal: bool = False,
-) -> tuple[Job, bool]:
+) -> tuple[JobSnapshot, bool]:
     """Store a job of `kind` and send it once the caller commits.
 
     Returns (job, created); created is False when an idempotency key matched an earlier job.

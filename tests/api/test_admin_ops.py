@@ -27,9 +27,10 @@ SOME_ID = "0190a4c2-0000-7000-8000-000000000000"  # fixed: xdist workers must co
 def stored_job(session: Session, owner: Caller, kind: str = "test.pages", **columns: Any) -> Job:
     """A job row as a worker would have left it (no broker message)."""
     new = NewJob(kind=kind, queue="test", params={"pages": 1, "fail_at": 9}, max_attempts=3)
-    job, _ = create_job(
+    stored, _ = create_job(
         session=session, owner_id=owner.user.id, org_id=org_of(session, owner.user.id), new=new
     )
+    job = session.get_one(Job, stored.id)
     for name, value in columns.items():
         setattr(job, name, value)
     session.commit()

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from models.accounts import find_user_by_email, utcnow
-from models.jobs import JobStatus, NewJob, create_job
+from models.jobs import Job, JobStatus, NewJob, create_job
 from tests.browser.conftest import ApiClient, ConsoleLog, log_in, new_user
 from tests.conftest import org_of
 from tests.worker.conftest import RunningWorker
@@ -45,7 +45,8 @@ def seed_history(platform: Platform, email: str) -> None:
                 started = finished - timedelta(seconds=run_s)
                 created = started - timedelta(seconds=wait_s)
                 new = NewJob(kind=kind, queue=queue, params={"seed": minute}, max_attempts=3)
-                job, _ = create_job(session=session, owner_id=owner, org_id=org_id, new=new)
+                stored, _ = create_job(session=session, owner_id=owner, org_id=org_id, new=new)
+                job = session.get_one(Job, stored.id)
                 job.status, job.attempts = status, 1
                 job.created_at, job.run_after = created, created
                 job.started_at, job.finished_at = started, finished

@@ -12,16 +12,17 @@ import pytest
 from flask import g
 from flask.testing import FlaskClient
 from psycopg.pq import TransactionStatus
-from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import ETags
 
 from models.accounts import User
+from models.db import Prepared, driver_connection
 from models.jobs import Viewer, get_job, request_cancel
 from tests.conftest import access_token, org_of
 from tests.worker.conftest import submit_job
 from web import create_app
 from web.context import db
-from web.jobs import _load, _wait_for_change
+from web.jobs import _reload, _wait_for_change
 from workers.setup import Platform
 from workers.tracking import Runtime
 
@@ -149,7 +150,7 @@ def test_a_change_made_just_before_the_wait_begins_is_seen_at_once(
     with app.test_request_context(f"/api/v1/jobs/{job_id}"):
         g.user = db().get(User, owner)
         g.org_id, g.role = org_of(db(), owner), "owner"
-        stale = _load(job_id)  # what the client saw on its previous poll
+        stale = _reload(job_id)  # what the client saw on its previous poll
         with committed_platform.sessions() as other:  # changed before the wait subscribes
             request_cancel(
                 session=other,
@@ -182,21 +183,25 @@ def test_a_submission_preferring_to_wait_answers_201_with_the_finished_job(
 
 
 def test_a_submission_whose_job_outlasts_the_wait_answers_202_at_the_deadline(
-    client: FlaskClient, committed_platform: Platform, owner: uuid.UUID
+    client: FlaskClient,
+    committed_platform: Platform,
+    owner: uuid.UUID,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     headers = auth(committed_platform, owner, Prefer="respond-async, wait=1")
     reads: list[bool] = []  # for each read of the job: did it leave a transaction open?
+    fetchone = Prepared.fetchone
 
-    def executed(_conn: object, cursor: Any, statement: str, *_args: object) -> None:
-        if statement.startswith("SELECT") and "FROM jobs" in statement:
-            reads.append(cursor.connection.info.transaction_status != TransactionStatus.IDLE)
+    def watched(self: Prepared, session: Session, params: Any, row: Any) -> Any:
+        found = fetchone(self, session, params, row)
+        if self.sql.startswith("SELECT") and "FROM jobs" in self.sql:
+            status = driver_connection(session).info.transaction_status
+            reads.append(status != TransactionStatus.IDLE)
+        return found
 
-    event.listen(committed_platform.engine, "after_cursor_execute", executed)
+    monkeypatch.setattr(Prepared, "fetchone", watched)
     started = time.monotonic()
-    try:
-        response = client.post("/api/v1/jobs", json={"kind": "test.wait"}, headers=headers)
-    finally:
-        event.remove(committed_platform.engine, "after_cursor_execute", executed)
+    response = client.post("/api/v1/jobs", json={"kind": "test.wait"}, headers=headers)
 
     assert response.status_code == 202
     assert response.json["status"] == "queued"  # no worker here
