@@ -104,7 +104,7 @@ class Prepared:
     @classmethod
     def compile(cls, statement: ClauseElement) -> Prepared:
         compiled = cast(SQLCompiler, statement.compile(dialect=PGDialect_psycopg()))
-        constants = {name: b.value for name, b in compiled.binds.items() if not b.required}
+        constants = {name: b.value for b, name in compiled.bind_names.items() if not b.required}
         return cls(compiled.string, constants)
 
     def fetchone(self, session: Session, params: dict[str, Any], row: Callable[..., T]) -> T | None:

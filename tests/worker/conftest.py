@@ -99,6 +99,16 @@ def events(platform: Platform, job_id: uuid.UUID) -> list[JobEvent]:
         )
 
 
+def eventually(check: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    """Whether `check()` comes true within `timeout_s` (asked every 10 ms)."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def wait_for(
     platform: Platform, job_id: uuid.UUID, *statuses: JobStatus, timeout_s: float = 15.0
 ) -> Job:

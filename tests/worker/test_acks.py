@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import dramatiq
@@ -18,7 +18,7 @@ from config import Settings
 from models.jobs import JobStatus
 from tests.conftest import broker_held_jobs
 from tests.kinds import STARTED
-from tests.worker.conftest import RunningWorker, load, submit_job, wait_for
+from tests.worker.conftest import RunningWorker, eventually, load, submit_job, wait_for
 from workers.broker import build_broker
 from workers.setup import Platform
 from workers.wakeup import WakeableConsumer, WakeableRedisBroker
@@ -55,15 +55,6 @@ def fetched(broker: WakeableRedisBroker, n: int) -> tuple[WakeableConsumer, list
 def held(broker: WakeableRedisBroker) -> int:
     """How many of the queue's messages Redis still holds (acknowledged ones are deleted)."""
     return int(broker.client.hlen(f"{broker.namespace}:{QUEUE}.msgs"))
-
-
-def eventually(check: Callable[[], bool], timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def test_ack_all_acknowledges_each_message_it_names_and_no_other(

@@ -12,7 +12,7 @@ import pytest
 from config.logging import JsonFormatter
 from models.accounts import User
 from tests.conftest import access_token, make_user
-from tests.worker.conftest import wait_for
+from tests.worker.conftest import eventually, wait_for
 from web import create_app
 from workers.setup import Platform
 from workers.tracking import Runtime
@@ -36,7 +36,13 @@ def test_the_request_id_follows_a_request_into_its_jobs_logs(
     )
     wait_for(committed_platform, uuid.UUID(submitted.json["id"]))
 
-    traced = [r for r in caplog.records if getattr(r, "request_id", None) == request_id]
+    def traced_records() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if getattr(r, "request_id", None) == request_id]
+
+    # The worker logs the success once it is written, so that line may follow the row's
+    # change by a moment.
+    eventually(lambda: any(r.getMessage() == "job succeeded" for r in traced_records()))
+    traced = traced_records()
     seen = {(r.name, r.getMessage().split(" ")[0]) for r in traced}
     assert ("backline.web.requests", "POST") in seen  # the API's line for the request
     assert ("backline.worker", "job") in seen  # "job started" / "job succeeded"
