@@ -3,13 +3,17 @@
 Whoever commits a change to a job publishes its id on `<namespace>:job:<id>` (workers after
 each state change, the API after cancel and retry, the sweep after a recovery). An API process
 that holds long-poll requests keeps one subscriber connection, subscribed to just the jobs its
-requests wait on. A lost notification costs only latency: waiters still re-read the job every
-`FALLBACK_POLL_S` seconds, and the database stays the truth.
+requests wait on, and to a channel of its own on which a new watch wakes the listener when it
+is waiting for messages (so a subscription is sent at once, not at the end of that wait). A
+lost notification costs only latency: waiters still re-read the job every `FALLBACK_POLL_S`
+seconds, and the database stays the truth.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
 import threading
 import time
@@ -23,8 +27,12 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("backline.changes")
+CLIENT_NAME = "backline-changes"
 FALLBACK_POLL_S = 1.0
 RECONNECT_PAUSE_S = 0.5
+# How long the listener waits for a message at a time: shorter than the client's socket
+# timeout (a quiet spell is no error); new watches wake it early.
+LISTEN_WAIT_S = 1.0
 _CHANGED = "backline.changed_jobs"
 MAX_PUBLISH_BATCH = 1000
 # One command for a whole batch of notices: a pipeline of PUBLISH commands costs the client
@@ -40,7 +48,12 @@ return #ARGV - 1
 
 class ChangeFeed:
     def __init__(self, redis_url: str, namespace: str) -> None:
-        self._client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+        self._client = redis.Redis.from_url(
+            redis_url,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            client_name=f"{CLIENT_NAME}-{os.getpid()}",  # whose connections, in CLIENT LIST
+        )
         self._publish_all = self._client.register_script(_PUBLISH_ALL)
         self._prefix = f"{namespace}:job:"
         self._lock = threading.Lock()
@@ -49,6 +62,10 @@ class ChangeFeed:
             queue.SimpleQueue()
         )
         self._thread: threading.Thread | None = None
+        # The listener's own channel: a new watch publishes on it to cut the listener's wait
+        # short, when it is waiting (set just before it checks for commands and waits).
+        self._control = f"{namespace}:job-feed:{uuid.uuid4()}"
+        self._waiting = False
         self._publisher: threading.Thread | None = None
         self._outbox: queue.SimpleQueue[list[uuid.UUID | str]] = queue.SimpleQueue()
 
@@ -133,6 +150,8 @@ class ChangeFeed:
             self._waiters.setdefault(channel, set()).add(changed)
         if first:
             self._commands.put(("subscribe", channel, ready))
+            if self._waiting:
+                self._wake_listener()
             ready.wait(ready_timeout_s)
         try:
             yield changed
@@ -146,6 +165,12 @@ class ChangeFeed:
             if last:
                 self._commands.put(("unsubscribe", channel, None))
 
+    def _wake_listener(self) -> None:
+        try:
+            self._client.publish(self._control, b"1")
+        except redis.RedisError:  # it still looks at its commands after its wait
+            log.debug("could not wake the change feed's listener", exc_info=True)
+
     def _ensure_thread(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -155,30 +180,39 @@ class ChangeFeed:
                 self._thread.start()
 
     def _listen(self) -> None:
-        pubsub = self._client.pubsub(ignore_subscribe_messages=False)
+        pubsub: Any = None
         pending: dict[str, threading.Event] = {}
         while True:
             try:
+                if pubsub is None:
+                    pubsub = self._subscriber()
                 self._apply_commands(pubsub, pending)
-                message = pubsub.get_message(timeout=0.01) if pubsub.subscribed else None
+                # Waiting from here: a watch that queues a command now publishes a wake-up
+                # (one queued before this line is applied by the next round at once).
+                self._waiting = True
+                timeout = 0.0 if not self._commands.empty() else LISTEN_WAIT_S
+                message = pubsub.get_message(timeout=timeout)
+                self._waiting = False
                 if message is None:
-                    if not pubsub.subscribed:
-                        self._wait_for_command(pubsub, pending)
                     continue
                 channel = message["channel"].decode()
                 if message["type"] == "subscribe" and channel in pending:
                     pending.pop(channel).set()
-                elif message["type"] == "message":
+                elif message["type"] == "message" and channel != self._control:
                     with self._lock:
                         for waiter in self._waiters.get(channel, ()):
                             waiter.set()
             except redis.RedisError:
+                self._waiting = False
                 log.warning("job change feed lost its connection; reconnecting", exc_info=True)
                 for ready in pending.values():
                     ready.set()
                 pending.clear()
+                if pubsub is not None:
+                    with contextlib.suppress(redis.RedisError):
+                        pubsub.close()
+                    pubsub = None
                 time.sleep(RECONNECT_PAUSE_S)
-                pubsub = self._resubscribe()
 
     def _apply_commands(self, pubsub: Any, pending: dict[str, threading.Event]) -> None:
         while True:
@@ -187,10 +221,6 @@ class ChangeFeed:
             except queue.Empty:
                 return
             self._apply(pubsub, pending, command, channel, ready)
-
-    def _wait_for_command(self, pubsub: Any, pending: dict[str, threading.Event]) -> None:
-        command, channel, ready = self._commands.get()
-        self._apply(pubsub, pending, command, channel, ready)
 
     @staticmethod
     def _apply(
@@ -207,13 +237,15 @@ class ChangeFeed:
         else:
             pubsub.unsubscribe(channel)
 
-    def _resubscribe(self) -> Any:
+    def _subscriber(self) -> Any:
+        """A subscriber connection, subscribed to the listener's own channel and to every job
+        someone waits on (again, after a reconnection)."""
         pubsub = self._client.pubsub(ignore_subscribe_messages=False)
         with self._lock:
             channels = list(self._waiters)
         try:
-            if channels:
-                pubsub.subscribe(*channels)
-        except redis.RedisError:
-            pass  # still down: the waiters poll meanwhile and subscribe again next time
+            pubsub.subscribe(self._control, *channels)
+        except BaseException:
+            pubsub.close()
+            raise
         return pubsub

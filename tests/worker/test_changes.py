@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -9,7 +10,7 @@ import uuid
 import redis
 
 from config import Settings
-from workers.changes import ChangeFeed
+from workers.changes import CLIENT_NAME, RECONNECT_PAUSE_S, ChangeFeed
 
 
 def test_a_watcher_wakes_on_its_jobs_change_and_not_on_others(settings: Settings) -> None:
@@ -56,3 +57,43 @@ def test_one_publish_wakes_every_job_in_it_even_after_redis_forgot_its_scripts(
     with feed.watch(second) as again:
         feed.publish([second])
         assert again.wait(2)
+
+
+def test_a_new_watch_is_subscribed_at_once_while_the_listener_waits_on_others(
+    settings: Settings,
+) -> None:
+    feed = ChangeFeed(settings.redis_url, settings.broker_namespace)
+    with feed.watch(uuid.uuid4()):  # the listener now waits for messages, up to a second
+        for _ in range(5):
+            time.sleep(0.05)
+            job = uuid.uuid4()
+            started = time.monotonic()
+            with feed.watch(job) as changed:
+                took = time.monotonic() - started
+                feed.publish([job])
+                assert changed.wait(2)
+            # Woken to subscribe, not at the end of its wait (LISTEN_WAIT_S).
+            assert took < 0.2
+
+
+def test_the_listener_reconnects_and_resubscribes_after_losing_redis(settings: Settings) -> None:
+    feed = ChangeFeed(settings.redis_url, settings.broker_namespace)
+    job = uuid.uuid4()
+    admin = redis.Redis.from_url(settings.redis_url)
+    ours = f"{CLIENT_NAME}-{os.getpid()}"
+
+    with feed.watch(job) as changed:
+        listeners = [c for c in admin.client_list(_type="pubsub") if c["name"] == ours]
+        assert listeners
+        for client in listeners:
+            admin.client_kill_filter(_id=client["id"])
+        time.sleep(RECONNECT_PAUSE_S + 0.5)  # it notices, pauses, and subscribes again
+        feed.publish([job])
+        assert changed.wait(2)
+        # and a new watch still subscribes at once
+        other = uuid.uuid4()
+        started = time.monotonic()
+        with feed.watch(other) as also:
+            assert time.monotonic() - started < 0.2
+            feed.publish([other])
+            assert also.wait(2)
