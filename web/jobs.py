@@ -284,9 +284,10 @@ def _reload(job_id: uuid.UUID) -> JobSnapshot:
 
 
 # -- views -----------------------------------------------------------------------------------
+# Argument schemas are passed built: given a class, webargs builds one per request.
 @blp.route("/jobs")
 class Jobs(MethodView):
-    @blp.arguments(JobCreate)
+    @blp.arguments(JobCreate())
     @blp.response(202, JobRead)
     @blp.alt_response(
         201, schema=JobRead, description="The job finished within the wait `Prefer` asked for."
@@ -337,7 +338,7 @@ class Jobs(MethodView):
             response.headers["Idempotent-Replayed"] = "true"
         return response
 
-    @blp.arguments(JobQuery, location="query")
+    @blp.arguments(JobQuery(), location="query")
     @blp.response(200, JobPage)
     @blp.doc(security=BEARER)
     @auth_required
@@ -361,7 +362,7 @@ class Jobs(MethodView):
 
 @blp.route("/jobs/<uuid:job_id>")
 class JobItem(MethodView):
-    @blp.arguments(JobGetQuery, location="query")
+    @blp.arguments(JobGetQuery(), location="query")
     @blp.response(200, JobRead)
     @blp.alt_response(304, description="Not modified since the ETag you sent.")
     @blp.doc(security=BEARER)
@@ -381,7 +382,7 @@ class JobItem(MethodView):
 
 @blp.route("/jobs/<uuid:job_id>/events")
 class JobEvents(MethodView):
-    @blp.arguments(EventQuery, location="query")
+    @blp.arguments(EventQuery(), location="query")
     @blp.response(200, EventPage)
     @blp.doc(security=BEARER)
     @auth_required
