@@ -12,11 +12,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Date, ForeignKey, Integer, select
+from sqlalchemy import Date, ForeignKey, Integer, bindparam, select, true
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, utcnow
+from models.db import Prepared
 from models.errors import LimitReached, NotFound
 from models.orgs import Organization, Tier, get_membership
 
@@ -113,24 +114,42 @@ def usage_today(*, session: Session, org_id: uuid.UUID, member_id: uuid.UUID) ->
     return Usage(tier=tier, jobs_per_day=jobs)
 
 
+def _build_consume() -> Prepared:
+    """Add to the day's counter of an existing organisation, and read its tier: one statement
+    (each submission that counts runs it)."""
+    org = select(Organization.tier).where(Organization.id == bindparam("org_id")).cte("org")
+    count = select(
+        bindparam("org_id", type_=UUID(as_uuid=True)),
+        bindparam("day", type_=Date),
+        bindparam("count", type_=Integer),
+    ).select_from(org)
+    upsert = insert(OrgUsage).from_select(["org_id", "day", "jobs"], count)
+    used = (
+        upsert.on_conflict_do_update(
+            index_elements=[OrgUsage.org_id, OrgUsage.day],
+            set_={"jobs": OrgUsage.jobs + upsert.excluded.jobs},
+        )
+        .returning(OrgUsage.jobs)
+        .cte("used")
+    )
+    return Prepared.compile(select(org.c.tier, used.c.jobs).select_from(org).join(used, true()))
+
+
+_CONSUME = _build_consume()
+
+
 def consume_job_quota(*, session: Session, org_id: uuid.UUID, count: int = 1) -> None:
     """Count `count` new jobs against the organisation's daily quota, or refuse them.
 
     Unlimited tiers are counted too, so their usage can be shown (and a downgrade during the
     day starts from the true figure).
     """
-    tier = session.scalar(select(Organization.tier).where(Organization.id == org_id))
-    if tier is None:
-        raise NotFound("organization not found", details={"organization_id": str(org_id)})
     day = quota_day()
-    stmt = insert(OrgUsage).values(org_id=org_id, day=day, jobs=count)
-    used = session.scalar(
-        stmt.on_conflict_do_update(
-            index_elements=[OrgUsage.org_id, OrgUsage.day],
-            set_={"jobs": OrgUsage.jobs + stmt.excluded.jobs},
-        ).returning(OrgUsage.jobs)
-    )
-    assert used is not None  # noqa: S101 - RETURNING of an upsert always has a row
+    params = {"org_id": org_id, "day": day, "count": count}
+    row = _CONSUME.fetchone(session, params, lambda tier, used: (Tier(tier), used))
+    if row is None:
+        raise NotFound("organization not found", details={"organization_id": str(org_id)})
+    tier, used = row
     limit = QUOTAS[tier].jobs_per_day
     if limit is not None and used > limit:
         raise QuotaExceeded(
