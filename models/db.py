@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 
 import psycopg
 from psycopg.rows import args_row
-from sqlalchemy import ClauseElement, Engine, create_engine, event
+from sqlalchemy import ClauseElement, Connection, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -80,13 +80,13 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def driver_connection(session: Session) -> psycopg.Connection[Any]:
-    """The psycopg connection under the session's transaction (what runs on it is part of
-    that transaction: committed or rolled back with it)."""
-    connection = session.connection().connection.driver_connection
-    if not isinstance(connection, psycopg.Connection):
-        raise TypeError(f"expected a psycopg connection, not {type(connection).__name__}")
-    return connection
+def driver_connection(connection: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under a SQLAlchemy one (what runs on it is part of the same
+    transaction: committed or rolled back with it)."""
+    driver = connection.connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):
+        raise TypeError(f"expected a psycopg connection, not {type(driver).__name__}")
+    return driver
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,8 @@ class Prepared:
 
     For the few statements every request runs: through the ORM, building the statement's
     cache key, executing it and processing its rows cost several times what the database
-    takes to answer. Parameters go to psycopg as they are (JSON wrapped in `Jsonb`).
+    takes to answer. Parameters go to psycopg as they are (JSON wrapped in `Jsonb`), without
+    SQLAlchemy's type processing, so the values a statement binds itself must be plain.
     """
 
     sql: str
@@ -105,10 +106,27 @@ class Prepared:
     def compile(cls, statement: ClauseElement) -> Prepared:
         compiled = cast(SQLCompiler, statement.compile(dialect=PGDialect_psycopg()))
         constants = {name: b.value for b, name in compiled.bind_names.items() if not b.required}
+        for name, value in constants.items():
+            if type(value) not in (str, int, bool, type(None)):
+                raise TypeError(f"bind {name} = {value!r}: pass it as a parameter instead")
         return cls(compiled.string, constants)
 
     def fetchone(self, session: Session, params: dict[str, Any], row: Callable[..., T]) -> T | None:
-        """The first row, made by `row(*values)`, run in the session's transaction."""
-        with driver_connection(session).cursor(row_factory=args_row(row)) as cursor:
-            cursor.execute(self.sql, {**self.constants, **params}, prepare=True)
-            return cursor.fetchone()
+        """The first row, made by `row(*values)`, run in the session's transaction.
+
+        As the ORM would, the session's pending changes are flushed first. If the statement
+        finds the connection gone (a server restart mid-request), the session's connection is
+        invalidated, so closing the session does not try to roll it back.
+        """
+        if session.autoflush:
+            session.flush()
+        connection = session.connection()
+        driver = driver_connection(connection)
+        try:
+            with driver.cursor(row_factory=args_row(row)) as cursor:
+                cursor.execute(self.sql, {**self.constants, **params}, prepare=True)
+                return cursor.fetchone()
+        except psycopg.Error as exc:
+            if driver.closed or driver.broken:
+                connection.invalidate(exc)
+            raise

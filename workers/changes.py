@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +35,7 @@ RECONNECT_PAUSE_S = 0.5
 # How long the listener waits for a message at a time: shorter than the client's socket
 # timeout (a quiet spell is no error); new watches wake it early.
 LISTEN_WAIT_S = 1.0
+WAKE_TIMEOUT_S = 0.1
 _CHANGED = "backline.changed_jobs"
 MAX_PUBLISH_BATCH = 1000
 # One command for a whole batch of notices: a pipeline of PUBLISH commands costs the client
@@ -53,6 +56,16 @@ class ChangeFeed:
             socket_timeout=5,
             socket_connect_timeout=2,
             client_name=f"{CLIENT_NAME}-{os.getpid()}",  # whose connections, in CLIENT LIST
+        )
+        # For the listener's wake-ups, sent by request threads: one try, briefly. A Redis
+        # that does not answer must not hold a long-poll (the listener looks at its commands
+        # after its wait anyway).
+        self._waker = redis.Redis.from_url(
+            redis_url,
+            socket_timeout=WAKE_TIMEOUT_S,
+            socket_connect_timeout=WAKE_TIMEOUT_S,
+            retry=Retry(NoBackoff(), 0),
+            client_name=f"{CLIENT_NAME}-{os.getpid()}",
         )
         self._publish_all = self._client.register_script(_PUBLISH_ALL)
         self._prefix = f"{namespace}:job:"
@@ -167,7 +180,7 @@ class ChangeFeed:
 
     def _wake_listener(self) -> None:
         try:
-            self._client.publish(self._control, b"1")
+            self._waker.publish(self._control, b"1")
         except redis.RedisError:  # it still looks at its commands after its wait
             log.debug("could not wake the change feed's listener", exc_info=True)
 

@@ -195,7 +195,7 @@ def test_a_submission_whose_job_outlasts_the_wait_answers_202_at_the_deadline(
     def watched(self: Prepared, session: Session, params: Any, row: Any) -> Any:
         found = fetchone(self, session, params, row)
         if self.sql.startswith("SELECT") and "FROM jobs" in self.sql:
-            status = driver_connection(session).info.transaction_status
+            status = driver_connection(session.connection()).info.transaction_status
             reads.append(status != TransactionStatus.IDLE)
         return found
 

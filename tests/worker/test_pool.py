@@ -6,12 +6,16 @@ from __future__ import annotations
 import time
 import uuid
 
+import psycopg
+import pytest
 from sqlalchemy import Engine, text
 
 from models.db import make_engine
+from models.jobs import Viewer, read_job
 from tests.worker.conftest import submit_job
 from tests.worker.test_polling import auth
 from web import create_app
+from web.context import close_db, db
 from workers.setup import Platform, connect
 
 
@@ -19,6 +23,11 @@ def end_pooled_connections(engine: Engine, admin: Engine) -> None:
     """Have the server end every connection `engine` holds in its pool, and wait until it has."""
     with engine.connect() as conn:  # the pool's one connection (requests ran one at a time)
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    end_backend(pid, admin)
+
+
+def end_backend(pid: int, admin: Engine) -> None:
+    """Have the server end the connection of backend `pid`, and wait until it has."""
     with admin.connect() as conn:
         conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         deadline = time.monotonic() + 5
@@ -51,5 +60,29 @@ def test_requests_after_the_server_ended_the_pooled_connection_get_a_fresh_one(
                 )
 
             assert response.status_code in (200, 202), (method, response.json)
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_the_server_ends_mid_request_fails_only_that_statement(
+    committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    engine = make_engine(committed_platform.settings, pool_size=1)
+    platform = connect(committed_platform.settings, broker=committed_platform.broker, engine=engine)
+    app = create_app(platform=platform)
+    job_id = submit_job(committed_platform, owner, "test.wait")
+    viewer = Viewer(owner, is_admin=True)
+    try:
+        with app.test_request_context(f"/api/v1/jobs/{job_id}"):
+            assert read_job(session=db(), job_id=job_id, viewer=viewer).id == job_id
+            pid = db().execute(text("SELECT pg_backend_pid()")).scalar_one()
+            end_backend(pid, committed_platform.engine)  # while the request holds it
+
+            with pytest.raises(psycopg.OperationalError):
+                read_job(session=db(), job_id=job_id, viewer=viewer)
+            close_db()  # the request's end: no rollback is tried on the dead connection
+
+        response = app.test_client().get(f"/api/v1/jobs/{job_id}", headers=auth(platform, owner))
+        assert response.status_code == 200
     finally:
         engine.dispose()
