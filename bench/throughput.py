@@ -57,7 +57,8 @@ def percentile(values: list[float], p: float) -> float:
 
 
 @contextmanager
-def bench_database(base_url: str) -> Iterator[str]:
+def bench_database(base_url: str, root: Path = ROOT) -> Iterator[str]:
+    """A database of its own, migrated by the checkout at `root`, dropped at the end."""
     name = f"backline_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(make_url(base_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -66,7 +67,7 @@ def bench_database(base_url: str) -> Iterator[str]:
     try:
         subprocess.run(
             [sys.executable, "-m", "alembic", "upgrade", "head"],
-            cwd=ROOT,
+            cwd=root,
             check=True,
             env={**os.environ, "DATABASE_URL": url},
             capture_output=True,
@@ -79,9 +80,11 @@ def bench_database(base_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    args: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT
+) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
-        proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
     try:
         yield proc
     finally:
@@ -213,25 +216,25 @@ class Client:
         return json.loads(data)
 
 
-def latency(
-    env: dict[str, str], samples: int, idle_samples: int, log: Path, wrk_seconds: int
-) -> dict[str, float]:
+def bench_user(env: dict[str, str]) -> tuple[uuid.UUID, dict[str, str]]:
+    """An admin of the bench database, and the Authorization header of a session of theirs."""
     settings = load_settings(env)
     platform = connect(settings)
     with platform.sessions.begin() as session:
         admin = create_user(
-            session=session,
-            email="latency@example.com",
-            password=BENCH_PASSWORD,
-            is_admin=True,
+            session=session, email="latency@example.com", password=BENCH_PASSWORD, is_admin=True
         )
         auth_session, _ = start_session(
             session=session, user=admin, ttl_s=settings.refresh_token_ttl_s
         )
     token = issue_access_token(settings, admin.id, auth_session.id)
-    headers = {"Authorization": f"Bearer {token}"}
-    port = env["PORT"]
-    api = [
+    platform.engine.dispose()
+    return admin.id, {"Authorization": f"Bearer {token}"}
+
+
+def api_command(port: str, control_socket: Path) -> list[str]:
+    """The API as the bench runs it: gunicorn, 2 processes of 16 threads, kept-alive."""
+    return [
         str(BIN / "gunicorn"),
         "web:create_app()",
         "--bind",
@@ -245,35 +248,54 @@ def latency(
         "--keep-alive",
         "30",
         "--control-socket",
-        str(ROOT / "var" / "bench-gunicorn.ctl"),
+        str(control_socket),
     ]
+
+
+def wait_until_up(client: Client) -> None:
+    for _ in range(100):
+        try:
+            client.get("/api/openapi.json")
+            return
+        except OSError:
+            client.reset()
+            time.sleep(0.2)
+
+
+def submit_and_poll(client: Client) -> tuple[float, str]:
+    """Milliseconds from a POST to the job seen succeeded, polling with GET ?wait; its id."""
+    t0 = time.perf_counter()
+    job = client.post("/api/v1/jobs", {"kind": "system.noop", "params": {}})
+    while job["status"] != "succeeded":
+        job = client.get(f"/api/v1/jobs/{job['id']}?wait=5")
+    return (time.perf_counter() - t0) * 1000, job["id"]
+
+
+def submit_and_wait(client: Client) -> tuple[float, str]:
+    """The same, in one request: the POST answers once the job finished (RFC 7240)."""
+    t0 = time.perf_counter()
+    job = client.post("/api/v1/jobs", {"kind": "system.noop", "params": {}}, {"Prefer": "wait=5"})
+    while job["status"] != "succeeded":
+        job = client.get(f"/api/v1/jobs/{job['id']}?wait=5")
+    return (time.perf_counter() - t0) * 1000, job["id"]
+
+
+def latency(
+    env: dict[str, str], samples: int, idle_samples: int, log: Path, wrk_seconds: int
+) -> dict[str, float]:
+    owner_id, headers = bench_user(env)
+    port = env["PORT"]
+    api = api_command(port, ROOT / "var" / "bench-gunicorn.ctl")
     figures: dict[str, float] = {}
     with process(api, env, log), process([sys.executable, "-m", "workers"], env, log):
         client = Client(port, headers)
-        for _ in range(100):
-            try:
-                client.get("/api/openapi.json")
-                break
-            except OSError:
-                client.reset()
-                time.sleep(0.2)
+        wait_until_up(client)
 
         def one() -> tuple[float, str]:
-            t0 = time.perf_counter()
-            job = client.post("/api/v1/jobs", {"kind": "system.noop", "params": {}})
-            while job["status"] != "succeeded":
-                job = client.get(f"/api/v1/jobs/{job['id']}?wait=5")
-            return (time.perf_counter() - t0) * 1000, job["id"]
+            return submit_and_poll(client)
 
         def one_request() -> tuple[float, str]:
-            """The same, in one request: the POST answers once the job finished (RFC 7240)."""
-            t0 = time.perf_counter()
-            job = client.post(
-                "/api/v1/jobs", {"kind": "system.noop", "params": {}}, {"Prefer": "wait=5"}
-            )
-            while job["status"] != "succeeded":
-                job = client.get(f"/api/v1/jobs/{job['id']}?wait=5")
-            return (time.perf_counter() - t0) * 1000, job["id"]
+            return submit_and_wait(client)
 
         # The two flows take turns, so that both meet the same moods of a shared machine.
         flows = {"": one, "prefer_": one_request}
@@ -298,17 +320,18 @@ def latency(
                     f"{key}idle_p99_ms": percentile(idle[key], 99),
                 }
             )
+        platform = connect(load_settings(env))
         with platform.sessions() as session:
             lags = [
                 (j.finished_at - j.created_at).total_seconds() * 1000
-                for j in session.scalars(select(Job).where(Job.owner_id == admin.id))
+                for j in session.scalars(select(Job).where(Job.owner_id == owner_id))
             ]
+        platform.engine.dispose()
         figures["server_p50_ms"] = statistics.median(lags)
         figures["server_p99_ms"] = percentile(lags, 99)
         if shutil.which("wrk") and wrk_seconds:
             _, job_id = one()
             figures.update(wrk_get(port, job_id, headers, wrk_seconds))
-    platform.engine.dispose()
     return figures
 
 
