@@ -227,6 +227,7 @@ class JobSnapshot(JobFacts):
 
 
 SNAPSHOT_COLUMNS = tuple(JobSnapshot.__dataclass_fields__)
+_SNAPSHOT = [Job.__table__.c[name] for name in SNAPSHOT_COLUMNS]  # what a statement returns
 
 
 class JobEvent(Base):
@@ -357,8 +358,7 @@ def _build_insert_job() -> Prepared:
         )
         .cte("queued_event")
     )
-    returning = [columns[name] for name in SNAPSHOT_COLUMNS]
-    return Prepared.compile(insert(Job).values(values).returning(*returning).add_cte(queued))
+    return Prepared.compile(insert(Job).values(values).returning(*_SNAPSHOT).add_cte(queued))
 
 
 _JOB_COLUMNS = (
@@ -420,7 +420,7 @@ def create_jobs(
 
 
 _BY_IDEMPOTENCY_KEY = Prepared.compile(
-    select(*(Job.__table__.c[name] for name in SNAPSHOT_COLUMNS)).where(
+    select(*_SNAPSHOT).where(
         Job.owner_id == bindparam("owner_id"), Job.idempotency_key == bindparam("key")
     )
 )
@@ -476,9 +476,7 @@ def get_job(
 def _read_job(*, admin: bool) -> Prepared:
     """get_job's query for reading only: polls run it over and over."""
     columns = Job.__table__.c
-    query = select(*(columns[name] for name in SNAPSHOT_COLUMNS)).where(
-        columns.id == bindparam("job_id"), columns.internal.is_(False)
-    )
+    query = select(*_SNAPSHOT).where(columns.id == bindparam("job_id"), columns.internal.is_(False))
     if not admin:
         query = query.where(columns.org_id == bindparam("org_id"))
     return Prepared.compile(query)

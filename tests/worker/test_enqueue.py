@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from models.jobs import Job
+from models.jobs import Job, NewJob, create_job
 from tests.conftest import broker_held_jobs, org_of
 from tests.worker.conftest import load
 from workers.enqueue import submit
@@ -54,3 +56,31 @@ def test_a_rolled_back_submission_sends_nothing(
     assert job_id not in broker_held_jobs(committed_platform, "system")
     with committed_platform.sessions() as session:
         assert session.get(Job, uuid.UUID(job_id)) is None
+
+
+def test_two_submissions_racing_on_one_idempotency_key_make_one_job(
+    committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    new = NewJob(
+        kind="system.noop", queue="system", params={}, max_attempts=1, idempotency_key="race-1"
+    )
+
+    def second_submission() -> tuple[uuid.UUID, bool]:
+        with committed_platform.sessions() as session:
+            job, created = create_job(
+                session=session, owner_id=owner, org_id=org_of(session, owner), new=new
+            )
+            session.commit()
+            return job.id, created
+
+    with committed_platform.sessions() as first, ThreadPoolExecutor(1) as pool:
+        org_id = org_of(first, owner)
+        job, created = create_job(session=first, owner_id=owner, org_id=org_id, new=new)
+        second = pool.submit(second_submission)
+        time.sleep(0.3)
+        assert not second.done()  # its INSERT waits on the first's key, not yet committed
+        first.commit()
+        second_id, second_created = second.result(timeout=10)
+
+    assert created and not second_created
+    assert second_id == job.id  # the loser got the winner's job, in a usable transaction
