@@ -7,7 +7,9 @@
 3. submit→succeeded latency through the whole stack (HTTP POST, then GET ?wait until done),
    one job at a time, and again after the workers sat idle for 2 s; then the same with one
    request (POST with `Prefer: wait=5`);
-4. GET /api/v1/jobs/<id> under load (wrk, when installed).
+4. GET /api/v1/jobs/<id> under load (wrk, when installed);
+5. the machine's own price of idleness, with no Backline code: a round trip to PostgreSQL and
+   a committed INSERT, back to back and after 2 s of quiet.
 
 It uses the PostgreSQL and Redis of DATABASE_URL / REDIS_URL (default: local), in a database
 and a Redis namespace of its own that it removes at the end.
@@ -31,6 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 from sqlalchemy import create_engine, func, select, text
@@ -335,6 +338,35 @@ def latency(
     return figures
 
 
+def wake_up_costs(database_url: str, idle_samples: int) -> dict[str, float]:
+    """The machine's own price of idleness: a plain round trip to PostgreSQL (SELECT 1) and a
+    committed one-row INSERT, p50 in ms, back to back and after 2 s of quiet.
+
+    After idleness every process a request passes through has to be woken up again; this is
+    that cost for one hop, with no Backline code involved.
+    """
+    url = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    figures: dict[str, float] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE wake_probe (id bigserial PRIMARY KEY)")
+        statements = {"round_trip": "SELECT 1", "commit": "INSERT INTO wake_probe DEFAULT VALUES"}
+
+        def timed(sql: str) -> float:
+            start = time.perf_counter()
+            conn.execute(sql)
+            return (time.perf_counter() - start) * 1000
+
+        for name, sql in statements.items():
+            figures[f"{name}_busy_ms"] = statistics.median(timed(sql) for _ in range(200))
+            idle = []
+            for _ in range(idle_samples):
+                time.sleep(2)
+                idle.append(timed(sql))
+            figures[f"{name}_idle_ms"] = statistics.median(idle)
+        conn.execute("DROP TABLE wake_probe")
+    return figures
+
+
 def wrk_get(port: str, job_id: str, headers: dict[str, str], seconds: int) -> dict[str, float]:
     out = subprocess.run(
         [
@@ -403,6 +435,7 @@ def main() -> None:
             )
         raw, ours, submit_rate = sorted(rounds, key=lambda r: r[1] / r[0])[len(rounds) // 2]
         lat = latency(env, args.samples, args.idle_samples, log, args.wrk_seconds)
+        wake = wake_up_costs(url, max(3, args.idle_samples // 4))
     print(
         f"workers: {base.worker_processes} processes x {base.worker_threads} threads, "
         f"{args.jobs} jobs, {os.cpu_count()} cores"
@@ -426,6 +459,11 @@ def main() -> None:
         f"  in one request (POST with Prefer: wait=5) p50 {lat['prefer_p50_ms']:.1f} ms  "
         f"p99 {lat['prefer_p99_ms']:.1f} ms; after 2 s idle p50 "
         f"{lat['prefer_idle_p50_ms']:.1f} ms  p99 {lat['prefer_idle_p99_ms']:.1f} ms"
+    )
+    print(
+        f"machine, no Backline code: a PostgreSQL round trip p50 {wake['round_trip_busy_ms']:.2f}"
+        f" ms, after 2 s idle {wake['round_trip_idle_ms']:.2f} ms; a committed INSERT "
+        f"{wake['commit_busy_ms']:.2f} ms, after 2 s idle {wake['commit_idle_ms']:.2f} ms"
     )
     if "get_rps" in lat:
         print(
