@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -39,50 +40,48 @@ def end_backend(pid: int, admin: Engine) -> None:
             conn.rollback()
 
 
-def test_requests_after_the_server_ended_the_pooled_connection_get_a_fresh_one(
-    committed_platform: Platform, owner: uuid.UUID
-) -> None:
+@pytest.fixture
+def one_connection(committed_platform: Platform) -> Iterator[Platform]:
+    """The platform with a pool of one connection: the one the server is made to end."""
     engine = make_engine(committed_platform.settings, pool_size=1)
-    platform = connect(committed_platform.settings, broker=committed_platform.broker, engine=engine)
-    client = create_app(platform=platform).test_client()
+    yield connect(committed_platform.settings, broker=committed_platform.broker, engine=engine)
+    engine.dispose()
+
+
+def test_requests_after_the_server_ended_the_pooled_connection_get_a_fresh_one(
+    committed_platform: Platform, one_connection: Platform, owner: uuid.UUID
+) -> None:
+    client = create_app(platform=one_connection).test_client()
     headers = auth(committed_platform, owner)
     job_id = submit_job(committed_platform, owner, "test.wait")
-    try:
-        for method in ("GET", "POST"):  # a read (autocommit) and a write (a transaction)
-            assert client.get(f"/api/v1/jobs/{job_id}", headers=headers).status_code == 200
-            end_pooled_connections(engine, committed_platform.engine)
+    for method in ("GET", "POST"):  # a read (autocommit) and a write (a transaction)
+        assert client.get(f"/api/v1/jobs/{job_id}", headers=headers).status_code == 200
+        end_pooled_connections(one_connection.engine, committed_platform.engine)
 
-            if method == "GET":
-                response = client.get(f"/api/v1/jobs/{job_id}", headers=headers)
-            else:
-                response = client.post(
-                    "/api/v1/jobs", json={"kind": "system.noop", "params": {}}, headers=headers
-                )
+        if method == "GET":
+            response = client.get(f"/api/v1/jobs/{job_id}", headers=headers)
+        else:
+            response = client.post(
+                "/api/v1/jobs", json={"kind": "system.noop", "params": {}}, headers=headers
+            )
 
-            assert response.status_code in (200, 202), (method, response.json)
-    finally:
-        engine.dispose()
+        assert response.status_code in (200, 202), (method, response.json)
 
 
 def test_a_connection_the_server_ends_mid_request_fails_only_that_statement(
-    committed_platform: Platform, owner: uuid.UUID
+    committed_platform: Platform, one_connection: Platform, owner: uuid.UUID
 ) -> None:
-    engine = make_engine(committed_platform.settings, pool_size=1)
-    platform = connect(committed_platform.settings, broker=committed_platform.broker, engine=engine)
-    app = create_app(platform=platform)
+    app = create_app(platform=one_connection)
     job_id = submit_job(committed_platform, owner, "test.wait")
     viewer = Viewer(owner, is_admin=True)
-    try:
-        with app.test_request_context(f"/api/v1/jobs/{job_id}"):
-            assert read_job(session=db(), job_id=job_id, viewer=viewer).id == job_id
-            pid = db().execute(text("SELECT pg_backend_pid()")).scalar_one()
-            end_backend(pid, committed_platform.engine)  # while the request holds it
+    with app.test_request_context(f"/api/v1/jobs/{job_id}"):
+        assert read_job(session=db(), job_id=job_id, viewer=viewer).id == job_id
+        pid = db().execute(text("SELECT pg_backend_pid()")).scalar_one()
+        end_backend(pid, committed_platform.engine)  # while the request holds it
 
-            with pytest.raises(psycopg.OperationalError):
-                read_job(session=db(), job_id=job_id, viewer=viewer)
-            close_db()  # the request's end: no rollback is tried on the dead connection
+        with pytest.raises(psycopg.OperationalError):
+            read_job(session=db(), job_id=job_id, viewer=viewer)
+        close_db()  # the request's end: no rollback is tried on the dead connection
 
-        response = app.test_client().get(f"/api/v1/jobs/{job_id}", headers=auth(platform, owner))
-        assert response.status_code == 200
-    finally:
-        engine.dispose()
+    response = app.test_client().get(f"/api/v1/jobs/{job_id}", headers=auth(one_connection, owner))
+    assert response.status_code == 200
