@@ -44,6 +44,10 @@ def make_engine(
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_recycle=1800,
+        # The connection returned last goes out first: its backend is warm (after a quiet spell
+        # a cold one answers several times slower), and the others can sit idle long enough
+        # for a server-side idle timeout to close them.
+        pool_use_lifo=True,
         isolation_level="AUTOCOMMIT" if autocommit else "READ COMMITTED",
         # TCP keepalives: an idle connection that a NAT or firewall would drop silently stays
         # open, and one whose peer vanished errors within a minute, which the checkout sees.

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
+from config import Settings
 from models.db import make_engine
 from models.jobs import Viewer, read_job
 from tests.worker.conftest import submit_job
@@ -85,3 +86,19 @@ def test_a_connection_the_server_ends_mid_request_fails_only_that_statement(
 
     response = app.test_client().get(f"/api/v1/jobs/{job_id}", headers=auth(one_connection, owner))
     assert response.status_code == 200
+
+
+def test_the_pool_hands_out_the_connection_used_last(settings: Settings) -> None:
+    """LIFO: a request gets the backend that served the last one, warm, rather than the one
+    idle longest; the rest may stay idle long enough for a server-side timeout to close them."""
+    engine = make_engine(settings, pool_size=3)
+    try:
+        first, second = engine.connect(), engine.connect()
+        pid = first.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        second.close()
+        first.close()  # back in the pool last
+
+        with engine.connect() as again:
+            assert again.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid
+    finally:
+        engine.dispose()
