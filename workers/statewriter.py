@@ -218,24 +218,55 @@ class StateWriter:
             successes=[(r.job, r.result) for r in successes],  # type: ignore[misc]
         )
         try:
-            rows = self._connection().execute(work.sql, work.params).fetchall()
+            rows = self._execute(work)
         except Exception as exc:
-            self._drop_if_broken()
-            if len(batch) > 1:
-                # One bad request must not fail the others: write them one at a time.
+            if self._conn is not None and len(batch) > 1:
+                # The statement failed, not the connection: one bad change must not fail the
+                # others, so they are written one at a time.
                 log.warning(
                     "batched state change failed; writing one by one",
                     extra={"size": len(batch)},
                     exc_info=True,
                 )
-                return [job_id for request in batch for job_id in self._write([request])]
-            batch[0].settle(error=exc)
+                return self._write_one_by_one(batch)
+            # The database is out of reach: every change fails now (Dramatiq redelivers a
+            # claim's message; a success's job is the sweep's), rather than each waiting for
+            # its own connection attempt in turn.
+            for request in batch:
+                request.settle(error=exc)
             return []
         claimed, held = work.answers(rows)
         answers = [*zip(claims, claimed, strict=True), *zip(successes, held, strict=True)]
         for request, answer in answers:
             request.settle(answer)
         return [r.job_id for r, answer in answers if answer]
+
+    def _execute(self, work: job_runs.Batch) -> list[Any]:
+        """Run the batch's statement; if the connection was lost (a server restart, a
+        failover), once more on a fresh one. Raises with `_conn` None if none could be had."""
+        try:
+            return self._send(work)
+        except Exception:
+            if self._conn is not None:
+                raise
+        return self._send(work)
+
+    def _send(self, work: job_runs.Batch) -> list[Any]:
+        try:
+            return self._connection().execute(work.sql, work.params).fetchall()
+        except Exception:
+            self._drop_if_broken()
+            raise
+
+    def _write_one_by_one(self, batch: list[_Request]) -> list[uuid.UUID]:
+        changed: list[uuid.UUID] = []
+        for n, request in enumerate(batch):
+            changed += self._write([request])
+            if self._conn is None:  # the database went out of reach meanwhile: so do the rest
+                for rest in batch[n + 1 :]:
+                    rest.settle(error=request.error)
+                break
+        return changed
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
