@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 import uuid
@@ -10,7 +11,7 @@ import uuid
 import redis
 
 from config import Settings
-from workers.changes import CLIENT_NAME, RECONNECT_PAUSE_S, ChangeFeed
+from workers.changes import CLIENT_NAME, RECONNECT_PAUSE_S, WAKE_TIMEOUT_S, ChangeFeed
 
 
 def test_a_watcher_wakes_on_its_jobs_change_and_not_on_others(settings: Settings) -> None:
@@ -97,3 +98,61 @@ def test_the_listener_reconnects_and_resubscribes_after_losing_redis(settings: S
             assert time.monotonic() - started < 0.2
             feed.publish([other])
             assert also.wait(2)
+
+
+class _StallingProxy:
+    """A TCP proxy in front of Redis that, once `stall` is set, forwards nothing more either
+    way: a Redis that stops answering, with its connections still open."""
+
+    def __init__(self, redis_url: str) -> None:
+        target = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs
+        self._target = (target.get("host", "127.0.0.1"), int(target.get("port", 6379)))
+        self._db = int(target.get("db", 0))
+        self.stall = threading.Event()
+        self.connections = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self._server.getsockname()[1]}/{self._db}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            upstream = socket.create_connection(self._target)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        while data := source.recv(65536):
+            if self.stall.is_set():
+                return  # swallowed, and nothing more read: the peer waits for its answer
+            sink.sendall(data)
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def test_a_redis_that_stops_answering_holds_a_new_watch_no_longer_than_a_second(
+    settings: Settings,
+) -> None:
+    proxy = _StallingProxy(settings.redis_url)
+    feed = ChangeFeed(proxy.url, settings.broker_namespace)
+    try:
+        with feed.watch(uuid.uuid4()):  # the listener is subscribed, and waits for messages
+            time.sleep(0.1)
+            proxy.stall.set()
+            started = time.monotonic()
+            with feed.watch(uuid.uuid4()):
+                took = time.monotonic() - started
+    finally:
+        proxy.close()
+
+    # The new watch woke the listener through a connection of its own (the second one), which
+    # gave up after WAKE_TIMEOUT_S; then it waited its second for the subscription, and went
+    # on without it (it still re-reads the job every second). With the feed's main client's
+    # timeouts, the wake-up alone would have held it 5 s.
+    assert proxy.connections == 2
+    assert took < 1 + WAKE_TIMEOUT_S + 0.5
