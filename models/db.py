@@ -64,13 +64,12 @@ def _replace_if_hung_up(dbapi_connection: Any, _record: Any, _proxy: Any) -> Non
     connection with a last message and closes it, so its socket turns readable; nothing else
     arrives on an idle connection that nobody LISTENs on. Asking the socket costs no round
     trip, where pool_pre_ping's SELECT cost one on every checkout. On DisconnectionError the
-    pool hands out another connection; the whole pool is renewed, since a server that ended
-    one idle connection has usually ended them all.
+    pool opens a new connection in this one's place. Only this one: each of the others is
+    checked as cheaply when its turn comes, and those the LIFO order left idle longest may
+    be the only ones a server-side idle timeout ended.
     """
     if dbapi_connection.closed or dbapi_connection.broken or _readable(dbapi_connection):
-        error = DisconnectionError("the server ended this connection while it sat in the pool")
-        error.invalidate_pool = True
-        raise error
+        raise DisconnectionError("the server ended this connection while it sat in the pool")
 
 
 def _readable(dbapi_connection: Any) -> bool:

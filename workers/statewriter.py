@@ -35,6 +35,7 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy.engine import make_url
 
 from models import job_runs
+from models.db import KEEPALIVES
 from models.job_runs import ClaimedJob
 from workers.batching import take_batch
 from workers.changes import ChangeFeed
@@ -89,7 +90,13 @@ class _Request:
 
 class StateWriter:
     def __init__(self, database_url: str, changes: ChangeFeed) -> None:
-        self._conninfo = make_url(database_url).set(drivername="postgresql")
+        # TCP keepalives, as the pools have them: a peer that vanished errors within a
+        # minute, rather than leaving a statement waiting for an answer that never comes.
+        self._conninfo = (
+            make_url(database_url)
+            .set(drivername="postgresql")
+            .update_query_dict({k: str(v) for k, v in KEEPALIVES.items()})
+        )
         self._changes = changes
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -232,6 +239,11 @@ class StateWriter:
             # The database is out of reach: every change fails now (Dramatiq redelivers a
             # claim's message; a success's job is the sweep's), rather than each waiting for
             # its own connection attempt in turn.
+            if len(batch) > 1:
+                log.warning(
+                    "state writer cannot reach the database; batch failed",
+                    extra={"size": len(batch)},
+                )
             for request in batch:
                 request.settle(error=exc)
             return []
@@ -242,13 +254,19 @@ class StateWriter:
         return [r.job_id for r, answer in answers if answer]
 
     def _execute(self, work: job_runs.Batch) -> list[Any]:
-        """Run the batch's statement; if the connection was lost (a server restart, a
-        failover), once more on a fresh one. Raises with `_conn` None if none could be had."""
+        """Run the batch's statement; if the connection it went out on was lost (a server
+        restart, a failover), once more on a fresh one. Raises with `_conn` None if no
+        connection could be had: one attempt, when there was none to lose."""
+        had_connection = self._conn is not None
         try:
             return self._send(work)
         except Exception:
-            if self._conn is not None:
+            if self._conn is not None or not had_connection:
                 raise
+        # The lost connection may have committed the batch before it went: its claims then
+        # answer "not there to take" (the sweep recovers those jobs, as after a crash) and
+        # its successes "no longer held" (their results are stored all the same).
+        log.warning("state writer lost its connection; sending the batch again on a new one")
         return self._send(work)
 
     def _send(self, work: job_runs.Batch) -> list[Any]:

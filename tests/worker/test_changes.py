@@ -132,6 +132,7 @@ class _StallingProxy:
             sink.sendall(data)
 
     def close(self) -> None:
+        self._server.shutdown(socket.SHUT_RDWR)  # ends the accept() waiting in its thread
         self._server.close()
 
 
@@ -142,7 +143,10 @@ def test_a_redis_that_stops_answering_holds_a_new_watch_no_longer_than_a_second(
     feed = ChangeFeed(proxy.url, settings.broker_namespace)
     try:
         with feed.watch(uuid.uuid4()):  # the listener is subscribed, and waits for messages
-            time.sleep(0.1)
+            deadline = time.monotonic() + 5
+            while not feed._waiting:  # so the next watch has it woken
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
             proxy.stall.set()
             started = time.monotonic()
             with feed.watch(uuid.uuid4()):
