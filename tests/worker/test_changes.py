@@ -11,6 +11,7 @@ import uuid
 import redis
 
 from config import Settings
+from tests.tcp import TcpServer
 from workers.changes import CLIENT_NAME, RECONNECT_PAUSE_S, WAKE_TIMEOUT_S, ChangeFeed
 
 
@@ -100,40 +101,27 @@ def test_the_listener_reconnects_and_resubscribes_after_losing_redis(settings: S
             assert also.wait(2)
 
 
-class _StallingProxy:
+class _StallingProxy(TcpServer):
     """A TCP proxy in front of Redis that, once `stall` is set, forwards nothing more either
     way: a Redis that stops answering, with its connections still open."""
 
     def __init__(self, redis_url: str) -> None:
         target = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs
         self._target = (target.get("host", "127.0.0.1"), int(target.get("port", 6379)))
-        self._db = int(target.get("db", 0))
         self.stall = threading.Event()
-        self.connections = 0
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"redis://127.0.0.1:{self._server.getsockname()[1]}/{self._db}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
+        self.url = f"redis://127.0.0.1:{self.port}/{int(target.get('db', 0))}"
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            self.connections += 1
-            upstream = socket.create_connection(self._target)
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+    def handle(self, conn: socket.socket) -> None:
+        upstream = socket.create_connection(self._target)
+        for source, sink in ((conn, upstream), (upstream, conn)):
+            threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         while data := source.recv(65536):
             if self.stall.is_set():
                 return  # swallowed, and nothing more read: the peer waits for its answer
             sink.sendall(data)
-
-    def close(self) -> None:
-        self._server.shutdown(socket.SHUT_RDWR)  # ends the accept() waiting in its thread
-        self._server.close()
 
 
 def test_a_redis_that_stops_answering_holds_a_new_watch_no_longer_than_a_second(

@@ -19,6 +19,7 @@ from config import Settings
 from models import job_runs
 from models.job_runs import ClaimedJob
 from models.jobs import JobStatus
+from tests.tcp import TcpServer
 from tests.worker.conftest import events, load, submit_job
 from workers.setup import Platform, start_worker_platform
 from workers.statewriter import StateWriter
@@ -203,29 +204,16 @@ def test_a_change_the_database_refuses_fails_alone_in_its_batch(
     assert load(committed_platform, running).status == JobStatus.RUNNING  # not succeeded
 
 
-class _Unanswering:
-    """A TCP server where the database should be, which ends every connection unanswered
-    after a pause (a database that is down behind a proxy); it counts the attempts."""
+class _Unanswering(TcpServer):
+    """Where the database should be: ends every connection unanswered after a pause (a
+    database that is down behind a proxy)."""
 
     def __init__(self, pause_s: float) -> None:
         self.pause_s = pause_s
-        self.attempts = 0
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port = self._server.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._server.accept()
-            except OSError:
-                return
-            self.attempts += 1
-            threading.Timer(self.pause_s, conn.close).start()
-
-    def close(self) -> None:
-        self._server.shutdown(socket.SHUT_RDWR)  # ends the accept() waiting in its thread
-        self._server.close()
+    def handle(self, conn: socket.socket) -> None:
+        threading.Timer(self.pause_s, conn.close).start()
 
 
 def test_with_the_database_out_of_reach_a_batch_fails_at_once_not_change_by_change(
@@ -262,7 +250,7 @@ def test_with_the_database_out_of_reach_a_batch_fails_at_once_not_change_by_chan
     # One attempt a batch (there was no connection to lose), and the seven queued claims make
     # one batch, two if a thread was slow to start: written change by change, as a failed
     # batch used to be, they cost one attempt each on top (9 here).
-    assert database.attempts <= 3
+    assert database.connections <= 3
 
 
 def _interrupt(thread: threading.Thread, exc: type[BaseException]) -> None:
