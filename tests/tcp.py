@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import socket
 import threading
+from abc import ABC, abstractmethod
 
 
-class TcpServer:
+class TcpServer(ABC):
     def __init__(self) -> None:
         self.connections = 0
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._server.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
+    @abstractmethod
     def handle(self, conn: socket.socket) -> None:
-        raise NotImplementedError
+        """What happens to each connection (called on the accepting thread)."""
 
     def close(self) -> None:
         self._server.shutdown(socket.SHUT_RDWR)  # ends the accept() waiting in its thread
