@@ -156,6 +156,9 @@ class Settings:
     # once (workers/wakeup.py); this is the fallback when a wake-up is lost.
     worker_idle_poll_ms: int = 250
     heartbeat_interval_s: float = 5.0
+    # On SIGTERM, how long running jobs may go on before those that check in (progress,
+    # sleep, a cancellation check) are queued again from their last checkpoint.
+    worker_shutdown_grace_s: float = 5.0
     heartbeat_stale_s: float = 30.0
     queued_stale_s: float = 30.0
     sweep_interval_s: float = 5.0
@@ -303,6 +306,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_threads=_int(e, "WORKER_THREADS", d.worker_threads, minimum=1),
         worker_idle_poll_ms=_int(e, "WORKER_IDLE_POLL_MS", d.worker_idle_poll_ms, minimum=1),
         heartbeat_interval_s=_float(e, "HEARTBEAT_INTERVAL_S", d.heartbeat_interval_s, 0.1),
+        worker_shutdown_grace_s=_float(
+            e, "WORKER_SHUTDOWN_GRACE_S", d.worker_shutdown_grace_s, 0.0
+        ),
         heartbeat_stale_s=_float(e, "HEARTBEAT_STALE_S", d.heartbeat_stale_s, 0.5),
         queued_stale_s=_float(e, "QUEUED_STALE_S", d.queued_stale_s, 0.5),
         sweep_interval_s=_float(e, "SWEEP_INTERVAL_S", d.sweep_interval_s, 0.1),

@@ -299,6 +299,40 @@ def schedule_retry(
     return None if row is None else row.message_id
 
 
+def requeue_interrupted(
+    *, session: Session, job: ClaimedJob, delay_s: float
+) -> tuple[str, int] | None:
+    """Put a job its worker stopped back in the queue, due after `delay_s`, this attempt not
+    counted (its checkpoint stays, so it resumes there); the new message's id and the job's
+    priority.
+
+    None if this worker no longer holds the job. The message id is new (the lease is unique
+    to the attempt): the broker still holds the old message until the worker acknowledges it.
+    """
+    row = session.execute(
+        text(
+            """
+            WITH j AS (
+                UPDATE jobs SET status = 'queued', attempts = attempts - 1, lease_id = NULL,
+                       heartbeat_at = NULL, updated_at = now(), enqueued_at = now(),
+                       run_after = now() + make_interval(secs => :delay),
+                       message_id = id::text || '.' || lease_id::text
+                WHERE id = :id AND lease_id = :lease AND status = 'running'
+                RETURNING id, attempts, message_id, priority, worker_id
+            ), e AS (
+                INSERT INTO job_events (job_id, type, message, data)
+                SELECT id, 'interrupted', 'the worker shut down; queued again',
+                       jsonb_build_object('attempt', attempts + 1, 'worker', worker_id)
+                FROM j
+            )
+            SELECT message_id, priority FROM j
+            """
+        ),
+        {"id": job.id, "lease": job.lease_id, "delay": delay_s},
+    ).first()
+    return None if row is None else (row.message_id, row.priority)
+
+
 def record_progress(
     *,
     session: Session,

@@ -62,6 +62,7 @@ class EventType(enum.StrEnum):
     STARTED = "started"
     PROGRESS = "progress"
     RETRY_SCHEDULED = "retry_scheduled"
+    INTERRUPTED = "interrupted"
     FAILED = "failed"
     SUCCEEDED = "succeeded"
     CANCEL_REQUESTED = "cancel_requested"

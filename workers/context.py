@@ -3,9 +3,10 @@
 def handler(ctx: JobContext, params: dict) -> dict:
     state = ctx.checkpoint or {"page": 0}
     for page in range(state["page"], 10):
-        ctx.progress(page, 10, f"page {page}")   # also raises JobCancelled when asked
+        ctx.progress(page, 10, f"page {page}")   # raises JobCancelled when asked (and
+                                                 # JobInterrupted when the worker stops)
         ctx.effect(f"mail:{page}", lambda: send(page))  # done once, even across retries
-        ctx.save_checkpoint({"page": page + 1})   # a retry resumes here
+        ctx.save_checkpoint({"page": page + 1})   # a retry or a restart resumes here
     return {"pages": 10}
 """
 
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from config import Settings
 from models import job_runs
 from models.job_runs import ClaimedJob
-from workers.errors import JobCancelled, LeaseLost
+from workers.errors import JobCancelled, JobInterrupted, LeaseLost
 
 if TYPE_CHECKING:
     from workers.tracking import Runtime
@@ -73,7 +74,8 @@ class JobContext:
         return self._job.checkpoint
 
     def progress(self, done: int, total: int | None = None, message: str | None = None) -> None:
-        """Report progress; writes are throttled, and a cancel request raises JobCancelled."""
+        """Report progress; writes are throttled. A cancel request raises JobCancelled, and a
+        worker shutting down JobInterrupted (as `check_cancelled` does)."""
         now = time.monotonic()
         milestone = self._crossed_milestone(done, total)
         finished = total is not None and done >= total
@@ -99,18 +101,23 @@ class JobContext:
         )
         self._last_cancel_check = now
         self._raise_if(cancel)
+        self._raise_if_interrupted()
 
     def check_cancelled(self) -> None:
-        """Raise JobCancelled if someone asked to cancel this job (cheap; call it often)."""
+        """Raise JobCancelled if someone asked to cancel this job (cheap; call it often).
+
+        Also raises JobInterrupted once the worker is shutting down and the job's grace is
+        over: the job is then queued again, and resumes from its last checkpoint.
+        """
         flag = self._runtime.heartbeat_flag(self._job.id)
         if flag is not False:
             self._raise_if(flag)
         now = time.monotonic()
-        if now - self._last_cancel_check < CANCEL_CHECK_INTERVAL_S:
-            return
-        self._last_cancel_check = now
-        with self._runtime.sessions.begin() as session:
-            self._raise_if(job_runs.cancel_requested(session=session, job=self._job))
+        if now - self._last_cancel_check >= CANCEL_CHECK_INTERVAL_S:
+            self._last_cancel_check = now
+            with self._runtime.sessions.begin() as session:
+                self._raise_if(job_runs.cancel_requested(session=session, job=self._job))
+        self._raise_if_interrupted()
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """Store where the job is, so a retry or a recovered run resumes from there."""
@@ -142,7 +149,8 @@ class JobContext:
             job_runs.redact_params(session=session, job_id=self._job.id, fields=fields)
 
     def sleep(self, seconds: float) -> None:
-        """Wait, waking early with JobCancelled if the job is cancelled meanwhile."""
+        """Wait, waking early with JobCancelled if the job is cancelled meanwhile (or with
+        JobInterrupted if the worker is shutting down)."""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             time.sleep(min(left, 0.2))
@@ -157,6 +165,10 @@ class JobContext:
             return None
         self._milestone = crossed[-1]
         return crossed[-1]
+
+    def _raise_if_interrupted(self) -> None:
+        if self._runtime.interrupting():
+            raise JobInterrupted("the worker is shutting down")
 
     def _raise_if(self, cancel: bool | None) -> None:
         if cancel is None:

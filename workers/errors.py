@@ -35,6 +35,11 @@ class JobCancelled(JobError):
     """The job was cancelled while it ran; raised by the context's cancellation checks."""
 
 
+class JobInterrupted(JobError):
+    """The worker is shutting down and the job's grace is over; raised by the context's checks
+    so that the job is queued again from its last checkpoint, its attempt not counted."""
+
+
 class LeaseLost(JobError):
     """Another worker holds this job now (the sweep gave it away); stop without writing."""
 

@@ -7,7 +7,8 @@ exposition server (a process Dramatiq forks from its main process, see workers/_
 sums them for a scrape on WORKER_METRICS_PORT. The outcomes are Backline's, not Dramatiq's: a
 job that fails and is retried is one `retried` here, while Dramatiq saw a message that ran fine.
 
-    backline_jobs_processed_total{kind, outcome}   succeeded | failed | retried | cancelled | lost
+    backline_jobs_processed_total{kind, outcome}   succeeded | failed | retried | cancelled |
+                                                   interrupted (queued again on shutdown) | lost
     backline_job_duration_seconds{kind, outcome}   histogram of one attempt's run time
     backline_job_retries_total{kind}               retries scheduled after a transient failure
 """

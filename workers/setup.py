@@ -60,7 +60,8 @@ def connect(
 
 
 class HeartbeatMiddleware(Middleware):
-    """Starts the runtime's heartbeat with the worker; stops it once the worker has stopped."""
+    """Starts the runtime's heartbeat with the worker; on shutdown, starts the running jobs'
+    grace (workers/tracking.py); stops the heartbeat once the worker has stopped."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -68,6 +69,11 @@ class HeartbeatMiddleware(Middleware):
     def after_worker_boot(self, broker: Broker, worker: object) -> None:
         consumed = getattr(worker, "queues", None) or broker.get_declared_queues()
         self.runtime.start_heartbeat(sorted(q for q in consumed if not q.endswith((".DQ", ".XQ"))))
+
+    def before_worker_shutdown(self, broker: Broker, worker: object) -> None:
+        # Dramatiq waits for running jobs before it stops: past their grace, long ones are
+        # queued again at their next check-in rather than holding the shutdown.
+        self.runtime.begin_shutdown()
 
     def after_worker_shutdown(self, broker: Broker, worker: object) -> None:
         # After, not before: Dramatiq lets running jobs finish during its shutdown, and they

@@ -3,7 +3,8 @@
 For each message: claim the job (a duplicate delivery claims nothing and stops there), run the
 kind's handler with a JobContext, then record the outcome: succeeded with its result; cancelled;
 queued again after a backoff for a transient failure with attempts left; failed (the
-dead-letter set) otherwise. A heartbeat thread keeps the jobs this process holds alive in the
+dead-letter set) otherwise; or, when the worker shuts down, queued again at once without
+counting the attempt. A heartbeat thread keeps the jobs this process holds alive in the
 database and brings back their cancel flags in the same statement.
 """
 
@@ -32,7 +33,15 @@ from workers.acks import PendingAck
 from workers.changes import ChangeFeed
 from workers.context import JobContext
 from workers.enqueue import Dispatch, Dispatcher
-from workers.errors import JobCancelled, LeaseLost, PermanentError, Verdict, classify, describe
+from workers.errors import (
+    JobCancelled,
+    JobInterrupted,
+    LeaseLost,
+    PermanentError,
+    Verdict,
+    classify,
+    describe,
+)
 from workers.metrics import observe_job
 from workers.presence import Announcer
 from workers.registry import JobKind
@@ -42,6 +51,7 @@ log = logging.getLogger("backline.worker")
 T = TypeVar("T")
 MAX_RESULT_BYTES = 256 * 1024
 MAX_RETRY_AFTER_S = 24 * 3600
+RESUME_DELAY_S = 1.0  # an interrupted job is due again this long after its worker let it go
 
 
 def backoff_s(kind: JobKind, attempt: int, retry_after_s: float | None = None) -> float:
@@ -80,11 +90,15 @@ class Runtime:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # When the worker began to shut down, plus the grace: from then on, running jobs that
+        # check in are queued again (None: not shutting down).
+        self._interrupt_at: float | None = None
 
     # -- heartbeats ------------------------------------------------------------------------
     def start_heartbeat(self, queues: list[str] | None = None) -> None:
         """Start beating for held jobs, and announce this worker (on `queues`) in Redis."""
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self._interrupt_at = None
         try:
             self.announcer.start(self.worker_id, queues or [])
         except Exception:
@@ -105,6 +119,26 @@ class Runtime:
         bind = self.sessions.kw.get("bind")
         if bind is not None:
             bind.dispose()
+
+    def begin_shutdown(self) -> None:
+        """The worker is stopping: running jobs have `worker_shutdown_grace_s` to finish, then
+        each is queued again at its next check-in (progress, sleep, cancellation check)."""
+        grace_s = self.settings.worker_shutdown_grace_s
+        self._interrupt_at = time.monotonic() + grace_s
+        with self._lock:
+            running = len(self._leases)
+        if running:
+            log.info(
+                "worker shutting down: running jobs have %g s to finish, then are queued "
+                "again at their next check-in",
+                grace_s,
+                extra={"running": running},
+            )
+
+    def interrupting(self) -> bool:
+        """Whether a running job should stop now and be queued again (see begin_shutdown)."""
+        at = self._interrupt_at
+        return at is not None and time.monotonic() >= at
 
     def stop_heartbeat(self) -> None:
         self._stop.set()
@@ -213,6 +247,8 @@ class Runtime:
             self.write(job.id, lambda s: job_runs.cancel(session=s, job=job))
             log.info("job cancelled", extra=extra)
             return "cancelled"
+        except JobInterrupted:
+            return self._requeue_interrupted(kind, job, extra)
         except LeaseLost:
             log.warning(
                 "job taken over by another worker; this attempt's outcome dropped", extra=extra
@@ -299,6 +335,29 @@ class Runtime:
                 return bool(job_runs.cancel_requested(session=session, job=job))
         except Exception:
             return False
+
+    def _requeue_interrupted(self, kind: JobKind, job: ClaimedJob, extra: dict[str, Any]) -> str:
+        """The worker is stopping: queue the job again at once, for another worker (or this
+        one, restarted) to resume from its checkpoint. A cancel request wins."""
+        if self._cancel_was_requested(job):
+            self.write(job.id, lambda s: job_runs.cancel(session=s, job=job))
+            log.info("job cancelled", extra=extra)
+            return "cancelled"
+        # Due a little later, not at once: the stopping worker's idle threads take messages
+        # until their wait for one ends (WORKER_IDLE_POLL_MS), and this one is for the others.
+        delay_s = max(RESUME_DELAY_S, 2 * self.settings.worker_idle_poll_ms / 1000)
+        requeued = self.write(
+            job.id, lambda s: job_runs.requeue_interrupted(session=s, job=job, delay_s=delay_s)
+        )
+        if requeued is None:
+            return "lost"
+        message_id, priority = requeued
+        # Should this send fail, the job is queued in the database and the sweep sends it.
+        self.dispatcher.send(
+            [Dispatch(job.id, kind.name, kind.queue, message_id, priority, int(delay_s * 1000))]
+        )
+        log.info("worker shutting down; job queued again", extra=extra)
+        return "interrupted"
 
     def _failed(
         self,

@@ -25,12 +25,17 @@ class RunningWorker:
         self.platform, self.runtime = start_worker_platform(settings)
         # A long idle poll: jobs start at once only because enqueues wake the consumers.
         self.worker = dramatiq.Worker(self.platform.broker, worker_threads=4, worker_timeout=500)
+        self.stopped = False
 
     def start(self) -> RunningWorker:
         self.worker.start()
         return self
 
     def stop(self) -> None:
+        """Stop as on SIGTERM (running jobs get their grace); again, does nothing."""
+        if self.stopped:
+            return
+        self.stopped = True
         self.worker.stop(timeout=10_000)
         self.runtime.close()
         self.platform.broker.close()

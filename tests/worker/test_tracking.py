@@ -1,15 +1,18 @@
 """The job core through the real Redis broker: success, retries, failures, cancellation,
-checkpoints, the effect ledger and redelivery."""
+checkpoints, the effect ledger, redelivery and shutdown."""
 
 from __future__ import annotations
 
 import statistics
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import replace
 
+from config import Settings
 from models.jobs import JobStatus, Viewer, get_job, request_cancel
 from tests import kinds
-from tests.worker.conftest import events, load, submit_job, wait_for
+from tests.worker.conftest import RunningWorker, events, eventually, load, submit_job, wait_for
 from workers.enqueue import Dispatch, redrive
 from workers.registry import get_kind
 from workers.setup import Platform
@@ -253,3 +256,56 @@ def test_an_idle_worker_is_woken_by_the_enqueue_not_by_its_poll(
         waits.append((job.started_at - job.created_at).total_seconds())
 
     assert statistics.median(waits) < 0.1, waits
+
+
+def test_a_stopping_worker_queues_its_long_job_again_for_another_to_resume(
+    settings: Settings,
+    committed_platform: Platform,
+    start_worker: Callable[[], RunningWorker],
+    owner: uuid.UUID,
+) -> None:
+    first = RunningWorker(replace(settings, worker_shutdown_grace_s=0.2)).start()
+    try:
+        job_id = submit_job(committed_platform, owner, "system.sleep", {"seconds": 4})
+        assert eventually(lambda: load(committed_platform, job_id).progress["done"] >= 1, 10)
+        began = time.monotonic()
+        first.stop()  # a deploy's SIGTERM: Dramatiq waits for the jobs its threads hold
+        took_s = time.monotonic() - began
+    finally:
+        first.stop()
+
+    # It did not wait out the job's 2+ s left: the job is back in the queue, unfinished,
+    # with its checkpoint, and the attempt it lost is not counted against it.
+    assert took_s < 1.5, took_s
+    job = load(committed_platform, job_id)
+    assert job.status == JobStatus.QUEUED
+    assert job.attempts == 0
+    assert job.checkpoint is not None and job.checkpoint["step"] >= 1
+    interrupted = events(committed_platform, job_id)[-1]
+    assert (interrupted.type, interrupted.data["attempt"]) == ("interrupted", 1)
+
+    start_worker()
+    done = wait_for(committed_platform, job_id)
+
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert done.attempts == 1
+    assert done.result["resumed_at_step"] == job.checkpoint["step"]
+    history = types(committed_platform, job_id)
+    assert history.count("started") == 2, str(history)
+    assert "recovered" not in history  # handed back, not left for the sweep
+
+
+def test_a_stopping_worker_lets_a_job_finish_within_its_grace(
+    committed_platform: Platform,
+    start_worker: Callable[[], RunningWorker],
+    owner: uuid.UUID,
+) -> None:
+    running = start_worker()  # the default grace: 5 s
+    job_id = submit_job(committed_platform, owner, "test.wait", {"seconds": 1})
+    assert kinds.STARTED[str(job_id)].wait(10)
+
+    running.stop()
+
+    job = load(committed_platform, job_id)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert "interrupted" not in types(committed_platform, job_id)
