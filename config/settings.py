@@ -157,8 +157,9 @@ class Settings:
     worker_idle_poll_ms: int = 250
     heartbeat_interval_s: float = 5.0
     # On SIGTERM, how long running jobs may go on before those that check in (progress,
-    # sleep, a cancellation check) are queued again from their last checkpoint.
-    worker_shutdown_grace_s: float = 5.0
+    # sleep, a cancellation check) are queued again from their last checkpoint. Under
+    # Kubernetes' default 30 s before a SIGKILL; `make run` gives 5 s.
+    worker_shutdown_grace_s: float = 25.0
     heartbeat_stale_s: float = 30.0
     queued_stale_s: float = 30.0
     sweep_interval_s: float = 5.0

@@ -73,6 +73,9 @@ def start_services(
     stopped; the stack stops them in reverse order, the mail sink first, PostgreSQL last.
     """
     env = dict(environ, PYTHONUNBUFFERED="1")
+    # Ctrl-C should not wait on long jobs: past 5 s they are queued again from their
+    # checkpoints, well within the supervisor's 10 s before it kills a process.
+    env.setdefault("WORKER_SHUTDOWN_GRACE_S", "5")
     summary: dict[str, str] = {}
     if not environ.get("DATABASE_URL"):
         from devstack.embedded import EmbeddedPostgres

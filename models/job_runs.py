@@ -267,7 +267,10 @@ def cancel(*, session: Session, job: ClaimedJob) -> bool:
 def schedule_retry(
     *, session: Session, job: ClaimedJob, error: dict[str, Any], delay_s: float
 ) -> str | None:
-    """Put the job back in the queue to run again after `delay_s`; the new message id."""
+    """Put the job back in the queue to run again after `delay_s`; the new message id.
+
+    None if this worker no longer holds the job, or if a cancel was requested.
+    """
     row = session.execute(
         text(
             """
@@ -277,6 +280,7 @@ def schedule_retry(
                        run_after = now() + make_interval(secs => :delay),
                        message_id = id::text || '.' || attempts
                 WHERE id = :id AND lease_id = :lease AND status = 'running'
+                  AND cancel_requested_at IS NULL
                 RETURNING id, attempts, run_after, message_id
             ), e AS (
                 INSERT INTO job_events (job_id, type, message, data)
@@ -306,8 +310,8 @@ def requeue_interrupted(
     counted (its checkpoint stays, so it resumes there); the new message's id and the job's
     priority.
 
-    None if this worker no longer holds the job. The message id is new (the lease is unique
-    to the attempt): the broker still holds the old message until the worker acknowledges it.
+    None if this worker no longer holds the job, or if a cancel was requested (checked in
+    the same statement, so a cancel cannot slip in between and leave the job queued).
     """
     row = session.execute(
         text(
@@ -318,6 +322,7 @@ def requeue_interrupted(
                        run_after = now() + make_interval(secs => :delay),
                        message_id = id::text || '.' || lease_id::text
                 WHERE id = :id AND lease_id = :lease AND status = 'running'
+                  AND cancel_requested_at IS NULL
                 RETURNING id, attempts, message_id, priority, worker_id
             ), e AS (
                 INSERT INTO job_events (job_id, type, message, data)
@@ -331,6 +336,16 @@ def requeue_interrupted(
         {"id": job.id, "lease": job.lease_id, "delay": delay_s},
     ).first()
     return None if row is None else (row.message_id, row.priority)
+
+
+def interruptions(*, session: Session, job_id: uuid.UUID) -> int:
+    """How many times workers that stopped have queued this job again."""
+    return int(
+        session.execute(
+            text("SELECT count(*) FROM job_events WHERE job_id = :id AND type = 'interrupted'"),
+            {"id": job_id},
+        ).scalar_one()
+    )
 
 
 def record_progress(

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 PROGRESS_WRITE_INTERVAL_S = 0.25
 CANCEL_CHECK_INTERVAL_S = 1.0
+# A job queued again this many times by stopping workers runs on through the next stop: a
+# job that gets its workers stopped (their health checks failing under it, say) must not
+# escape the crash count that quarantines it (MAX_CRASHES).
+MAX_INTERRUPTIONS = 5
 MILESTONES = (25, 50, 75)
 
 
@@ -42,6 +46,7 @@ class JobContext:
         self._last_write = 0.0
         self._last_cancel_check = time.monotonic()
         self._milestone = 0
+        self._interruptible = True
 
     @functools.cached_property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
@@ -101,7 +106,8 @@ class JobContext:
         )
         self._last_cancel_check = now
         self._raise_if(cancel)
-        self._raise_if_interrupted()
+        if not finished:  # a job about to return is let finish
+            self._raise_if_interrupted()
 
     def check_cancelled(self) -> None:
         """Raise JobCancelled if someone asked to cancel this job (cheap; call it often).
@@ -167,8 +173,18 @@ class JobContext:
         return crossed[-1]
 
     def _raise_if_interrupted(self) -> None:
-        if self._runtime.interrupting():
-            raise JobInterrupted("the worker is shutting down")
+        if not self._interruptible or not self._runtime.interrupting():
+            return
+        with self._runtime.sessions() as session:
+            times = job_runs.interruptions(session=session, job_id=self._job.id)
+        if times >= MAX_INTERRUPTIONS:
+            self._interruptible = False
+            self.log.warning(
+                "worker shutting down; this job was queued again %d times already, so it runs on",
+                times,
+            )
+            return
+        raise JobInterrupted("the worker is shutting down")
 
     def _raise_if(self, cancel: bool | None) -> None:
         if cancel is None:

@@ -60,8 +60,9 @@ def connect(
 
 
 class HeartbeatMiddleware(Middleware):
-    """Starts the runtime's heartbeat with the worker; on shutdown, starts the running jobs'
-    grace (workers/tracking.py); stops the heartbeat once the worker has stopped."""
+    """Starts the runtime's heartbeat with the worker; on shutdown, stops the consumers taking
+    messages (workers/wakeup.py) and starts the running jobs' grace (workers/tracking.py);
+    stops the heartbeat once the worker has stopped."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -72,7 +73,11 @@ class HeartbeatMiddleware(Middleware):
 
     def before_worker_shutdown(self, broker: Broker, worker: object) -> None:
         # Dramatiq waits for running jobs before it stops: past their grace, long ones are
-        # queued again at their next check-in rather than holding the shutdown.
+        # queued again at their next check-in rather than holding the shutdown. Meanwhile
+        # its consumers would go on fetching messages for threads that have stopped.
+        drain = getattr(broker, "drain", None)
+        if drain is not None:
+            drain()
         self.runtime.begin_shutdown()
 
     def after_worker_shutdown(self, broker: Broker, worker: object) -> None:

@@ -337,27 +337,41 @@ class Runtime:
             return False
 
     def _requeue_interrupted(self, kind: JobKind, job: ClaimedJob, extra: dict[str, Any]) -> str:
-        """The worker is stopping: queue the job again at once, for another worker (or this
-        one, restarted) to resume from its checkpoint. A cancel request wins."""
-        if self._cancel_was_requested(job):
-            self.write(job.id, lambda s: job_runs.cancel(session=s, job=job))
-            log.info("job cancelled", extra=extra)
-            return "cancelled"
-        # Due a little later, not at once: the stopping worker's idle threads take messages
-        # until their wait for one ends (WORKER_IDLE_POLL_MS), and this one is for the others.
+        """The worker is stopping: queue the job again, for another worker (or this one,
+        restarted) to resume from its checkpoint. A cancel request wins."""
+        # Due a little later, not at once: until their wait for a message ends
+        # (WORKER_IDLE_POLL_MS), the stopping worker's idle threads may still take one.
         delay_s = max(RESUME_DELAY_S, 2 * self.settings.worker_idle_poll_ms / 1000)
         requeued = self.write(
             job.id, lambda s: job_runs.requeue_interrupted(session=s, job=job, delay_s=delay_s)
         )
         if requeued is None:
-            return "lost"
+            return self._cancel_if_held(job, extra)
         message_id, priority = requeued
-        # Should this send fail, the job is queued in the database and the sweep sends it.
-        self.dispatcher.send(
-            [Dispatch(job.id, kind.name, kind.queue, message_id, priority, int(delay_s * 1000))]
+        self._send_again(
+            Dispatch(job.id, kind.name, kind.queue, message_id, priority, int(delay_s * 1000))
         )
         log.info("worker shutting down; job queued again", extra=extra)
         return "interrupted"
+
+    def _cancel_if_held(self, job: ClaimedJob, extra: dict[str, Any]) -> str:
+        """The job could not be queued again: a cancel was requested (so it ends cancelled),
+        or this worker no longer holds it."""
+        if self.write(job.id, lambda s: job_runs.cancel(session=s, job=job)):
+            log.info("job cancelled", extra=extra)
+            return "cancelled"
+        return "lost"
+
+    def _send_again(self, dispatch: Dispatch) -> None:
+        """Send the message of a job queued again. If the broker refuses it, say so in the
+        database, so that the sweep sends it at its next pass rather than much later."""
+        if self.dispatcher.send([dispatch]):
+            return
+        try:
+            with self.sessions.begin() as session:
+                job_runs.mark_not_enqueued(session=session, job_ids=[dispatch.job_id])
+        except Exception:
+            log.warning("could not record the failed enqueue", exc_info=True)
 
     def _failed(
         self,
@@ -378,24 +392,18 @@ class Runtime:
                 job.id,
                 lambda s: job_runs.schedule_retry(session=s, job=job, error=error, delay_s=delay),
             )
-            if message_id is not None:
-                log.warning(
-                    "job failed; retry scheduled",
-                    extra={**extra, "error": error["message"], "delay_s": round(delay, 3)},
+            if message_id is None:
+                return self._cancel_if_held(job, extra)
+            log.warning(
+                "job failed; retry scheduled",
+                extra={**extra, "error": error["message"], "delay_s": round(delay, 3)},
+            )
+            self._send_again(
+                Dispatch(
+                    job.id, kind.name, kind.queue, message_id, delay_ms=max(1, int(delay * 1000))
                 )
-                self.dispatcher.send(
-                    [
-                        Dispatch(
-                            job.id,
-                            kind.name,
-                            kind.queue,
-                            message_id,
-                            delay_ms=max(1, int(delay * 1000)),
-                        )
-                    ]
-                )
-                return "retried"
-            return "lost"
+            )
+            return "retried"
         self.write(job.id, lambda s: job_runs.fail(session=s, job=job, error=error))
         log.error(
             "job failed", extra={**extra, "error": error["message"], "transient": verdict.transient}

@@ -20,6 +20,7 @@ from typing import Any
 import redis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import current_millis
+from dramatiq.errors import ConnectionClosed
 
 from workers.acks import PendingAcks
 from workers.batching import take_batch
@@ -35,6 +36,10 @@ RECONNECT_PAUSE_S = 1.0
 LISTEN_WAIT_S = 1.0
 MAX_ACK_BATCH = 500
 ACK_RETRY_S = 60.0
+# While its worker stops, a consumer fetches nothing but still calls Dramatiq's script this
+# often: each call refreshes the worker's heartbeat, which keeps the messages of the jobs it
+# is finishing from going to another worker (Dramatiq's heartbeat timeout is 60 s).
+DRAINING_BEAT_S = 5.0
 
 
 class _Waker:
@@ -160,8 +165,11 @@ class WakeableConsumer(_RedisConsumer):  # type: ignore[misc]
         # When the delayed messages handed out so far fall due (epoch ms): Dramatiq's consumer
         # thread holds them and moves each to its queue on the first pass after its eta.
         self._etas: list[int] = []
+        self._last_beat = 0.0
 
     def __next__(self) -> Any:
+        if self.broker.draining.is_set() and not self.message_cache:
+            return self._idle_while_draining()
         busy = self.outstanding_message_count >= self.prefetch
         message = super().__next__()
         eta = message.options.get("eta") if message is not None else None
@@ -189,6 +197,19 @@ class WakeableConsumer(_RedisConsumer):  # type: ignore[misc]
             return
         super().nack(message)
 
+    def _idle_while_draining(self) -> None:
+        """The worker is stopping: take no new message, which would only wait in its memory
+        until it has stopped, while another worker could run it now."""
+        now = time.monotonic()
+        if now - self._last_beat >= DRAINING_BEAT_S:
+            self._last_beat = now
+            try:
+                self.broker.beat(self.queue_name)
+            except redis.ConnectionError as exc:
+                raise ConnectionClosed(exc) from None
+        self.wake.wait(self._idle_wait_s())  # held delayed messages still move when due
+        self.wake.clear()
+
     def _idle_wait_s(self) -> float:
         """How long to wait for a nudge: 0 while a held delayed message is due."""
         now_ms = time.time() * 1000
@@ -212,6 +233,8 @@ class WakeableRedisBroker(RedisBroker):  # type: ignore[misc]
         # Messages whose acknowledgement waits for their job's success to be written.
         self.pending_acks = PendingAcks()
         self.acker = _Acker(self)
+        # Set when the worker begins to stop: its consumers fetch no more messages.
+        self.draining = threading.Event()
 
     @property
     def consumer_class(self) -> type[WakeableConsumer]:
@@ -227,6 +250,14 @@ class WakeableRedisBroker(RedisBroker):  # type: ignore[misc]
         """
         args = self._dispatch_args("enqueue", queue_name, redis_message_id, encoded)
         self._run_dispatch([args], then=("publish", self.waker.channel(queue_name), b"1"))
+
+    def drain(self) -> None:
+        """The worker is stopping: from now on its consumers take no new messages."""
+        self.draining.set()
+
+    def beat(self, queue_name: str) -> None:
+        """Refresh this worker's heartbeat in Redis, and nothing else (a requeue of nothing)."""
+        self._run_dispatch([self._dispatch_args("requeue", queue_name)])
 
     def ack_all(self, messages: list[tuple[str, str]]) -> None:
         """Acknowledge (queue, Redis message id) pairs in one round trip.

@@ -144,6 +144,7 @@ def test_services_named_in_the_environment_are_used_as_they_are(tmp_path: Path) 
         assert env["DATABASE_URL"] == environ["DATABASE_URL"]
         assert env["REDIS_URL"] == environ["REDIS_URL"]
         assert (env["SMTP_HOST"], env["SMTP_PORT"]) == ("127.0.0.1", str(port))
+        assert env["WORKER_SHUTDOWN_GRACE_S"] == "5"  # Ctrl-C does not wait on long jobs
         with smtplib.SMTP("127.0.0.1", port, timeout=5) as smtp:
             assert smtp.noop()[0] == 250
     assert "secret" not in summary["PostgreSQL"]

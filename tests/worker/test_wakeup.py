@@ -115,3 +115,28 @@ def test_an_enqueue_stores_the_message_and_nudges_its_queue_also_after_a_script_
         listener.close()
         broker.flush(queue)
         broker.close()
+
+
+def test_a_draining_consumer_takes_no_new_message_but_keeps_its_worker_alive(
+    settings: Settings,
+) -> None:
+    # While a worker stops, what its consumers fetch waits in its memory until it has
+    # stopped; left in Redis, another worker runs it now. Its heartbeat must go on, or the
+    # messages of the jobs it is finishing would be handed out again.
+    broker = build_broker(settings)
+    queue = f"drain-test-{uuid.uuid4().hex[:8]}"
+    broker.declare_queue(queue)
+    consumer = broker.consume(queue, prefetch=4, timeout=50)
+    beats = f"{broker.namespace}:__heartbeats__"
+    try:
+        broker.drain()
+        broker.enqueue(dramatiq.Message(queue, "nobody", (), {}, {}))
+        enqueued_at = broker.client.zscore(beats, broker.broker_id)
+        time.sleep(0.01)
+
+        assert [next(consumer) for _ in range(3)] == [None, None, None]
+        assert broker.client.llen(f"{broker.namespace}:{queue}") == 1  # still there to take
+        assert broker.client.zscore(beats, broker.broker_id) > enqueued_at
+    finally:
+        consumer.close()
+        broker.close()
