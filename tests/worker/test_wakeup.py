@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import dramatiq
 import pytest
@@ -13,6 +15,17 @@ import redis
 from config import Settings
 from workers.broker import build_broker
 from workers.wakeup import _Waker
+
+
+@pytest.fixture()
+def broker_queue(settings: Settings) -> Iterator[tuple[Any, str]]:
+    """The platform's broker and a queue of its own, emptied and closed after the test."""
+    broker = build_broker(settings)
+    queue = f"wake-test-{uuid.uuid4().hex[:8]}"
+    broker.declare_queue(queue)
+    yield broker, queue
+    broker.flush(queue)
+    broker.close()
 
 
 def test_a_nudge_after_a_quiet_spell_longer_than_the_socket_timeout_still_wakes(
@@ -82,12 +95,10 @@ def test_an_idle_consumer_holding_a_due_message_waits_for_nothing(settings: Sett
 
 
 def test_an_enqueue_stores_the_message_and_nudges_its_queue_also_after_a_script_flush(
-    settings: Settings,
+    broker_queue: tuple[Any, str],
 ) -> None:
     # The broker sends Dramatiq's own enqueue script and the nudge in one pipeline.
-    broker = build_broker(settings)
-    queue = f"enqueue-test-{uuid.uuid4().hex[:8]}"
-    broker.declare_queue(queue)
+    broker, queue = broker_queue
     listener = broker.client.pubsub(ignore_subscribe_messages=True)
     listener.subscribe(broker.waker.channel(queue))
     assert listener.get_message(timeout=1) is None  # the subscription's confirmation
@@ -113,19 +124,15 @@ def test_an_enqueue_stores_the_message_and_nudges_its_queue_also_after_a_script_
     finally:
         consumer.close()
         listener.close()
-        broker.flush(queue)
-        broker.close()
 
 
 def test_a_draining_consumer_takes_no_new_message_but_keeps_its_worker_alive(
-    settings: Settings,
+    broker_queue: tuple[Any, str],
 ) -> None:
     # While a worker stops, what its consumers fetch waits in its memory until it has
     # stopped; left in Redis, another worker runs it now. Its heartbeat must go on, or the
     # messages of the jobs it is finishing would be handed out again.
-    broker = build_broker(settings)
-    queue = f"drain-test-{uuid.uuid4().hex[:8]}"
-    broker.declare_queue(queue)
+    broker, queue = broker_queue
     consumer = broker.consume(queue, prefetch=4, timeout=50)
     beats = f"{broker.namespace}:__heartbeats__"
     try:
@@ -139,4 +146,3 @@ def test_a_draining_consumer_takes_no_new_message_but_keeps_its_worker_alive(
         assert broker.client.zscore(beats, broker.broker_id) > enqueued_at
     finally:
         consumer.close()
-        broker.close()
