@@ -3,8 +3,8 @@
 For each message: claim the job (a duplicate delivery claims nothing and stops there), run the
 kind's handler with a JobContext, then record the outcome: succeeded with its result; cancelled;
 queued again after a backoff for a transient failure with attempts left; failed (the
-dead-letter set) otherwise; or, when the worker shuts down, queued again at once without
-counting the attempt. A heartbeat thread keeps the jobs this process holds alive in the
+dead-letter set) otherwise; or, when the worker shuts down, queued again without counting
+the attempt. A heartbeat thread keeps the jobs this process holds alive in the
 database and brings back their cancel flags in the same statement.
 """
 
