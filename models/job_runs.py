@@ -339,10 +339,18 @@ def requeue_interrupted(
 
 
 def interruptions(*, session: Session, job_id: uuid.UUID) -> int:
-    """How many times workers that stopped have queued this job again."""
+    """How many times workers that stopped have queued this job again (since it was last
+    redriven: a redrive starts its counts afresh)."""
     return int(
         session.execute(
-            text("SELECT count(*) FROM job_events WHERE job_id = :id AND type = 'interrupted'"),
+            text(
+                """
+                SELECT count(*) FROM job_events
+                WHERE job_id = :id AND type = 'interrupted'
+                  AND id > coalesce((SELECT max(id) FROM job_events
+                                     WHERE job_id = :id AND type = 'redriven'), 0)
+                """
+            ),
             {"id": job_id},
         ).scalar_one()
     )

@@ -175,8 +175,12 @@ class JobContext:
     def _raise_if_interrupted(self) -> None:
         if not self._interruptible or not self._runtime.interrupting():
             return
-        with self._runtime.sessions() as session:
-            times = job_runs.interruptions(session=session, job_id=self._job.id)
+        try:
+            with self._runtime.sessions() as session:
+                times = job_runs.interruptions(session=session, job_id=self._job.id)
+        except Exception:  # not a failure of the job's: stop it, as the worker is stopping
+            self.log.warning("could not count the job's interruptions", exc_info=True)
+            times = 0
         if times >= MAX_INTERRUPTIONS:
             self._interruptible = False
             self.log.warning(

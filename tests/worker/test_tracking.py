@@ -350,3 +350,19 @@ def test_a_job_queued_again_by_stopping_workers_too_often_runs_on_through_the_ne
 
     assert load(committed_platform, job_id).status == JobStatus.SUCCEEDED
     assert types(committed_platform, job_id).count("interrupted") == MAX_INTERRUPTIONS
+
+
+def test_a_redrive_starts_the_count_of_interruptions_afresh(
+    committed_platform: Platform, owner: uuid.UUID
+) -> None:
+    job_id = submit_job(committed_platform, owner, "test.wait")
+    with committed_platform.sessions.begin() as session:
+        session.add_all(JobEvent(job_id=job_id, type="interrupted") for _ in range(2))
+        session.flush()
+        assert job_runs.interruptions(session=session, job_id=job_id) == 2
+        session.add(JobEvent(job_id=job_id, type="redriven"))
+        session.flush()
+        assert job_runs.interruptions(session=session, job_id=job_id) == 0
+        session.add(JobEvent(job_id=job_id, type="interrupted"))
+        session.flush()
+        assert job_runs.interruptions(session=session, job_id=job_id) == 1
