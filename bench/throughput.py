@@ -40,14 +40,14 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from config import load_settings
-from models.accounts import create_user, start_session
-from models.jobs import Job, JobStatus
-from models.orgs import primary_org_id
+from models.accounts.users import create_user, start_session
+from models.core.jobs import Job, JobStatus
+from models.orgs.organizations import primary_org_id
 from tests.smtp import free_port
-from web.tokens import issue_access_token
-from workers import enqueue
-from workers.registry import get_kind
-from workers.setup import connect
+from web.core.tokens import issue_access_token
+from workers.core import enqueue
+from workers.core.registry import get_kind
+from workers.core.setup import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_PASSWORD = "bench password 123"  # noqa: S105 - a throwaway account in a throwaway database

@@ -19,7 +19,7 @@ MIN_JWT_SECRET_BYTES = 32
 ENVIRONMENTS = ("development", "test", "production")
 SAMESITE_VALUES = ("Lax", "Strict", "None")
 
-# The settings that hold a rate limit; web/limits.py decorators name one of them.
+# The settings that hold a rate limit; web/core/limits.py decorators name one of them.
 RATE_LIMIT_SETTINGS = (
     "rate_limit_register",
     "rate_limit_login",
@@ -153,7 +153,7 @@ class Settings:
     # Jobs mostly wait on other services; more threads also make bigger group commits.
     worker_threads: int = 16
     # How long an idle Redis consumer waits between polls at most. Enqueues wake consumers at
-    # once (workers/wakeup.py); this is the fallback when a wake-up is lost.
+    # once (workers/core/wakeup.py); this is the fallback when a wake-up is lost.
     worker_idle_poll_ms: int = 250
     heartbeat_interval_s: float = 5.0
     # On SIGTERM, how long running jobs may go on before those that check in (progress,
@@ -178,7 +178,7 @@ class Settings:
     worker_metrics_port: int = 9191
     # Where it listens. It has no token: loopback unless a private network needs it (compose).
     worker_metrics_host: str = "127.0.0.1"
-    # Inbound rate limits (web/limits.py), counted in Redis so every API process shares them.
+    # Inbound rate limits (web/core/limits.py), counted in Redis so every API process shares them.
     # Values are `limits` strings: "10/hour", "20 per minute", "5/second;100/hour".
     rate_limits_enabled: bool = True
     rate_limit_storage_url: str = ""  # empty: REDIS_URL

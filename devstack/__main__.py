@@ -60,7 +60,7 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
             ],
         ),
         ProcessSpec("worker", [python, "-m", "workers"]),
-        ProcessSpec("scheduler", [python, "-m", "workers.scheduler"]),
+        ProcessSpec("scheduler", [python, "-m", "workers.core.scheduler"]),
     ]
 
 

@@ -4,7 +4,9 @@ Importing the package registers every table on `Base.metadata` (Alembic and the 
 the full set).
 """
 
-from models import accounts, invitations, jobs, ops, orgs, quotas  # noqa: F401 - the tables
-from models.base import Base
+from models.accounts import users  # noqa: F401 - the tables
+from models.core import jobs, ops, quotas  # noqa: F401 - the tables
+from models.core.base import Base
+from models.orgs import invitations, organizations  # noqa: F401 - the tables
 
 __all__ = ["Base"]

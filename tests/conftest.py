@@ -23,13 +23,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from config.settings import normalise_database_url
-from models.accounts import User, create_user, start_session, utcnow
-from models.orgs import primary_org_id
+from models.accounts.users import User, create_user, start_session, utcnow
+from models.orgs.organizations import primary_org_id
 from tests import kinds, servers  # noqa: F401 - kinds registers the test job kinds
 from tests.smtp import SmtpServer
-from web.tokens import issue_access_token
-from workers.enqueue import Dispatcher
-from workers.setup import Platform, connect
+from web.core.tokens import issue_access_token
+from workers.core.enqueue import Dispatcher
+from workers.core.setup import Platform, connect
 
 TABLES = (
     "ops_audit, queue_pauses, job_effects, job_events, jobs, email_tokens, refresh_tokens, "

@@ -12,9 +12,9 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from workers.context import JobContext
-from workers.errors import PermanentError, TransientError
-from workers.registry import job_kind
+from workers.core.context import JobContext
+from workers.core.errors import PermanentError, TransientError
+from workers.core.registry import job_kind
 
 CALLS: defaultdict[str, list[int]] = defaultdict(list)
 SIDE_EFFECTS: list[str] = []

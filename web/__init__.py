@@ -14,27 +14,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Settings, load_settings
 from config.logging import configure_logging
 from config.settings import DEV_JWT_SECRET
-from web import (
-    account,
-    admin,
-    admin_ops,
-    admin_page,
-    auth,
-    cors,
-    errors,
-    health,
-    invitations,
-    jobs,
-    limits,
-    metrics,
-    orgs,
-    requestlog,
-    sessions,
-)
-from web.cli import users_cli
-from web.context import EXTENSION, close_db
-from web.fields import EmailAddress
-from workers.setup import Platform, connect
+from web.accounts import account, admin, auth, sessions
+from web.accounts.cli import users_cli
+from web.core import cors, errors, health, jobs, limits, metrics, requestlog
+from web.core import dashboard as admin_page
+from web.core import ops as admin_ops
+from web.core.context import EXTENSION, close_db
+from web.core.fields import EmailAddress
+from web.orgs import invitations
+from web.orgs import organizations as orgs
+from workers.core.setup import Platform, connect
 
 log = logging.getLogger("backline.web")
 

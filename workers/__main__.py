@@ -3,7 +3,7 @@
 Settings come from the environment (config/); the idle poll interval is handed to Dramatiq
 through the variable its worker reads, since its CLI has no flag for it. With
 PROMETHEUS_MULTIPROC_DIR set and WORKER_METRICS_PORT above 0, Dramatiq's main process also
-forks the metrics server (workers/metrics.py), which sums every worker process's figures.
+forks the metrics server (workers/core/metrics.py), which sums every worker process's figures.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import os
 import sys
 
 from config import load_settings
-from workers.metrics import clear_multiproc_dir
-from workers.registry import queues
+from workers.core.metrics import clear_multiproc_dir
+from workers.core.registry import queues
 
 
 def main(argv: list[str]) -> None:
@@ -23,7 +23,7 @@ def main(argv: list[str]) -> None:
         sys.executable,
         "-m",
         "dramatiq",
-        "workers.app",
+        "workers.core.app",
         "--processes",
         str(settings.worker_processes),
         "--threads",
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> None:
     ]
     if settings.prometheus_multiproc_dir and settings.worker_metrics_port:
         clear_multiproc_dir(settings)
-        args += ["--fork-function", "workers.metrics:serve"]
+        args += ["--fork-function", "workers.core.metrics:serve"]
     args += argv
     os.execve(sys.executable, args, env)  # noqa: S606 - our own interpreter, fixed arguments
 

@@ -13,12 +13,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.accounts import User, utcnow
-from models.jobs import Job
-from models.orgs import Role, join
+from models.accounts.users import User, utcnow
+from models.core.jobs import Job
+from models.orgs.organizations import Role, join
 from tests.conftest import access_token, make_user
 from web import create_app
-from workers.setup import Platform
+from workers.core.setup import Platform
 
 
 @pytest.fixture()

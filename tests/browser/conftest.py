@@ -24,8 +24,8 @@ from config import Settings
 from tests.conftest import make_user
 from tests.worker.conftest import RunningWorker
 from web import create_app
-from web.context import EXTENSION
-from workers.setup import Platform
+from web.core.context import EXTENSION
+from workers.core.setup import Platform
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As root Chromium needs --no-sandbox; the others keep it off the network it would phone home to.

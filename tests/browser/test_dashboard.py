@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import WAIT_MS, ApiClient, ConsoleLog, log_in, new_user
 from tests.worker.conftest import RunningWorker
-from workers.setup import Platform
+from workers.core.setup import Platform
 
 pytestmark = pytest.mark.browser
 # User-controlled text that would run script if the page rendered it as HTML.

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from models.accounts import find_user_by_email, utcnow
-from models.jobs import Job, JobStatus, NewJob, create_job
+from models.accounts.users import find_user_by_email, utcnow
+from models.core.jobs import Job, JobStatus, NewJob, create_job
 from tests.browser.conftest import ApiClient, ConsoleLog, log_in, new_user
 from tests.conftest import org_of
 from tests.worker.conftest import RunningWorker
-from workers.setup import Platform
+from workers.core.setup import Platform
 
 pytestmark = pytest.mark.browser
 KINDS = (("email.send", "email"), ("test.pages", "test"), ("test.flaky", "test"))

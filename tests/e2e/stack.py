@@ -96,7 +96,7 @@ class Stack:
         return self.start(name, sys.executable, "-m", "workers")
 
     def start_scheduler(self) -> None:
-        self.start("scheduler", sys.executable, "-m", "workers.scheduler")
+        self.start("scheduler", sys.executable, "-m", "workers.core.scheduler")
 
     def kill(self, name: str) -> None:
         """SIGKILL the whole process group: the Dramatiq parent and its worker processes."""

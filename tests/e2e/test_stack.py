@@ -13,7 +13,7 @@ import pytest
 from config import Settings
 from tests.e2e.stack import Stack
 from tests.smtp import SmtpServer
-from workers.setup import Platform
+from workers.core.setup import Platform
 
 PASSWORD = "correct horse battery"
 

@@ -82,7 +82,7 @@ def test_every_command_names_code_that_exists(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert services["migrate"]["command"] == ["alembic", "upgrade", "head"]
     assert (ROOT / "alembic.ini").exists()
-    for name, module in (("worker", "workers"), ("scheduler", "workers.scheduler")):
+    for name, module in (("worker", "workers"), ("scheduler", "workers.core.scheduler")):
         assert services[name]["command"] == ["python", "-m", module]
         assert importlib.util.find_spec(module) is not None
     api = services["api"]["command"]
@@ -95,7 +95,7 @@ def health_routes() -> list[Any]:
     """The routes of the health blueprint, without building the whole app."""
     from flask import Flask
 
-    from web.health import blp
+    from web.core.health import blp
 
     app = Flask("routes")
     app.register_blueprint(blp)
@@ -115,8 +115,8 @@ def test_services_have_images_and_healthchecks(compose: dict[str, Any]) -> None:
     assert "/readyz" in {rule.rule for rule in health_routes()}
     for name in ("worker", "scheduler"):
         check = services[name]["healthcheck"]["test"]
-        assert check == ["CMD", "python", "-m", "workers.health"]
-        assert importlib.util.find_spec("workers.health") is not None
+        assert check == ["CMD", "python", "-m", "workers.core.health"]
+        assert importlib.util.find_spec("workers.core.health") is not None
     for name in BACKLINE_SERVICES:
         assert services[name]["build"] == "."
         assert services[name]["image"]

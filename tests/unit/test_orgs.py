@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import admin, orgs
-from models.accounts import User
-from models.errors import BacklineError
-from models.orgs import Membership, Role
+from models.accounts import admin
+from models.accounts.users import User
+from models.core.errors import BacklineError
+from models.orgs import organizations as orgs
+from models.orgs.organizations import Membership, Role
 from tests.conftest import make_user, org_of
-from workers.setup import Platform
+from workers.core.setup import Platform
 
 Change = Callable[[Session, uuid.UUID, uuid.UUID, uuid.UUID], object]
 

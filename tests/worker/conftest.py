@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from config import Settings
-from models.jobs import Job, JobEvent, JobStatus
+from models.core.jobs import Job, JobEvent, JobStatus
 from tests.conftest import make_user, org_of
-from workers.enqueue import submit
-from workers.registry import get_kind
-from workers.setup import Platform, start_worker_platform
-from workers.tracking import Runtime
+from workers.core.enqueue import submit
+from workers.core.registry import get_kind
+from workers.core.setup import Platform, start_worker_platform
+from workers.core.tracking import Runtime
 
 
 class RunningWorker:
