@@ -6,6 +6,7 @@ gunicorn 'web:create_app()'    # what `make run` and docker-compose start
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 from flask import Flask
@@ -14,16 +15,17 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Settings, load_settings
 from config.logging import configure_logging
 from config.settings import DEV_JWT_SECRET
-from web.accounts import account, admin, auth, sessions
-from web.accounts.cli import users_cli
-from web.core import cors, errors, health, jobs, limits, metrics, requestlog
-from web.core import dashboard as admin_page
-from web.core import ops as admin_ops
+from web.core import auth, cors, dashboard, errors, health, jobs, limits, metrics, ops, requestlog
 from web.core.context import EXTENSION, close_db
 from web.core.fields import EmailAddress
-from web.orgs import invitations
-from web.orgs import organizations as orgs
 from workers.core.setup import Platform, connect
+
+# The product domains: each is a module (or package) web/<domain> with a list `blueprints`,
+# and may have an `init_app(app)`. A new domain adds its line here and nothing else.
+DOMAINS = (
+    "web.accounts",
+    "web.orgs",
+)
 
 log = logging.getLogger("backline.web")
 
@@ -75,17 +77,15 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     )
     api.register_field(EmailAddress, "string", "email")
     cors.init_app(app, settings)
-    api.register_blueprint(auth.blp)
-    api.register_blueprint(account.blp)
-    api.register_blueprint(sessions.blp)
-    api.register_blueprint(jobs.blp)
-    api.register_blueprint(orgs.blp)
-    api.register_blueprint(invitations.blp)
-    api.register_blueprint(admin.blp)
-    api.register_blueprint(health.blp)
-    api.register_blueprint(admin_ops.blp)
+    for blueprint in (jobs.blp, health.blp, ops.blp):
+        api.register_blueprint(blueprint)
+    for name in DOMAINS:
+        domain = importlib.import_module(name)
+        for blueprint in domain.blueprints:
+            api.register_blueprint(blueprint)
+        if hasattr(domain, "init_app"):
+            domain.init_app(app)
     limits.init_app(app, settings)  # after the blueprints: it applies their views' limits
     app.before_request(auth.authenticate_first)  # after the limiter's check: 429 comes first
-    app.register_blueprint(users_cli)
-    admin_page.init_app(app)
+    dashboard.init_app(app)
     return app

@@ -14,7 +14,8 @@ from models.accounts.users import User
 from models.core import ops
 from models.core.errors import NotFound, PermissionDenied
 from models.core.pages import newest_first
-from models.orgs.organizations import Membership, Organization, Tier
+from models.core.quotas import Tier
+from models.orgs import Membership, Organization
 
 
 def _contains(text: str) -> str:

@@ -1,4 +1,4 @@
-"""What a user does with their own account: confirm, recover, re-address, update.
+"""What a user does with their own account: sign up, confirm, recover, re-address, update.
 
 Tokens for these flows are mailed once, stored as digests, single-use and short-lived. A new
 verification or reset token leaves the unused older ones valid (anyone may ask for one, and a
@@ -25,6 +25,7 @@ from models.accounts.users import (
     RefreshToken,
     User,
     check_password_rules,
+    create_user,
     discard_email_tokens,
     find_user_by_email,
     issue_email_token,
@@ -47,6 +48,46 @@ class EmailChange:
     new_email: str
     token: str | None
     taken_by: User | None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a sign-up needs mailed: a verification token for a new account, or, when the
+    address already had one, a note to its owner (`verify_token` None)."""
+
+    user: User
+    verify_token: str | None
+
+
+def register(
+    *,
+    session: Session,
+    email: str,
+    password: str,
+    display_name: str | None,
+    organization_name: str | None,
+    verify_ttl_s: int,
+) -> Registration | None:
+    """Create an account, the organisation it owns and a verification token.
+
+    A taken address writes nothing and answers its owner's account, so that the caller can
+    answer the same either way; None only if the address was taken by a registration that
+    then vanished (nobody to tell).
+    """
+    try:
+        with session.begin_nested():
+            user = create_user(
+                session=session,
+                email=email,
+                password=password,
+                display_name=display_name,
+                organization_name=organization_name,
+            )
+    except Conflict:
+        existing = find_user_by_email(session=session, email=email)
+        return None if existing is None else Registration(existing, None)
+    token = issue_email_token(session=session, user=user, purpose=VERIFY_EMAIL, ttl_s=verify_ttl_s)
+    return Registration(user, token)
 
 
 def resend_verification(*, session: Session, email: str, ttl_s: int) -> tuple[User, str] | None:

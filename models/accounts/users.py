@@ -30,10 +30,10 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.accounts.addresses import normalise_email
+from models.core.addresses import normalise_email
 from models.core.base import Base, digest, now_ts, timestamp, utcnow, uuid_pk
 from models.core.errors import AuthenticationFailed, Conflict, InvalidInput
-from models.orgs.organizations import create_organization
+from models.orgs import create_organization
 
 # Re-exported: other modules take them from here.
 __all__ = ["digest", "normalise_email", "utcnow"]

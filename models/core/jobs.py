@@ -36,13 +36,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.accounts.users import utcnow
-from models.core.base import Base, now_ts, timestamp, uuid_pk
+from models.core.access import Viewer
+from models.core.base import Base, now_ts, timestamp, utcnow, uuid_pk
 from models.core.db import Prepared
 from models.core.errors import Conflict, NotFound
 from models.core.ids import uuid7
 from models.core.pages import newest_first
-from models.orgs.organizations import Role
 
 
 class JobStatus(enum.StrEnum):
@@ -258,28 +257,6 @@ class JobEffect(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[now_ts]
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is asking, and for which organisation.
-
-    A job is visible to the members of its organisation and to platform admins; it may be
-    cancelled or retried by whoever submitted it, the organisation's owners and admins, and
-    platform admins.
-    """
-
-    user_id: uuid.UUID
-    org_id: uuid.UUID | None = None
-    role: Role | None = None
-    is_admin: bool = False
-
-    def may_manage(self, job: Job) -> bool:
-        return (
-            self.is_admin
-            or job.owner_id == self.user_id
-            or (self.role is not None and self.role.manages)
-        )
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from sqlalchemy import BigInteger, ForeignKey, String, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.accounts.users import User
 from models.core.base import Base, now_ts
 from models.core.errors import InvalidInput
 from models.core.jobs import Job, JobStatus
+from models.core.tenants import users
 
 MAX_REDRIVE_BATCH = 1000
 
@@ -99,7 +99,7 @@ def actor_emails(*, session: Session, entries: list[OpsAudit]) -> dict[uuid.UUID
     ids = {e.actor_id for e in entries if e.actor_id is not None}
     if not ids:
         return {}
-    rows = session.execute(select(User.id, User.email).where(User.id.in_(ids)))
+    rows = session.execute(select(users.c.id, users.c.email).where(users.c.id.in_(ids)))
     return {user_id: email for user_id, email in rows}
 
 

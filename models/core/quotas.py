@@ -8,6 +8,7 @@ of one organisation cannot together overshoot, and a refused submit rolls back w
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,7 +20,16 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from models.core.base import Base, utcnow
 from models.core.db import Prepared
 from models.core.errors import LimitReached, NotFound
-from models.orgs.organizations import Organization, Tier, get_membership
+from models.core.tenants import organizations
+
+
+class Tier(enum.StrEnum):
+    """An organisation's subscription tier (stored on the organisation)."""
+
+    FREE = "free"
+    CREATOR = "creator"
+    PROFESSIONAL = "professional"
+    ENTERPRISE = "enterprise"
 
 
 @dataclass(frozen=True)
@@ -102,22 +112,19 @@ def jobs_used_today(*, session: Session, org_id: uuid.UUID) -> int:
     )
 
 
-def usage_today(*, session: Session, org_id: uuid.UUID, member_id: uuid.UUID) -> Usage:
-    """The organisation's tier, its daily job limit and how much of it is used (members)."""
-    get_membership(session=session, org_id=org_id, user_id=member_id)
-    tier = session.get_one(Organization, org_id).tier
-    jobs = QuotaUse(
+def jobs_per_day(*, session: Session, org_id: uuid.UUID, tier: Tier) -> QuotaUse:
+    """How much of the daily job quota of an organisation of `tier` is used today."""
+    return QuotaUse(
         limit=QUOTAS[tier].jobs_per_day,
         used=jobs_used_today(session=session, org_id=org_id),
         resets_at=quota_resets_at(quota_day()),
     )
-    return Usage(tier=tier, jobs_per_day=jobs)
 
 
 def _build_consume() -> Prepared:
     """Add to the day's counter of an existing organisation, and read its tier: one statement
     (each submission that counts runs it)."""
-    org = select(Organization.tier).where(Organization.id == bindparam("org_id")).cte("org")
+    org = select(organizations.c.tier).where(organizations.c.id == bindparam("org_id")).cte("org")
     count = select(
         bindparam("org_id", type_=UUID(as_uuid=True)),
         bindparam("day", type_=Date),

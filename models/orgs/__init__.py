@@ -1,0 +1,10 @@
+"""The organisations domain: organisations, their members and roles, and invitations.
+Other domains use it through the names below only.
+
+It exports nothing of models/orgs/invitations.py, which needs the accounts domain: so
+importing either domain first works (accounts -> orgs -> organizations, no cycle).
+"""
+
+from models.orgs.organizations import Membership, Organization, create_organization, primary_org_id
+
+__all__ = ["Membership", "Organization", "create_organization", "primary_org_id"]

@@ -15,14 +15,14 @@ from sqlalchemy import ColumnElement, ForeignKey, Index, String, func, select, t
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.accounts.addresses import normalise_email
-from models.accounts.users import User
+from models.accounts import User
+from models.core.access import Role
+from models.core.addresses import normalise_email
 from models.core.base import Base, digest, now_ts, timestamp, utcnow, uuid_pk
 from models.core.errors import Conflict, EmailNotVerified, InvalidInput, LimitReached, NotFound
 from models.orgs.organizations import (
     ROLE_TYPE,
     Membership,
-    Role,
     acting_member,
     get_membership,
     join,

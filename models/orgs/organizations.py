@@ -12,7 +12,6 @@ rows. Invitations live in models/orgs/invitations.py, tiers' quotas in models/co
 
 from __future__ import annotations
 
-import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,36 +21,16 @@ from sqlalchemy import Enum, ForeignKey, Index, String, func, select
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
+from models.core.access import Role
 from models.core.base import Base, now_ts, uuid_pk
 from models.core.errors import Conflict, NotFound, PermissionDenied
+from models.core.quotas import Tier, Usage, jobs_per_day
 
 if TYPE_CHECKING:
-    from models.accounts.users import User  # models.accounts.users imports this module
+    from models.accounts import User  # models.accounts.users imports this module
 
 # How many organisations one user may own (each comes with its own free quota).
 MAX_OWNED_ORGANIZATIONS = 10
-
-
-class Tier(enum.StrEnum):
-    FREE = "free"
-    CREATOR = "creator"
-    PROFESSIONAL = "professional"
-    ENTERPRISE = "enterprise"
-
-
-class Role(enum.StrEnum):
-    OWNER = "owner"
-    ADMIN = "admin"
-    MEMBER = "member"
-
-    @property
-    def rank(self) -> int:
-        return {Role.OWNER: 3, Role.ADMIN: 2, Role.MEMBER: 1}[self]
-
-    @property
-    def manages(self) -> bool:
-        """Owners and admins manage members, invitations and everyone's jobs."""
-        return self.rank >= Role.ADMIN.rank
 
 
 TIER_TYPE = Enum(Tier, name="org_tier", values_callable=lambda e: [m.value for m in e])
@@ -318,3 +297,10 @@ def join(*, session: Session, org_id: uuid.UUID, user_id: uuid.UUID, role: Role)
     session.add(joined)
     session.flush()
     return joined
+
+
+def usage_today(*, session: Session, org_id: uuid.UUID, member_id: uuid.UUID) -> Usage:
+    """The organisation's tier, its daily job limit and how much of it is used (members)."""
+    get_membership(session=session, org_id=org_id, user_id=member_id)
+    tier = session.get_one(Organization, org_id).tier
+    return Usage(tier=tier, jobs_per_day=jobs_per_day(session=session, org_id=org_id, tier=tier))

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.accounts.users import User, utcnow
+from models.core.access import Role
 from models.core.jobs import Job
-from models.orgs.organizations import Role, join
+from models.orgs.organizations import join
 from tests.conftest import access_token, make_user
 from web import create_app
 from workers.core.setup import Platform

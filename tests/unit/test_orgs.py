@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from models.accounts import admin
 from models.accounts.users import User
+from models.core.access import Role
 from models.core.errors import BacklineError
 from models.orgs import organizations as orgs
-from models.orgs.organizations import Membership, Role
+from models.orgs.organizations import Membership
 from tests.conftest import make_user, org_of
 from workers.core.setup import Platform
 

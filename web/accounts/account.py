@@ -22,8 +22,9 @@ from marshmallow import Schema, fields, validate
 from models.accounts import flows
 from models.accounts.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, User
 from web.accounts import mails
-from web.accounts.auth import BEARER, Accepted, UserRead, auth_required, send_mail
+from web.accounts.auth import Accepted, UserRead, send_mail
 from web.core import limits
+from web.core.auth import BEARER, auth_required
 from web.core.context import db, platform
 from web.core.fields import EmailAddress
 

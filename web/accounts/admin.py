@@ -13,8 +13,10 @@ from marshmallow import Schema, fields, validate
 
 from models.accounts import admin
 from models.accounts.users import User
-from models.orgs.organizations import Organization, Tier
-from web.accounts.auth import BEARER, UserRead, admin_required
+from models.core.quotas import Tier
+from models.orgs import Organization
+from web.accounts.auth import UserRead
+from web.core.auth import BEARER, admin_required
 from web.core.context import db
 
 blp = Blueprint(

@@ -8,13 +8,11 @@ saying so), so it cannot be used to find out who has an account.
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from flask import current_app, g, request
+from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
@@ -25,28 +23,23 @@ from models.accounts import flows as account_flows
 from models.accounts import logins
 from models.accounts import users as accounts
 from models.accounts.users import AuthSession, User
+from models.core.access import Role, Viewer
 from models.core.db import Prepared
 from models.core.errors import (
     AuthenticationFailed,
-    Conflict,
     LoginThrottled,
-    NotFound,
-    PermissionDenied,
 )
-from models.core.jobs import Viewer
-from models.orgs.organizations import Membership, Role, primary_org_id
+from models.orgs import Membership, primary_org_id
 from web.accounts import mails
 from web.core import cookies, limits
+from web.core.auth import BEARER, SignedIn, auth_required, client_ip
 from web.core.context import db, platform
 from web.core.fields import EmailAddress, Name
-from web.core.tokens import decode_access_token, issue_access_token
+from web.core.tokens import issue_access_token
 from workers.core.enqueue import submit
 from workers.core.registry import get_kind
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and tokens.")
-# Either scheme authenticates: a bearer token, or the access cookie (+ X-CSRF-Token).
-BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"cookieAuth": []}]
-F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("backline.web")
 
 
@@ -125,30 +118,7 @@ class Accepted(Schema):
     message = fields.String(required=True)
 
 
-# -- helpers ---------------------------------------------------------------------------------
-ORG_HEADER = "X-Organization-ID"
-
-
-def _bearer_token() -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationFailed(
-            "send an access token: Authorization: Bearer <token> (or log in with use_cookies)"
-        )
-    return token.strip()
-
-
-def _requested_org() -> uuid.UUID | None:
-    raw = request.headers.get(ORG_HEADER)
-    if not raw:
-        return None
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFound("organization not found", details={"organization_id": raw}) from None
-
-
+# -- signing in ------------------------------------------------------------------------------
 def _auth_query(*, with_org: bool) -> Select[Any]:
     """The user of a live session, and their membership (of :org_id, or their first)."""
     member = select(Membership.org_id, Membership.role).where(Membership.user_id == User.id)
@@ -176,112 +146,29 @@ _USER_COLUMNS = tuple(User.__table__.c)
 _AUTH_QUERY = {org: Prepared.compile(_auth_query(with_org=org)) for org in (False, True)}
 
 
-def _signed_in(*values: Any) -> tuple[User, uuid.UUID | None, str | None]:
+def _signed_in(*values: Any) -> SignedIn:
     """The auth query's row: the user, loaded into the request's session as if queried
-    there (no second query to change it), and their membership's org and role."""
+    there (no second query to change it), and whom they act as."""
     *columns, org_id, role = values
     user = User(**{c.key: value for c, value in zip(_USER_COLUMNS, columns, strict=True)})
     make_transient_to_detached(user)
     db().add(user)
-    return user, org_id, role
+    viewer = Viewer(
+        user_id=user.id,
+        org_id=org_id,
+        role=Role(role) if role is not None else None,
+        is_admin=user.is_admin,
+        email_verified=user.email_verified_at is not None,
+    )
+    return SignedIn(user, viewer)
 
 
-def _authenticate() -> None:
-    """Load the token's user, check its session is live, and pick the organisation: one query.
-
-    The organisation is the one X-Organization-ID names (the caller must be a member), or else
-    the first the user joined (the one register created).
-    """
-    settings = platform().settings
-    token, from_cookie = cookies.access_token_from_request()
-    claims = decode_access_token(settings, token or _bearer_token())
-    if from_cookie:
-        cookies.check_csrf(settings, claims.session_id)
-    org_id = _requested_org()
-    params = {"user_id": claims.user_id, "session_id": claims.session_id, "org_id": org_id}
-    row = _AUTH_QUERY[org_id is not None].fetchone(db(), params, _signed_in)
-    if row is None:
-        raise AuthenticationFailed("access token is not valid, or its session has ended")
-    g.user, g.org_id, g.role = row
-    g.session_id = claims.session_id
-    if org_id is not None and g.org_id is None:
-        raise NotFound("organization not found", details={"organization_id": str(org_id)})
-
-
-AUTH_MARK = "_backline_auth"  # "user" or "admin", on the view methods that need a token
-
-
-def auth_required(view: F) -> F:
-    """Reject the request unless it carries a valid access token of a live session.
-
-    Sets g.user, g.session_id, and g.org_id / g.role (the organisation the request acts in).
-    The check runs before the body and query are parsed (see `authenticate_first`), so a
-    caller without a valid token learns nothing about what the route would accept.
-    """
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if "user" not in g:
-            _authenticate()
-        return view(*args, **kwargs)
-
-    setattr(wrapper, AUTH_MARK, getattr(view, AUTH_MARK, "user"))
-    return wrapper  # type: ignore[return-value]
-
-
-def _require_admin() -> None:
-    if not g.user.is_admin:
-        raise PermissionDenied("platform admins only")
-
-
-def admin_required(view: F) -> F:
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _require_admin()
-        return view(*args, **kwargs)
-
-    setattr(wrapper, AUTH_MARK, "admin")
-    return auth_required(wrapper)  # type: ignore[arg-type,return-value]
-
-
-def _auth_needed() -> str | None:
-    """What the view about to run asks for: "user", "admin" or None (flask-smorest's and
-    the limiter's decorators copy the mark outwards, since they wrap with functools.wraps)."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    view_class = getattr(view, "view_class", None)
-    if view_class is None:
-        return getattr(view, AUTH_MARK, None)
-    method = "get" if request.method == "HEAD" else request.method.lower()
-    return getattr(getattr(view_class, method, None), AUTH_MARK, None)
-
-
-def authenticate_first() -> None:
-    """before_request: authenticate (and check admin rights) ahead of argument parsing."""
-    needed = _auth_needed()
-    if needed is None:
-        return
-    _authenticate()
-    if needed == "admin":
-        _require_admin()
-
-
-def current_org_id() -> uuid.UUID:
-    """The organisation the request acts in; a user in none cannot act."""
-    if g.org_id is None:
-        raise PermissionDenied(
-            "you are not a member of any organization: accept an invitation or create one",
-            details={"header": ORG_HEADER},
-        )
-    return g.org_id  # type: ignore[no-any-return]
-
-
-def current_viewer() -> Viewer:
-    role = Role(g.role) if g.role is not None else None
-    return Viewer(user_id=g.user.id, org_id=g.org_id, role=role, is_admin=g.user.is_admin)
-
-
-def client_ip() -> str | None:
-    return request.remote_addr
+def sign_in(
+    *, user_id: uuid.UUID, session_id: uuid.UUID, org_id: uuid.UUID | None
+) -> SignedIn | None:
+    """The platform's question for every authenticated request (web/core/auth.py): one query."""
+    params = {"user_id": user_id, "session_id": session_id, "org_id": org_id}
+    return _AUTH_QUERY[org_id is not None].fetchone(db(), params, _signed_in)
 
 
 def token_pair(user: User, auth_session: AuthSession, refresh_token: str) -> dict[str, Any]:
@@ -337,29 +224,21 @@ class Register(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, str]:
         """Create an account and mail a verification link"""
         settings = platform().settings
-        session = db()
-        try:
-            user = accounts.create_user(
-                session=session,
-                email=body["email"],
-                password=body["password"],
-                display_name=body.get("display_name"),
-                organization_name=body.get("organization_name"),
-            )
-        except Conflict:
-            session.rollback()
-            existing = accounts.find_user_by_email(session=session, email=body["email"])
-            if existing is not None:
-                send_mail(existing, existing.email, *mails.taken_on_register())
-        else:
-            token = accounts.issue_email_token(
-                session=session,
-                user=user,
-                purpose="verify_email",
-                ttl_s=settings.verify_token_ttl_s,
-            )
-            send_mail(user, user.email, *mails.verify_email(settings, token, welcome=True))
-        session.commit()
+        registration = account_flows.register(
+            session=db(),
+            email=body["email"],
+            password=body["password"],
+            display_name=body.get("display_name"),
+            organization_name=body.get("organization_name"),
+            verify_ttl_s=settings.verify_token_ttl_s,
+        )
+        if registration is not None:
+            user, token = registration.user, registration.verify_token
+            if token is None:
+                send_mail(user, user.email, *mails.taken_on_register())
+            else:
+                send_mail(user, user.email, *mails.verify_email(settings, token, welcome=True))
+        db().commit()
         return {"message": "check your inbox to confirm your address, then log in"}
 
 

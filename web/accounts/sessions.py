@@ -17,7 +17,7 @@ from marshmallow import Schema, fields, validate
 
 from models.accounts import logins
 from models.accounts.users import AuthSession, LoginAttempt, revoke_all_sessions
-from web.accounts.auth import BEARER, auth_required
+from web.core.auth import BEARER, auth_required
 from web.core.context import db
 
 blp = Blueprint(

@@ -8,12 +8,12 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
-from models.accounts.addresses import normalise_email
+from models.core.addresses import normalise_email
 from models.core.errors import InvalidInput
 
 
 class EmailAddress(fields.String):
-    """An e-mail address, loaded in its canonical form (models.accounts.addresses.normalise_email).
+    """An e-mail address, loaded in its canonical form (models.core.addresses.normalise_email).
 
     Look-alikes (fullwidth, zero-width, bidi overrides, mixed-script domains) are refused
     with a field error, so every view sees the one form accounts are stored under.

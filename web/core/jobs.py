@@ -21,17 +21,15 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from models.accounts.users import utcnow
 from models.core import jobs as jobs_domain
 from models.core import ops
-from models.core.errors import EmailNotVerified, InvalidInput, PermissionDenied
+from models.core.base import utcnow
+from models.core.errors import InvalidInput, PermissionDenied
 from models.core.jobs import Job, JobFilter, JobSnapshot, JobStatus
-from models.core.quotas import consume_job_quota
-from web.accounts.auth import BEARER, auth_required, current_org_id, current_viewer
+from web.core.auth import BEARER, auth_required, current_org_id, current_viewer
 from web.core.context import db, only_reads_from_here, platform
-from workers.core import enqueue
+from workers.core import enqueue, registry
 from workers.core.changes import FALLBACK_POLL_S
-from workers.core.registry import JobKind, get_kind, load_kinds
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1", description="Background jobs.")
 MAX_WAIT_S = 30
@@ -147,27 +145,13 @@ class KindRead(Schema):
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _kind(name: str) -> JobKind:
-    kind = load_kinds().get(name)
-    if kind is None or (kind.admin_only and not g.user.is_admin):
-        raise InvalidInput(
-            "unknown job kind", details={"fields": {"kind": [f"no job kind named {name!r}"]}}
-        )
-    if kind.requires_verified_email and g.user.email_verified_at is None:
-        raise EmailNotVerified(
-            f"confirm your e-mail address before starting {name} jobs "
-            "(POST /api/v1/auth/resend-verification sends a new link)",
-            details={"kind": name},
-        )
-    return kind
-
-
 def _audit_if_operator(job: Job, action: ops.OpsAction) -> None:
     """A platform admin acting on another organisation's job is an operator action."""
-    if g.user.is_admin and job.org_id != g.org_id:
+    viewer = current_viewer()
+    if viewer.is_admin and job.org_id != viewer.org_id:
         ops.record(
             session=db(),
-            actor_id=g.user.id,
+            actor_id=viewer.user_id,
             action=action,
             target=f"job:{job.id}",
             details={"via": "jobs_api", "org_id": str(job.org_id)},
@@ -316,9 +300,9 @@ class Jobs(MethodView):
         job, created = enqueue.submit(
             session=db(),
             dispatcher=platform().dispatcher,
-            owner_id=g.user.id,
+            owner_id=current_viewer().user_id,
             org_id=current_org_id(),
-            kind=_kind(body["kind"]),
+            kind=registry.kind_for(body["kind"], current_viewer()),
             params=body["params"],
             priority=body["priority"],
             run_at=body.get("run_at"),
@@ -417,10 +401,12 @@ class JobRetry(MethodView):
     def post(self, job_id: uuid.UUID) -> Response:
         """Run a failed or cancelled job again, with a fresh set of attempts"""
         job = _manageable(job_id)
-        kind = get_kind(job.kind)
-        if kind is not None and kind.counts_toward_quota and not job.internal:
-            consume_job_quota(session=db(), org_id=job.org_id)
-        enqueue.redrive(session=db(), dispatcher=platform().dispatcher, job=job)
+        enqueue.retry(
+            session=db(),
+            dispatcher=platform().dispatcher,
+            kind=registry.get_kind(job.kind),
+            job=job,
+        )
         _audit_if_operator(job, ops.OpsAction.RETRY)
         db().commit()
         return _job_response(job, 202)
@@ -433,5 +419,5 @@ class JobKinds(MethodView):
     @auth_required
     def get(self) -> list[Any]:
         """The job kinds you may submit"""
-        kinds = load_kinds().values()
-        return [k for k in kinds if g.user.is_admin or not k.admin_only]
+        viewer = current_viewer()
+        return [k for k in registry.load_kinds().values() if registry.may_see(k, viewer)]

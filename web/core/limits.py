@@ -44,7 +44,8 @@ from limits import parse
 
 from config import Settings
 from config.settings import RATE_LIMIT_SETTINGS
-from models.accounts.users import digest, normalise_email
+from models.core.addresses import normalise_email
+from models.core.base import digest
 from models.core.errors import BacklineError
 from web.core.cookies import access_token_from_request
 from web.core.errors import error_response

@@ -11,16 +11,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from models.core import jobs as jobs_domain
 from models.core import ops as ops_domain
 from models.core import ops_stats
-from models.core.jobs import Job, Viewer
+from models.core.access import Viewer
+from models.core.jobs import Job
 from models.core.ops import DeadLetterKind, OpsAudit, RedriveRequest
-from web.accounts.auth import BEARER, admin_required
+from web.core.auth import BEARER, admin_required, current_viewer
 from web.core.context import db, platform
 from web.core.ops_schemas import (
     AdminJobDetail,
@@ -124,7 +124,7 @@ class JobDetail(MethodView):
     @admin_required
     def get(self, job_id: uuid.UUID) -> dict[str, Any]:
         """A job in full: params, progress, attempts, history, error with traceback, result"""
-        viewer = Viewer(user_id=g.user.id, is_admin=True)
+        viewer = Viewer(user_id=current_viewer().user_id, is_admin=True)
         job = jobs_domain.get_job(session=db(), job_id=job_id, viewer=viewer, include_internal=True)
         events = jobs_domain.list_events(session=db(), job_id=job.id)
         return {"job": job, "events": events}
@@ -182,7 +182,7 @@ class JobRetry(MethodView):
         job = ops.retry_job(
             session=db(),
             platform=platform(),
-            actor_id=g.user.id,
+            actor_id=current_viewer().user_id,
             job_id=job_id,
             reason=body.get("reason"),
         )
@@ -201,7 +201,10 @@ class JobCancel(MethodView):
     def post(self, body: dict[str, Any], job_id: uuid.UUID) -> Job:
         """Cancel a queued job, or ask a running one to stop (audited)"""
         job = ops.cancel_job(
-            session=db(), actor_id=g.user.id, job_id=job_id, reason=body.get("reason")
+            session=db(),
+            actor_id=current_viewer().user_id,
+            job_id=job_id,
+            reason=body.get("reason"),
         )
         db().commit()
         return job
@@ -222,7 +225,7 @@ class DeadLetterRedrive(MethodView):
         report = ops.redrive_dead_letter(
             session=db(),
             platform=platform(),
-            actor_id=g.user.id,
+            actor_id=current_viewer().user_id,
             request=request,
             reason=body.get("reason"),
         )
@@ -236,7 +239,11 @@ class DeadLetterRedrive(MethodView):
 
 def _set_paused(name: str, body: dict[str, Any], paused: bool) -> dict[str, Any]:
     changed = ops.set_paused(
-        session=db(), actor_id=g.user.id, queue=name, paused=paused, reason=body.get("reason")
+        session=db(),
+        actor_id=current_viewer().user_id,
+        queue=name,
+        paused=paused,
+        reason=body.get("reason"),
     )
     db().commit()
     return {"queue": _queue(name), "changed": changed}

@@ -14,13 +14,15 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from models.accounts.users import User
+from models.accounts import User
+from models.core.access import Role
 from models.core.errors import EmailNotVerified
 from models.orgs import invitations
 from models.orgs import organizations as orgs
 from models.orgs.invitations import Invitation
-from models.orgs.organizations import MyOrganization, Role
-from web.accounts.auth import BEARER, auth_required, send_mail
+from models.orgs.organizations import MyOrganization
+from web.accounts import send_mail
+from web.core.auth import BEARER, auth_required
 from web.core.context import db, platform
 from web.orgs.organizations import OrgRead
 

@@ -15,11 +15,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from models.core import quotas
-from models.core.quotas import Usage
+from models.core.access import Role
+from models.core.quotas import Tier, Usage
 from models.orgs import organizations as orgs
-from models.orgs.organizations import Membership, MyOrganization, Role, Tier
-from web.accounts.auth import BEARER, auth_required
+from models.orgs.organizations import Membership, MyOrganization
+from web.core.auth import BEARER, auth_required
 from web.core.context import db
 from web.core.fields import Name
 
@@ -164,4 +164,4 @@ class UsageToday(MethodView):
     @auth_required
     def get(self, org_id: uuid.UUID) -> Usage:
         """The organization's tier and how much of its daily job quota is used"""
-        return quotas.usage_today(session=db(), org_id=org_id, member_id=g.user.id)
+        return orgs.usage_today(session=db(), org_id=org_id, member_id=g.user.id)

@@ -19,8 +19,8 @@ from marshmallow import ValidationError
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from models.accounts.users import utcnow
 from models.core import job_runs
+from models.core.base import utcnow
 from models.core.errors import InvalidInput
 from models.core.jobs import Job, JobSnapshot, NewJob, create_job, create_jobs
 from models.core.jobs import redrive as redrive_job
@@ -210,3 +210,12 @@ def redrive(*, session: Session, dispatcher: Dispatcher, job: Job) -> Job:
     redrive_job(session=session, job=job)
     dispatcher.send_after_commit(session, Dispatch.of(job))
     return job
+
+
+def retry(*, session: Session, dispatcher: Dispatcher, kind: JobKind | None, job: Job) -> Job:
+    """A user's retry of a failed or cancelled job: it counts against the organisation's
+    daily quota as a new submission would (QuotaExceeded when it is used up), then is queued
+    again. Operators' re-drives (`redrive`) count against nothing."""
+    if kind is not None and kind.counts_toward_quota and not job.internal:
+        consume_job_quota(session=session, org_id=job.org_id)
+    return redrive(session=session, dispatcher=dispatcher, job=job)

@@ -17,8 +17,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from models.core import ops, ops_stats
+from models.core.access import Viewer
 from models.core.errors import NotFound
-from models.core.jobs import Job, Viewer, get_job, request_cancel
+from models.core.jobs import Job, get_job, request_cancel
 from models.core.ops import OpsAction, RedriveRequest
 from models.core.ops_stats import QueueCounts
 from workers.core import enqueue, presence

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import redis
 
-from models.accounts.users import utcnow
+from models.core.base import utcnow
 
 TTL_INTERVALS = 3
 REDIS_TIMEOUT_S = 3

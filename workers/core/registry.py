@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema
 
+from models.core.access import Viewer
+from models.core.errors import EmailNotVerified, InvalidInput
+
 if TYPE_CHECKING:
     from workers.core.context import JobContext
 
@@ -81,3 +84,28 @@ def get_kind(name: str) -> JobKind | None:
 
 def queues() -> set[str]:
     return {kind.queue for kind in load_kinds().values()}
+
+
+def may_see(kind: JobKind, viewer: Viewer) -> bool:
+    """Whether `viewer` is shown `kind` at all: admin-only kinds are for platform admins."""
+    return viewer.is_admin or not kind.admin_only
+
+
+def kind_for(name: str, viewer: Viewer) -> JobKind:
+    """The kind named `name`, if `viewer` may submit it.
+
+    A kind the viewer may not see is as unknown as one that does not exist (InvalidInput);
+    one that needs a confirmed e-mail address raises EmailNotVerified until it is confirmed.
+    """
+    kind = load_kinds().get(name)
+    if kind is None or not may_see(kind, viewer):
+        raise InvalidInput(
+            "unknown job kind", details={"fields": {"kind": [f"no job kind named {name!r}"]}}
+        )
+    if kind.requires_verified_email and not viewer.email_verified:
+        raise EmailNotVerified(
+            f"confirm your e-mail address before starting {name} jobs "
+            "(POST /api/v1/auth/resend-verification sends a new link)",
+            details={"kind": name},
+        )
+    return kind

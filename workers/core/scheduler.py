@@ -14,7 +14,7 @@ import time
 from config import Settings, load_settings
 from config.logging import configure_logging
 from models.accounts.logins import prune_attempts
-from models.accounts.users import utcnow
+from models.core.base import utcnow
 from workers.core.recovery import sweep
 from workers.core.setup import Platform, connect
 

@@ -8,7 +8,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from models.accounts.users import User
-from models.orgs.organizations import Organization, Tier, create_organization
+from models.core.quotas import Tier
+from models.orgs.organizations import Organization, create_organization
 from tests.api.conftest import Caller, a_job
 from tests.conftest import make_user, org_of
 

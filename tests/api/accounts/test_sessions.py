@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from tests.api.conftest import Caller
 from tests.conftest import make_user
-from web.accounts.auth import BEARER
+from web.core.auth import BEARER
 
 PASSWORD = "correct horse battery"
 IPHONE = (

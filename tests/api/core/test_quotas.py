@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.core.jobs import Job, JobStatus
-from models.core.quotas import OrgUsage, quota_day, quota_resets_at
-from models.orgs.organizations import Organization, Tier
+from models.core.quotas import OrgUsage, Tier, quota_day, quota_resets_at
+from models.orgs.organizations import Organization
 from tests.api.conftest import Caller, a_job
 from tests.conftest import org_of
 

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.accounts.users import utcnow
+from models.core.access import Role
 from models.core.jobs import Job
 from models.orgs.invitations import MAX_INVITATIONS_PER_DAY, Invitation
-from models.orgs.organizations import Role
 from tests.api.conftest import Caller, caller, org_member
 from tests.conftest import access_token, make_user, org_of
 from workers.core.setup import Platform

@@ -11,9 +11,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models.core.access import Role
 from models.core.jobs import Job, JobStatus
 from models.orgs.invitations import Invitation
-from models.orgs.organizations import MAX_OWNED_ORGANIZATIONS, Membership, Organization, Role
+from models.orgs.organizations import MAX_OWNED_ORGANIZATIONS, Membership, Organization
 from tests.api.conftest import Caller, a_job, in_org, org_member
 from tests.conftest import org_of
 from workers.core.setup import Platform

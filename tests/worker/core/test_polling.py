@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import ETags
 
 from models.accounts.users import User
+from models.core.access import Role, Viewer
 from models.core.db import Prepared, driver_connection
-from models.core.jobs import Viewer, get_job, request_cancel
+from models.core.jobs import get_job, request_cancel
 from tests.conftest import access_token, org_of
 from tests.worker.conftest import submit_job
 from web import create_app
@@ -149,7 +150,8 @@ def test_a_change_made_just_before_the_wait_begins_is_seen_at_once(
     app = create_app(platform=committed_platform)
     with app.test_request_context(f"/api/v1/jobs/{job_id}"):
         g.user = db().get(User, owner)
-        g.org_id, g.role = org_of(db(), owner), "owner"
+        g.org_id = org_of(db(), owner)
+        g.viewer = Viewer(owner, org_id=g.org_id, role=Role.OWNER)
         stale = _reload(job_id)  # what the client saw on its previous poll
         with committed_platform.sessions() as other:  # changed before the wait subscribes
             request_cancel(

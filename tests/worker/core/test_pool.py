@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from config import Settings
+from models.core.access import Viewer
 from models.core.db import make_engine
-from models.core.jobs import Viewer, read_job
+from models.core.jobs import read_job
 from tests.worker.conftest import submit_job
 from tests.worker.core.test_polling import auth
 from web import create_app

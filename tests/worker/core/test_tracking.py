@@ -11,7 +11,8 @@ from dataclasses import replace
 
 from config import Settings
 from models.core import job_runs
-from models.core.jobs import JobEvent, JobStatus, Viewer, get_job, request_cancel
+from models.core.access import Viewer
+from models.core.jobs import JobEvent, JobStatus, get_job, request_cancel
 from tests import kinds
 from tests.worker.conftest import RunningWorker, events, eventually, load, submit_job, wait_for
 from workers.core.context import MAX_INTERRUPTIONS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.accounts.addresses import normalise_email
+from models.core.addresses import normalise_email
 from models.core.errors import InvalidInput
 
 
