@@ -5,7 +5,7 @@ the full set).
 """
 
 from models.accounts import users  # noqa: F401 - the tables
-from models.core import jobs, ops, quotas  # noqa: F401 - the tables
+from models.core import jobs, ops, quotas, schedules  # noqa: F401 - the tables
 from models.core.base import Base
 from models.orgs import invitations, organizations  # noqa: F401 - the tables
 

@@ -131,6 +131,13 @@ class Job(JobFacts, Base):
         UniqueConstraint("owner_id", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
         CheckConstraint("attempts >= 0 AND max_attempts >= 1", name="attempts"),
         CheckConstraint("priority BETWEEN 0 AND 9", name="priority"),
+        # A job is a user's in an organisation, or the platform's own (periodic jobs): those
+        # are internal, shown to operators only.
+        CheckConstraint(
+            "(owner_id IS NOT NULL AND org_id IS NOT NULL) "
+            "OR (owner_id IS NULL AND org_id IS NULL AND internal)",
+            name="owner",
+        ),
         # The list endpoint: one organisation's jobs, newest first (keyset pagination).
         Index("ix_jobs_org_created", "org_id", text("created_at DESC"), text("id DESC")),
         Index("ix_jobs_created", text("created_at DESC"), text("id DESC")),
@@ -148,10 +155,10 @@ class Job(JobFacts, Base):
     )
 
     id: Mapped[uuid_pk]
-    owner_id: Mapped[uuid.UUID] = mapped_column(
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE")
     )
-    org_id: Mapped[uuid.UUID] = mapped_column(
+    org_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE")
     )
     kind: Mapped[str] = mapped_column(String(100))
@@ -194,8 +201,8 @@ class JobSnapshot(JobFacts):
     """
 
     id: uuid.UUID
-    org_id: uuid.UUID
-    owner_id: uuid.UUID
+    org_id: uuid.UUID | None
+    owner_id: uuid.UUID | None
     kind: str
     queue: str
     message_id: str | None
@@ -286,7 +293,7 @@ def add_event(
 
 
 def _new_values(
-    owner_id: uuid.UUID, org_id: uuid.UUID, new: NewJob
+    owner_id: uuid.UUID | None, org_id: uuid.UUID | None, new: NewJob
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The columns of a new job row and of its first event (the rest are server defaults)."""
     job_id = uuid7()
@@ -359,9 +366,11 @@ def _insert_job(session: Session, job: dict[str, Any], event: dict[str, Any]) ->
 
 
 def create_job(
-    *, session: Session, owner_id: uuid.UUID, org_id: uuid.UUID, new: NewJob
+    *, session: Session, owner_id: uuid.UUID | None, org_id: uuid.UUID | None, new: NewJob
 ) -> tuple[JobSnapshot, bool]:
     """Store a queued job and its first event; returns (job, created).
+
+    A job without owner and organisation is the platform's own (`new.internal` must be set).
 
     With an idempotency key, a repeat of the same request returns the job the first request
     made (created is False); the same key with a different request is a conflict. The job
@@ -404,12 +413,14 @@ _BY_IDEMPOTENCY_KEY = Prepared.compile(
 )
 
 
-def _by_idempotency_key(session: Session, owner_id: uuid.UUID, key: str) -> JobSnapshot | None:
+def _by_idempotency_key(
+    session: Session, owner_id: uuid.UUID | None, key: str
+) -> JobSnapshot | None:
     params = {"owner_id": owner_id, "key": key}
     return _BY_IDEMPOTENCY_KEY.fetchone(session, params, JobSnapshot.from_row)
 
 
-def _same_request(existing: JobSnapshot, new: NewJob, org_id: uuid.UUID) -> JobSnapshot:
+def _same_request(existing: JobSnapshot, new: NewJob, org_id: uuid.UUID | None) -> JobSnapshot:
     if existing.org_id != org_id:
         # Keys are the submitter's, but a replay must not hand over a job of an organisation
         # the caller acts outside of (one they may have left since).

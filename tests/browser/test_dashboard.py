@@ -27,6 +27,8 @@ def test_an_admin_sees_a_failing_job_and_redrives_it_from_the_dead_letter_queue(
     expect(page.locator("#who-email")).to_have_text(email)
     expect(page.locator('#queues tr[data-queue="test"]')).to_contain_text("running")
     expect(page.locator("#workers")).to_contain_text(live_worker.runtime.worker_id)
+    expect(page.locator("#schedules")).to_contain_text("accounts.prune_login_attempts")
+    expect(page.locator("#schedules")).to_contain_text("every 3600 s")
 
     job_id = ApiClient(live_api, email).submit("test.once", {"note": HOSTILE})
 

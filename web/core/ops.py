@@ -1,9 +1,9 @@
 """/api/v1/admin/ops: what operators see and do (platform admins only).
 
-Queues with their broker depth and job counts, throughput and latency, the workers alive, a
-search over every organisation's jobs with full detail, and the actions: retry, cancel,
-re-drive the dead-letter set, pause and resume a queue. Every action needs {"confirm": true}
-and is written to the audit log in the same transaction as its effect.
+Queues with their broker depth and job counts, throughput and latency, the workers alive, the
+periodic jobs' schedules, a search over every organisation's jobs with full detail, and the
+actions: retry, cancel, re-drive the dead-letter set, pause and resume a queue. Every action
+needs {"confirm": true} and is written to the audit log in the same transaction as its effect.
 """
 
 from __future__ import annotations
@@ -35,12 +35,14 @@ from web.core.ops_schemas import (
     QueueRead,
     RedriveBody,
     RedriveRead,
+    ScheduleRead,
     StatsQuery,
     StatsRead,
     WorkerRead,
 )
-from workers.core import ops
+from workers.core import ops, periodic
 from workers.core.ops import QueueState, WorkerState
+from workers.core.periodic import ScheduleState
 
 blp = Blueprint(
     "admin_ops",
@@ -80,6 +82,16 @@ class Stats(MethodView):
             "throughput": ops_stats.throughput(session=db(), window_s=window),
             "latency": ops_stats.latency(session=db(), window_s=window),
         }
+
+
+@blp.route("/schedules")
+class Schedules(MethodView):
+    @blp.response(200, ScheduleRead(many=True))
+    @blp.doc(security=BEARER)
+    @admin_required
+    def get(self) -> list[ScheduleState]:
+        """The periodic jobs: when each runs, its last run and its next slot"""
+        return periodic.states(session=db())
 
 
 @blp.route("/workers")

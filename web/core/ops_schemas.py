@@ -214,3 +214,16 @@ class AuditRead(Schema):
 class AuditPage(Schema):
     items = fields.List(fields.Nested(AuditRead), required=True)
     next_cursor = fields.Integer(allow_none=True)
+
+
+class ScheduleRead(Schema):
+    name = fields.String(required=True, metadata={"description": "The job kind it runs."})
+    description = fields.String()
+    queue = fields.String()
+    every = fields.String(metadata={"description": "every N s, or a cron expression in UTC."})
+    last_slot_at = fields.DateTime(
+        allow_none=True, metadata={"description": "The last slot a job was made for."}
+    )
+    last_job_id = fields.UUID(allow_none=True)
+    last_job_status = fields.Enum(JobStatus, by_value=True, allow_none=True)
+    next_slot_at = fields.DateTime()

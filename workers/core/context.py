@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from config import Settings
 from models.core import job_runs
 from models.core.job_runs import ClaimedJob
@@ -63,6 +65,13 @@ class JobContext:
     @property
     def settings(self) -> Settings:
         return self._runtime.settings
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """Sessions for the job's own reads and writes: `with ctx.sessions.begin() as s:`.
+
+        Jobs submitted in such a transaction are sent once it commits, as from the API."""
+        return self._runtime.job_sessions
 
     @property
     def job_id(self) -> str:

@@ -216,6 +216,7 @@ def retry(*, session: Session, dispatcher: Dispatcher, kind: JobKind | None, job
     """A user's retry of a failed or cancelled job: it counts against the organisation's
     daily quota as a new submission would (QuotaExceeded when it is used up), then is queued
     again. Operators' re-drives (`redrive`) count against nothing."""
-    if kind is not None and kind.counts_toward_quota and not job.internal:
+    counts = kind is not None and kind.counts_toward_quota and not job.internal
+    if counts and job.org_id is not None:
         consume_job_quota(session=session, org_id=job.org_id)
     return redrive(session=session, dispatcher=dispatcher, job=job)

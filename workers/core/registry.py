@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema
 
+import workers
 from models.core.access import Viewer
 from models.core.errors import EmailNotVerified, InvalidInput
 
@@ -23,8 +24,9 @@ if TYPE_CHECKING:
 
 Handler = Callable[["JobContext", dict[str, Any]], Any]
 
-# The modules that declare job kinds; importing them fills the registry.
-FAMILIES = ("workers.core.system", "workers.mail")
+# The platform's own kinds; the domains' come from workers.DOMAINS. Importing a module fills
+# the registry.
+PLATFORM_KINDS = ("workers.core.system",)
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,8 @@ def job_kind(name: str, *, params: type[Schema], **limits: Any) -> Callable[[Han
 
 
 def load_kinds() -> dict[str, JobKind]:
-    """Every declared kind (imports the job families on first use)."""
-    for module in FAMILIES:
+    """Every declared kind (imports the platform's and the domains' modules on first use)."""
+    for module in (*PLATFORM_KINDS, *workers.DOMAINS):
         importlib.import_module(module)
     return dict(_KINDS)
 

@@ -1,7 +1,10 @@
-"""`python -m workers.core.scheduler`: the periodic process (recovery sweep every few seconds).
+"""`python -m workers.core.scheduler`: the periodic process.
 
-Several schedulers may run (one per machine, say): the sweep's advisory lock lets one act at a
-time. SIGTERM and Ctrl-C stop it between two sweeps.
+Every second it submits the periodic jobs whose slot has come (workers/core/periodic.py);
+every SWEEP_INTERVAL_S it runs the recovery sweep (workers/core/recovery.py). Several
+schedulers may run (one per machine, say): a slot is claimed in the database, so it runs
+once, and the sweep's advisory lock lets one sweep at a time. SIGTERM and Ctrl-C stop it
+between two rounds.
 """
 
 from __future__ import annotations
@@ -13,28 +16,20 @@ import time
 
 from config import Settings, load_settings
 from config.logging import configure_logging
-from models.accounts.logins import prune_attempts
-from models.core.base import utcnow
+from workers.core.periodic import enqueue_due
 from workers.core.recovery import sweep
 from workers.core.setup import Platform, connect
 
 log = logging.getLogger("backline.scheduler")
-HOUSEKEEPING_INTERVAL_S = 3600
+PERIODIC_TICK_S = 1.0
 
 
-def housekeeping(platform: Platform) -> int:
-    """Drop what is kept only for a while: login attempts past their retention."""
-    removed = 0
-    while True:
-        with platform.sessions.begin() as session:
-            batch = prune_attempts(
-                session=session,
-                keep_days=platform.settings.login_audit_retention_days,
-                now=utcnow(),
-            )
-        removed += batch
-        if batch == 0:
-            return removed
+def submit_periodic(platform: Platform) -> None:
+    """Submit the periodic jobs that are due (errors are logged; the next tick tries again)."""
+    try:
+        enqueue_due(sessions=platform.sessions, dispatcher=platform.dispatcher)
+    except Exception:
+        log.exception("periodic jobs not submitted; trying again next tick")
 
 
 def run(settings: Settings, stop: threading.Event) -> None:
@@ -43,23 +38,18 @@ def run(settings: Settings, stop: threading.Event) -> None:
     # Running jobs are only taken back once the database has answered for a whole stale
     # period: while it was away, the workers' heartbeats could not land either.
     reachable_since = time.monotonic()
-    next_housekeeping = time.monotonic()
+    next_sweep = time.monotonic()
     while not stop.is_set():
-        if time.monotonic() >= next_housekeeping:
-            next_housekeeping = time.monotonic() + HOUSEKEEPING_INTERVAL_S
+        submit_periodic(platform)
+        if time.monotonic() >= next_sweep:
+            settled = time.monotonic() - reachable_since >= settings.heartbeat_stale_s
             try:
-                removed = housekeeping(platform)
-                if removed:
-                    log.info("old login attempts removed", extra={"removed": removed})
+                sweep(platform, recover_running=settled)
             except Exception:
-                log.exception("housekeeping failed; trying again in an hour")
-        settled = time.monotonic() - reachable_since >= settings.heartbeat_stale_s
-        try:
-            sweep(platform, recover_running=settled)
-        except Exception:
-            log.exception("recovery sweep failed; trying again next interval")
-            reachable_since = time.monotonic()
-        stop.wait(settings.sweep_interval_s)
+                log.exception("recovery sweep failed; trying again next interval")
+                reachable_since = time.monotonic()
+            next_sweep = time.monotonic() + settings.sweep_interval_s
+        stop.wait(max(0.0, min(PERIODIC_TICK_S, next_sweep - time.monotonic())))
     platform.engine.dispose()
     log.info("scheduler stopped")
 

@@ -118,7 +118,11 @@ def start_worker_platform(settings: Settings) -> tuple[Platform, Runtime]:
     # Claims and successes go through the runtime's group-commit writer, on a connection of
     # its own (workers/core/statewriter.py).
     runtime = Runtime(
-        settings, make_session_factory(state_engine), platform.dispatcher, platform.changes
+        settings,
+        make_session_factory(state_engine),
+        platform.dispatcher,
+        platform.changes,
+        job_sessions=platform.sessions,
     )
     platform.broker.add_middleware(HeartbeatMiddleware(runtime))
     platform.broker.add_middleware(PauseMiddleware(PausedQueues(runtime.sessions)))

@@ -72,9 +72,13 @@ class Runtime:
         sessions: sessionmaker[Session],
         dispatcher: Dispatcher,
         changes: ChangeFeed,
+        *,
+        job_sessions: sessionmaker[Session] | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
+        # Job code's own transactions (the state changes above are single autocommit ones).
+        self.job_sessions = job_sessions or sessions
         self.dispatcher = dispatcher
         self.changes = changes
         self.writer = StateWriter(settings.database_url, changes)

@@ -16,6 +16,7 @@ from models.core.jobs import Job, JobStatus, NewJob, create_job
 from models.core.ops import OpsAudit
 from tests.api.conftest import Caller, a_job
 from tests.conftest import broker_held_jobs, org_of
+from workers.core.periodic import enqueue_due
 from workers.core.presence import Announcer
 from workers.core.setup import Platform
 
@@ -58,6 +59,7 @@ ENDPOINTS = [
     ("get", f"/jobs/{SOME_ID}"),
     ("get", "/audit"),
     ("get", "/dead-letter"),
+    ("get", "/schedules"),
     ("post", f"/jobs/{SOME_ID}/retry"),
     ("post", f"/jobs/{SOME_ID}/cancel"),
     ("post", "/dead-letter/redrive"),
@@ -308,6 +310,31 @@ def test_workers_alive_are_listed_with_their_running_jobs(
     assert mine["queues"] == ["system", "test"]
     assert [j["id"] for j in mine["jobs"]] == [str(job.id)]
     assert worker_id not in {w["worker_id"] for w in gone}
+
+
+def test_schedules_show_each_periodic_job_with_its_last_and_next_run(
+    client: FlaskClient, tx_platform: Platform, admin: Caller
+) -> None:
+    before = client.get(f"{OPS}/schedules", headers=admin.headers)
+    now = utcnow()
+    p = tx_platform
+    enqueue_due(sessions=p.sessions, dispatcher=p.dispatcher, now=now - timedelta(hours=1))
+    enqueue_due(sessions=p.sessions, dispatcher=p.dispatcher, now=now)
+    after = client.get(f"{OPS}/schedules", headers=admin.headers)
+
+    assert before.status_code == after.status_code == 200
+    prune = next(s for s in before.json if s["name"] == "accounts.prune_login_attempts")
+    assert (prune["every"], prune["queue"]) == ("every 3600 s", "default")
+    assert prune["last_slot_at"] is prune["last_job_id"] is prune["last_job_status"] is None
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    assert prune["next_slot_at"] == (hour + timedelta(hours=1)).isoformat()
+    prune = next(s for s in after.json if s["name"] == "accounts.prune_login_attempts")
+    assert prune["last_slot_at"] == hour.isoformat()
+    assert prune["last_job_status"] == "queued"
+    job = client.get(f"{OPS}/jobs/{prune['last_job_id']}", headers=admin.headers)
+    assert job.status_code == 200
+    assert job.json["job"]["kind"] == "accounts.prune_login_attempts"
+    assert job.json["job"]["org_id"] is job.json["job"]["owner_id"] is None
 
 
 def test_the_ops_api_is_in_the_openapi_spec(client: FlaskClient) -> None:

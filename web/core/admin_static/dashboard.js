@@ -7,7 +7,7 @@ import { $, number, show } from "./dom.js";
 import { Jobs } from "./jobs.js";
 import {
   renderAudit, renderCards, renderCharts, renderDeadLetter, renderLatency, renderQueues,
-  renderWorkers,
+  renderSchedules, renderWorkers,
 } from "./overview.js";
 
 const POLL_MS = 4000;
@@ -83,9 +83,9 @@ async function refresh() {
   }
   polling = true;
   try {
-    const [queues, stats, workers, dead, audit] = await Promise.all([
+    const [queues, stats, workers, dead, audit, schedules] = await Promise.all([
       api.get(`${OPS}/queues`), api.get(`${OPS}/stats?window=3600`), api.get(`${OPS}/workers`),
-      api.get(`${OPS}/dead-letter`), api.get(`${OPS}/audit?limit=20`),
+      api.get(`${OPS}/dead-letter`), api.get(`${OPS}/audit?limit=20`), api.get(`${OPS}/schedules`),
     ]);
     await Promise.all([jobs.refresh(), jobs.refreshDetail()]);
     showView("dash-view");
@@ -94,6 +94,7 @@ async function refresh() {
     renderCharts(stats);
     renderLatency(stats.latency);
     renderWorkers(workers, (id) => jobs.open(id));
+    renderSchedules(schedules, (id) => jobs.open(id));
     renderDeadLetter(dead, { onRedriveKind: redriveKind, onShowKind: (k) => jobs.showKind(k.kind) });
     renderAudit(audit.items);
     setLive(`Live · updated ${new Date().toLocaleTimeString("en-GB", { hour12: false })}`, "ok");

@@ -1,5 +1,5 @@
 // The figures an operator watches: summary cards, queues, charts, latency, workers, the
-// dead-letter set and the audit log. Each function redraws one part from one API answer.
+// periodic jobs, the dead-letter set and the audit log. Each function redraws one part from one API answer.
 
 import { barChart, legend } from "./charts.js";
 import {
@@ -101,6 +101,24 @@ export function renderWorkers(workers, openJob) {
       : el("span", { class: "muted", text: "idle" }),
   ]);
   fillTable($("workers"), WORKER_COLUMNS, rows, "No worker is alive: jobs wait until one starts.");
+}
+
+const SCHEDULE_COLUMNS = ["Periodic job", "Runs", "Queue", "Last slot", "Last run", "Next slot"];
+
+export function renderSchedules(schedules, openJob) {
+  const rows = schedules.map((s) => [
+    el("span", { class: "mono", text: s.name, title: s.description || "" }),
+    s.every,
+    s.queue,
+    s.last_slot_at ? when(s.last_slot_at) : el("span", { class: "muted", text: "not yet" }),
+    s.last_job_id
+      ? el("div", { class: "job-links" },
+        jobLink({ id: s.last_job_id }, openJob, shortId(s.last_job_id)),
+        s.last_job_status ? statusBadge(s.last_job_status) : "")
+      : el("span", { class: "muted", text: "—" }),
+    when(s.next_slot_at),
+  ]);
+  fillTable($("schedules"), SCHEDULE_COLUMNS, rows, "No periodic job is declared.");
 }
 
 export function jobLink(job, openJob, label) {
