@@ -29,10 +29,11 @@ admin: $(STAMP) ## Create a platform admin: make admin EMAIL=ops@example.com (pa
 test: $(STAMP) ## Run the test suite against real PostgreSQL and Redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff check, ruff format --check, mypy
+lint: $(STAMP) ## ruff check, ruff format --check, mypy, the layering contracts (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 screenshots: $(STAMP) ## Photograph the dashboard into docs/ (needs /usr/bin/chromium)
 	SCREENSHOTS_DIR=docs $(BIN)/python -m pytest tests/browser/test_screenshots.py -q
