@@ -1,4 +1,5 @@
-"""`email.send`: transactional mail over SMTP.
+"""The mail domain's job kinds. `email.send`: one transactional mail over SMTP
+(workers/clients/smtp.py).
 
 The message carries a Message-ID made from the job id, and the send is recorded in the job's
 effect ledger, so a retried job does not mail the same person twice. SMTP 4xx replies and lost
@@ -7,7 +8,6 @@ connections are retried; 5xx replies (unknown recipient, refused) fail the job a
 
 from __future__ import annotations
 
-import smtplib
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from config import Settings
+from workers.clients.smtp import deliver
 from workers.core.context import JobContext
 from workers.core.registry import job_kind
 
@@ -57,19 +58,6 @@ def build_message(settings: Settings, params: dict[str, Any], job_id: str) -> Em
     if params.get("html"):
         message.add_alternative(params["html"], subtype="html")
     return message
-
-
-def deliver(settings: Settings, message: EmailMessage) -> dict[str, Any]:
-    """Hand the message to the configured SMTP server; the refused recipients, if some were."""
-    with smtplib.SMTP(
-        settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_s
-    ) as smtp:
-        if settings.smtp_starttls:
-            smtp.starttls()
-        if settings.smtp_username:
-            smtp.login(settings.smtp_username, settings.smtp_password)
-        refused = smtp.send_message(message)
-    return {"message_id": message["Message-ID"], "refused": sorted(refused)}
 
 
 @job_kind(
