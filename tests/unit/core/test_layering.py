@@ -55,12 +55,17 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
         (
             "workers/core/recovery.py",
             "from models.accounts import User",
-            "The job platform (core) imports no product domain BROKEN",
+            "The job platform (core) and the clients import no product domain BROKEN",
         ),
         (
             "web/core/health.py",
             "import web.orgs",
-            "The job platform (core) imports no product domain BROKEN",
+            "The job platform (core) and the clients import no product domain BROKEN",
+        ),
+        (
+            "workers/clients/smtp.py",
+            "import workers.mail",
+            "The job platform (core) and the clients import no product domain BROKEN",
         ),
         (
             "web/orgs/invitations.py",
