@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import WAIT_MS, ApiClient, ConsoleLog, log_in, new_user
 from tests.worker.conftest import RunningWorker
+from workers.core.periodic import enqueue_due
 from workers.core.setup import Platform
 
 pytestmark = pytest.mark.browser
@@ -150,3 +153,29 @@ def test_an_expired_access_token_is_refreshed_without_logging_out(
     assert old.status_code == 401  # logging out ended the session
     # The first /auth/me answered 401 before the refresh; that is the browser's log of it.
     assert [e for e in console.problems() if "401" not in e] == []
+
+
+def test_a_periodic_jobs_last_run_opens_from_the_schedules_panel(
+    page: Page,
+    console: ConsoleLog,
+    live_api: str,
+    live_worker: RunningWorker,
+    committed_platform: Platform,
+) -> None:
+    p = committed_platform
+    now = datetime.now(UTC)
+    enqueue_due(sessions=p.sessions, dispatcher=p.dispatcher, now=now - timedelta(hours=1))
+    enqueue_due(sessions=p.sessions, dispatcher=p.dispatcher, now=now)
+    log_in(page, live_api, new_user(p, admin=True))
+
+    row = page.locator("#schedules tbody tr", has_text="accounts.prune_login_attempts")
+    expect(row.locator(".badge")).to_have_text("succeeded", timeout=WAIT_MS)
+    row.locator("button.link").click()
+
+    detail = page.locator("#job-detail")
+    expect(detail.locator('.facts dt:text-is("Kind") + dd')).to_have_text(
+        "accounts.prune_login_attempts"
+    )
+    expect(detail.locator('.facts dt:text-is("Submitted by") + dd')).to_have_text("the scheduler")
+    expect(page.locator("#detail-result")).to_contain_text('"removed": 0')
+    assert console.problems() == []

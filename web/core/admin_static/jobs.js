@@ -83,7 +83,7 @@ export class Jobs {
     const filtered = [...this.query.keys()].some((k) => k !== "limit");
     const rows = this.items.map((j) => tableRow(JOB_COLUMNS, [
       el("button", { type: "button", class: "link mono", text: shortId(j.id), title: j.id, onclick: () => this.open(j.id) }),
-      j.kind, j.queue, statusBadge(j.status), el("span", { class: "mono", text: shortId(j.org_id), title: j.org_id }),
+      j.kind, j.queue, statusBadge(j.status), el("span", { class: "mono", text: j.org_id ? shortId(j.org_id) : "platform", title: j.org_id || "the platform's own job" }),
       `${j.attempts} / ${j.max_attempts}`, when(j.created_at), when(j.finished_at),
     ], { data: { jobId: j.id }, class: j.id === this.openId ? "selected" : undefined }));
     const empty = filtered ? "No job matches this search." : "No job has been submitted yet.";
@@ -184,7 +184,8 @@ function facts(job) {
     ? `${number(p.done)} of ${number(p.total)} (${Math.round(p.percent ?? (100 * p.done) / p.total)} %)`
     : p.done ? `${number(p.done)} done` : "—";
   const rows = [
-    ["Kind", job.kind], ["Queue", job.queue], ["Organisation", job.org_id], ["Submitted by", job.owner_id],
+    ["Kind", job.kind], ["Queue", job.queue],
+    ["Organisation", job.org_id || "the platform's own (periodic)"], ["Submitted by", job.owner_id || "the scheduler"],
     ["Attempts", `${job.attempts} of ${job.max_attempts}${job.crashes ? ` · ${job.crashes} crashed` : ""}`],
     ["Progress", p.message ? `${progress} · ${p.message}` : progress],
     ["Worker", job.worker_id || "—"], ["Created", when(job.created_at)], ["Run after", when(job.run_after)],
