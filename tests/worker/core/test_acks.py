@@ -82,10 +82,10 @@ def test_an_ack_waits_for_the_success_then_goes_out_by_itself(
     consumer.ack(message)  # Dramatiq acknowledges as the job returns; the write is pending
 
     assert held(broker) == 1
-    assert consumer.outstanding_message_count == 1  # its prefetch place stays taken
+    assert consumer.outstanding() == 1  # its prefetch place stays taken
     pending.written()
     assert eventually(lambda: held(broker) == 0)
-    assert eventually(lambda: consumer.outstanding_message_count == 0)
+    assert eventually(lambda: consumer.outstanding() == 0)
 
 
 def test_a_dead_lettering_waits_for_the_success_too(broker: WakeableRedisBroker) -> None:
