@@ -18,7 +18,7 @@ installed Dramatiq no longer has what this relies on:
 - `RedisBroker.scripts["dispatch"]`, the registered dispatch script (its `sha` and `script`),
   called with KEYS = [namespace] and ARGV = `DISPATCH_ARGS` followed by the command's own:
   `enqueue` (message id, data), `ack` (message id), `requeue` (message ids, none at all
-  for a mere heartbeat). Every call first refreshes the worker's heartbeat;
+  for a mere heartbeat), `qsize` (none). Every call first refreshes the worker's heartbeat;
 - `RedisBroker.broker_id`, `heartbeat_timeout`, `dead_message_ttl`,
   `_should_do_maintenance(command)` and `_max_unpack_size()`: the values of those arguments,
   as Dramatiq's own `_dispatch` gives them;
@@ -123,6 +123,12 @@ class RedisBrokerBase(RedisBroker):  # type: ignore[misc]
                 raise errors[0]
             self.client.script_load(script.script)  # Redis restarted: load it, then again
         return None  # not reached: the second attempt returns or raises
+
+
+def queue_size(broker: RedisBroker, queue_name: str) -> int:
+    """Messages Redis holds for the queue and its delay queue, this worker's unacknowledged
+    ones included (the dispatch script's `qsize`)."""
+    return int(broker.do_qsize(queue_name))
 
 
 def redis_message_id(message: Any) -> str:

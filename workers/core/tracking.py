@@ -258,7 +258,7 @@ class Runtime:
             return self._failed(kind, job, exc, Verdict(True), extra)
         except Exception as exc:
             return self._failed(kind, job, exc, classify(exc), extra)
-        pending_acks = getattr(self.dispatcher.broker, "pending_acks", None)
+        pending_acks = self.dispatcher.capabilities.pending_acks
         message = CurrentMessage.get_current_message()
         if pending_acks is not None and message is not None:
             # Written in the background; the message's ack waits for it (workers/core/acks.py).
