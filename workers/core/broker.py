@@ -22,8 +22,8 @@ from dramatiq.middleware import (
 )
 
 from config import Settings
-from workers.core.acks import PendingAcks
 from workers.core.dramatiq_internals import queue_size
+from workers.core.handoff import PendingAcks
 from workers.core.wakeup import WakeableRedisBroker
 
 # Dramatiq's own retries only cover trouble before or around our tracking (the database
@@ -41,7 +41,7 @@ def build_broker(settings: Settings) -> Broker:
         Callbacks(),
         Pipelines(),
         Retries(max_retries=INFRA_RETRIES, min_backoff=1000, max_backoff=60_000),
-        CurrentMessage(),  # which message a job came in (workers/core/acks.py)
+        CurrentMessage(),  # which message a job came in (workers/core/handoff.py)
     ]
     if url.startswith("amqp"):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
@@ -70,7 +70,7 @@ class BrokerCapabilities:
     # Enqueues wake the queue's idle consumers at once (workers/core/wakeup.py).
     wakes_consumers: bool = False
     # Where a message's acknowledgement can wait until its job's success is written, so the
-    # worker thread need not wait for the write (workers/core/acks.py). None: a message is
+    # worker thread need not wait for the write (workers/core/handoff.py). None: a message is
     # acknowledged as its job returns, so the success must be written before that.
     pending_acks: PendingAcks | None = None
     # Stops its consumers taking messages, for a worker that begins to stop (None: they go

@@ -20,9 +20,9 @@ from typing import Any
 import redis
 from dramatiq.errors import ConnectionClosed
 
-from workers.core.acks import PendingAcks
 from workers.core.batching import take_batch
 from workers.core.dramatiq_internals import RedisBrokerBase, RedisConsumer, eta_ms, redis_message_id
+from workers.core.handoff import PendingAcks
 
 log = logging.getLogger("backline.wakeup")
 # While the consumer holds all it may prefetch it polls again after this pause, as Dramatiq
@@ -183,19 +183,18 @@ class WakeableConsumer(RedisConsumer):
         return message
 
     def ack(self, message: Any) -> None:
-        """Acknowledge, or leave it to the writer if the job's success is not yet written."""
-        pending = self.broker.pending_acks.pop(message)
-        if pending is not None and pending.hold(lambda: self.broker.acker.put(self, message)):
-            return
-        super().ack(message)
+        """Acknowledge, or leave it to the writer if the job's success is not yet written
+        (workers/core/handoff.py)."""
+        if not self.broker.pending_acks.defer(
+            message, lambda: self.broker.acker.put(self, message)
+        ):
+            super().ack(message)
 
     def nack(self, message: Any) -> None:
         """Dead-letter the message; if its job's success is not yet written, once it is."""
         nack = super().nack
-        pending = self.broker.pending_acks.pop(message)
-        if pending is not None and pending.hold(lambda: nack(message)):
-            return
-        nack(message)
+        if not self.broker.pending_acks.defer(message, lambda: nack(message)):
+            nack(message)
 
     def _idle_while_draining(self) -> None:
         """The worker is stopping: take no new message, which would only wait in its memory

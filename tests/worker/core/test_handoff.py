@@ -158,7 +158,7 @@ def test_a_hand_over_cut_short_still_lets_go_of_the_message(
         # Dramatiq sends a retry of the message (whose claim finds the job running and does
         # nothing); the original is acknowledged too, once the writer has nothing before it.
         assert eventually(lambda: str(job_id) not in broker_held_jobs(committed_platform, "system"))
-        assert eventually(lambda: not worker.runtime._leases)  # let go, for the sweep to take
+        assert eventually(lambda: worker.runtime.heartbeat.held() == 0)  # for the sweep to take
     finally:
         worker.stop()
 
