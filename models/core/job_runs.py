@@ -14,6 +14,7 @@ worker (its heartbeat went stale), the first worker's late writes match no row a
 
 from __future__ import annotations
 
+import enum
 import json
 import uuid
 from collections.abc import Iterable
@@ -24,6 +25,19 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from models.core.jobs import EventType, JobStatus
+
+
+class Hold(enum.Enum):
+    """Where a running attempt stands, as its worker learns it from the job's row."""
+
+    HELD = "held"  # still this worker's, and nobody asked to cancel it
+    CANCEL_REQUESTED = "cancel requested"  # still this worker's; someone asked to cancel it
+    LOST = "lost"  # no longer this worker's (the sweep gave it to another, or it finished)
+
+    @classmethod
+    def of(cls, cancel_requested: bool) -> Hold:
+        """The hold of a job whose row this worker's lease still matches."""
+        return cls.CANCEL_REQUESTED if cancel_requested else cls.HELD
 
 
 def _json(value: Any) -> str | None:
@@ -364,8 +378,8 @@ def record_progress(
     total: int | None,
     message: str | None,
     milestone: int | None = None,
-) -> bool | None:
-    """Store progress; returns whether a cancel was requested (None: the lease is lost)."""
+) -> Hold:
+    """Store progress; returns the job's hold (whether a cancel was requested, or LOST)."""
     row = session.execute(
         text(
             """
@@ -396,11 +410,11 @@ def record_progress(
             "milestone": milestone,
         },
     ).first()
-    return None if row is None else bool(row.cancel_requested)
+    return Hold.LOST if row is None else Hold.of(row.cancel_requested)
 
 
-def cancel_requested(*, session: Session, job: ClaimedJob) -> bool | None:
-    """Whether a cancel was requested (None: this worker no longer holds the job)."""
+def cancel_requested(*, session: Session, job: ClaimedJob) -> Hold:
+    """Whether a cancel was requested, as the job's hold (LOST: no longer this worker's)."""
     row = session.execute(
         text(
             "SELECT cancel_requested_at IS NOT NULL AS c FROM jobs "
@@ -408,14 +422,14 @@ def cancel_requested(*, session: Session, job: ClaimedJob) -> bool | None:
         ),
         {"id": job.id, "lease": job.lease_id},
     ).first()
-    return None if row is None else bool(row.c)
+    return Hold.LOST if row is None else Hold.of(row.c)
 
 
-def heartbeat(*, session: Session, leases: dict[uuid.UUID, uuid.UUID]) -> dict[uuid.UUID, bool]:
+def heartbeat(*, session: Session, leases: dict[uuid.UUID, uuid.UUID]) -> dict[uuid.UUID, Hold]:
     """Refresh the heartbeat of the jobs this process holds, in one statement.
 
-    Returns {job id: cancel requested} for the jobs still held; a job missing from the answer
-    was taken away (recovered elsewhere or finished).
+    Returns {job id: HELD or CANCEL_REQUESTED} for the jobs still held; a job missing from the
+    answer was taken away (recovered elsewhere or finished): it is LOST.
     """
     if not leases:
         return {}
@@ -430,7 +444,7 @@ def heartbeat(*, session: Session, leases: dict[uuid.UUID, uuid.UUID]) -> dict[u
         ),
         {"ids": list(leases), "leases": list(leases.values())},
     ).all()
-    return {row.id: bool(row.cancel_requested) for row in rows}
+    return {row.id: Hold.of(row.cancel_requested) for row in rows}
 
 
 def save_checkpoint(*, session: Session, job: ClaimedJob, state: dict[str, Any]) -> bool:

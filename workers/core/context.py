@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from models.core import job_runs
-from models.core.job_runs import ClaimedJob
+from models.core.job_runs import ClaimedJob, Hold
 from workers.core.errors import JobCancelled, JobInterrupted, LeaseLost
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class JobContext:
             return
         self._last_write = now
         message = message.replace("\x00", "") if message else message
-        cancel = self._runtime.write(
+        hold = self._runtime.write(
             self._job.id,
             lambda session: job_runs.record_progress(
                 session=session,
@@ -114,7 +114,7 @@ class JobContext:
             ),
         )
         self._last_cancel_check = now
-        self._raise_if(cancel)
+        self._raise_if(hold)
         if not finished:  # a job about to return is let finish
             self._raise_if_interrupted()
 
@@ -124,9 +124,9 @@ class JobContext:
         Also raises JobInterrupted once the worker is shutting down and the job's grace is
         over: the job is then queued again, and resumes from its last checkpoint.
         """
-        flag = self._runtime.heartbeat_flag(self._job.id)
-        if flag is not False:
-            self._raise_if(flag)
+        hold = self._runtime.heartbeat.hold_of(self._job.id)
+        if hold is not Hold.HELD:
+            self._raise_if(hold)
         now = time.monotonic()
         if now - self._last_cancel_check >= CANCEL_CHECK_INTERVAL_S:
             self._last_cancel_check = now
@@ -199,10 +199,10 @@ class JobContext:
             return
         raise JobInterrupted("the worker is shutting down")
 
-    def _raise_if(self, cancel: bool | None) -> None:
-        if cancel is None:
+    def _raise_if(self, hold: Hold) -> None:
+        if hold is Hold.LOST:
             raise LeaseLost("this worker no longer holds the job")
-        if cancel:
+        if hold is Hold.CANCEL_REQUESTED:
             raise JobCancelled("the job was cancelled")
 
 

@@ -25,6 +25,7 @@ from models.core.errors import InvalidInput
 from models.core.jobs import Job, JobSnapshot, NewJob, create_job, create_jobs
 from models.core.jobs import redrive as redrive_job
 from models.core.quotas import consume_job_quota
+from workers.core.broker import capabilities
 from workers.core.registry import JobKind
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,10 @@ class Dispatch:
         )
 
 
-def build_message(dispatch: Dispatch, *, rabbitmq: bool) -> Message:
+def build_message(dispatch: Dispatch, *, priority: bool) -> Message:
+    """The job's message; with `priority`, for a broker whose messages carry one."""
     options: dict = {}
-    if rabbitmq:
+    if priority:
         options["broker_priority"] = dispatch.priority
     return Message(
         queue_name=dispatch.queue,
@@ -70,7 +72,7 @@ class Dispatcher:
     def __init__(self, broker: Broker, engine: Engine) -> None:
         self.broker = broker
         self.engine = engine
-        self.rabbitmq = type(broker).__name__ == "RabbitmqBroker"
+        self.capabilities = capabilities(broker)
 
     def install(self, factory: sessionmaker[Session]) -> None:
         event.listen(factory, "after_commit", self._after_commit)
@@ -85,7 +87,8 @@ class Dispatcher:
         for dispatch in dispatches:
             try:
                 self.broker.enqueue(
-                    build_message(dispatch, rabbitmq=self.rabbitmq), delay=dispatch.delay_ms
+                    build_message(dispatch, priority=self.capabilities.priority),
+                    delay=dispatch.delay_ms,
                 )
             except Exception:
                 # The job row is committed; the recovery sweep will send it.

@@ -24,6 +24,7 @@ from alembic.script import ScriptDirectory
 from dramatiq import Broker
 from sqlalchemy import text
 
+from workers.core.broker import capabilities
 from workers.core.setup import Platform
 
 log = logging.getLogger("backline.health")
@@ -69,12 +70,7 @@ def _database(platform: Platform) -> tuple[bool, str, dict[str, str | None]]:
 
 
 def _broker(broker: Broker) -> tuple[bool, str, dict[str, str | None]]:
-    client = getattr(broker, "client", None)
-    if client is not None:  # Redis
-        client.ping()
-        return True, "", {}
-    connection = broker.connection  # type: ignore[attr-defined]  # RabbitMQ: opens if needed
-    return bool(connection.is_open), "", {}
+    return capabilities(broker).ping(), "", {}
 
 
 def _redis(url: str) -> tuple[bool, str, dict[str, str | None]]:

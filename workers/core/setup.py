@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from models.core.db import make_engine, make_session_factory
-from workers.core.broker import build_broker
+from workers.core.broker import build_broker, capabilities
 from workers.core.changes import ChangeFeed
 from workers.core.enqueue import Dispatcher
 from workers.core.pauses import PausedQueues, PauseMiddleware
@@ -75,7 +75,7 @@ class HeartbeatMiddleware(Middleware):
         # Dramatiq waits for running jobs before it stops: past their grace, long ones are
         # queued again at their next check-in rather than holding the shutdown. Meanwhile
         # its consumers would go on fetching messages for threads that have stopped.
-        drain = getattr(broker, "drain", None)
+        drain = capabilities(broker).drain
         if drain is not None:
             drain()
         self.runtime.begin_shutdown()

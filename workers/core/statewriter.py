@@ -7,8 +7,8 @@ load a batch holds one change and goes out at once; under load the batches grow 
 themselves while the previous one is being written. Every change is still committed before
 its thread goes on, so the durability is the same as writing alone. A success may also be
 handed over without waiting (`succeed_soon`): what must follow it, the message's
-acknowledgement above all (workers/core/acks.py), then runs on a follow-up thread once it is
-written.
+acknowledgement above all (workers/core/handoff.py), then runs on a follow-up thread once it
+is written.
 
 The writing happens on a thread of its own, never on a worker thread: Dramatiq interrupts
 worker threads (time limits, shutdown) by raising an exception in them wherever they are,
@@ -22,6 +22,7 @@ and planned once, which is most of the cost of a small change.
 
 from __future__ import annotations
 
+import enum
 import logging
 import queue
 import threading
@@ -60,6 +61,18 @@ SESSION_SETTINGS = (
 )
 
 
+class SuccessWrite(enum.Enum):
+    """What became of a success handed to the writer."""
+
+    WRITTEN = "written"  # the job is succeeded, with its result
+    NOT_HELD = "not held"  # this worker no longer held the job: the result is dropped
+    FAILED = "failed"  # not written (the database refused it, or was out of reach)
+
+    @classmethod
+    def of(cls, held: bool) -> SuccessWrite:
+        return cls.WRITTEN if held else cls.NOT_HELD
+
+
 def _held_lock() -> threading.Lock:
     lock = threading.Lock()
     lock.acquire()
@@ -76,9 +89,9 @@ class _Request:
     answer: Any = None
     error: BaseException | None = None
     done: bool = False
-    # A success nobody waits for: called with its answer (None: the write failed) once it is
-    # written, on the follow-up thread.
-    then: Callable[[bool | None], None] | None = None
+    # A success nobody waits for: called with what became of it once it is written (or
+    # failed), on the follow-up thread.
+    then: Callable[[SuccessWrite], None] | None = None
     # Released once, when the answer is in: a bare lock is the cheapest signal there is.
     signal: threading.Lock = field(default_factory=_held_lock)
 
@@ -110,16 +123,17 @@ class StateWriter:
     def claim(self, job_id: uuid.UUID, worker_id: str) -> ClaimedJob | None:
         return self._ask(_Request("claim", job_id, worker_id=worker_id))  # type: ignore[no-any-return]
 
-    def succeed(self, job: ClaimedJob, result: Any) -> bool:
-        return self._ask(_Request("succeed", job.id, job=job, result=result))  # type: ignore[no-any-return]
+    def succeed(self, job: ClaimedJob, result: Any) -> SuccessWrite:
+        """Write a success and wait for it: WRITTEN or NOT_HELD (raises if it failed)."""
+        return SuccessWrite.of(self._ask(_Request("succeed", job.id, job=job, result=result)))
 
     def succeed_soon(
-        self, job: ClaimedJob, result: Any, then: Callable[[bool | None], None]
+        self, job: ClaimedJob, result: Any, then: Callable[[SuccessWrite], None]
     ) -> None:
         """Hand a success over without waiting for it to be written.
 
-        `then(held)` runs once it is: held is False if this worker no longer held the job, None
-        if the write failed. It runs on the writer's follow-up thread, never on the caller's.
+        `then(written)` runs once it is, or once writing it failed (FAILED). It runs on the
+        writer's follow-up thread, never on the caller's.
         """
         self._start()
         self._queue.put(_Request("succeed", job.id, job=job, result=result, then=then))
@@ -127,7 +141,7 @@ class StateWriter:
     def after_queued(self, then: Callable[[], None]) -> None:
         """Run `then` once everything queued so far is written (on the follow-up thread)."""
         self._start()
-        self._queue.put(_Request("mark", uuid.UUID(int=0), then=lambda _answer: then()))
+        self._queue.put(_Request("mark", uuid.UUID(int=0), then=lambda _written: then()))
 
     def stop(self) -> None:
         """Write what is queued and run what follows it, then stop and close the connection."""
@@ -210,7 +224,12 @@ class StateWriter:
     def _run_followups_of(requests: list[_Request]) -> None:
         for request in requests:
             try:
-                request.then(None if request.error is not None else request.answer)  # type: ignore[misc]
+                written = (
+                    SuccessWrite.FAILED
+                    if request.error is not None
+                    else SuccessWrite.of(bool(request.answer))
+                )
+                request.then(written)  # type: ignore[misc]
             except Exception:  # one failing follow-up must not stop the others
                 log.exception("a written success's follow-up failed")
 

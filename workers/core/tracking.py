@@ -4,8 +4,9 @@ For each message: claim the job (a duplicate delivery claims nothing and stops t
 kind's handler with a JobContext, then record the outcome: succeeded with its result; cancelled;
 queued again after a backoff for a transient failure with attempts left; failed (the
 dead-letter set) otherwise; or, when the worker shuts down, queued again without counting
-the attempt. A heartbeat thread keeps the jobs this process holds alive in the
-database and brings back their cancel flags in the same statement.
+the attempt. Meanwhile the job's lease is kept alive by the heartbeat
+(workers/core/heartbeat.py); a success goes to the database and the broker through the
+hand-off (workers/core/handoff.py).
 """
 
 from __future__ import annotations
@@ -15,21 +16,19 @@ import logging
 import os
 import random
 import socket
-import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from dramatiq.middleware import CurrentMessage, TimeLimitExceeded
+from dramatiq.middleware import TimeLimitExceeded
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from models.core import job_runs
-from models.core.job_runs import ClaimedJob
-from workers.core.acks import PendingAck
+from models.core.job_runs import ClaimedJob, Hold
 from workers.core.changes import ChangeFeed
 from workers.core.context import JobContext
 from workers.core.enqueue import Dispatch, Dispatcher
@@ -42,7 +41,8 @@ from workers.core.errors import (
     classify,
     describe,
 )
-from workers.core.metrics import observe_job
+from workers.core.handoff import HandOff
+from workers.core.heartbeat import Heartbeat
 from workers.core.presence import Announcer
 from workers.core.registry import JobKind
 from workers.core.statewriter import StateWriter
@@ -83,43 +83,25 @@ class Runtime:
         self.changes = changes
         self.writer = StateWriter(settings.database_url, changes)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
-        self.announcer = Announcer(
+        announcer = Announcer(
             settings.redis_url, settings.broker_namespace, settings.heartbeat_interval_s
         )
-        self._leases: dict[uuid.UUID, uuid.UUID] = {}
-        self._flags: dict[uuid.UUID, bool | None] = {}
-        # Leases of jobs whose success was handed to the writer and is not written yet: they
-        # stay held (and beating) until it is.
-        self._handing_over: set[uuid.UUID] = set()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.heartbeat = Heartbeat(sessions, announcer, settings.heartbeat_interval_s)
+        self.handoff = HandOff(self.writer, self.heartbeat, dispatcher.capabilities.pending_acks)
         # When the worker began to shut down, plus the grace: from then on, running jobs that
         # check in are queued again (None: not shutting down).
         self._interrupt_at: float | None = None
 
-    # -- heartbeats ------------------------------------------------------------------------
     def start_heartbeat(self, queues: list[str] | None = None) -> None:
         """Start beating for held jobs, and announce this worker (on `queues`) in Redis."""
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._interrupt_at = None
-        try:
-            self.announcer.start(self.worker_id, queues or [])
-        except Exception:
-            log.warning("could not announce the worker; retrying with the heartbeat", exc_info=True)
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._beat, name="job-heartbeat", daemon=True)
-            self._thread.start()
+        self.heartbeat.start(self.worker_id, queues or [])
 
     def close(self) -> None:
         """Write what is handed over, stop the heartbeat and close the database connections."""
         self.writer.stop()  # first: jobs whose success is still queued keep beating meanwhile
-        self.stop_heartbeat()
-        try:
-            self.announcer.stop()
-        except Exception:
-            log.warning("could not withdraw the worker's presence record", exc_info=True)
+        self.heartbeat.stop()
         bind = self.sessions.kw.get("bind")
         if bind is not None:
             bind.dispose()
@@ -129,8 +111,7 @@ class Runtime:
         each is queued again at its next check-in (progress, sleep, cancellation check)."""
         grace_s = self.settings.worker_shutdown_grace_s
         self._interrupt_at = time.monotonic() + grace_s
-        with self._lock:
-            running = len(self._leases)
+        running = self.heartbeat.held()
         if running:
             log.info(
                 "worker shutting down: running jobs have %g s to finish, then are queued "
@@ -144,63 +125,14 @@ class Runtime:
         at = self._interrupt_at
         return at is not None and time.monotonic() >= at
 
-    def stop_heartbeat(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def heartbeat_flag(self, job_id: uuid.UUID) -> bool | None:
-        """Latest cancel flag seen by the heartbeat (None: the job was taken away)."""
-        with self._lock:
-            return self._flags.get(job_id, False)
-
-    def heartbeat_once(self) -> None:
-        with self._lock:
-            leases = dict(self._leases)
-        if not leases:
-            return
-        with self.sessions.begin() as session:
-            alive = job_runs.heartbeat(session=session, leases=leases)
-        with self._lock:
-            for job_id, lease in leases.items():
-                # A job may have finished and a new attempt begun here meanwhile: the answer
-                # is about the lease we beat for, and says nothing about a newer one.
-                if self._leases.get(job_id) == lease:
-                    self._flags[job_id] = alive.get(job_id)
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.settings.heartbeat_interval_s):
-            try:
-                self.announcer.beat()
-            except Exception:
-                log.warning("presence heartbeat failed", exc_info=True)
-            try:
-                self.heartbeat_once()
-            except Exception:
-                log.warning("heartbeat failed", exc_info=True)
-
-    def _hold(self, job: ClaimedJob) -> None:
-        with self._lock:
-            self._leases[job.id] = job.lease_id
-            self._flags[job.id] = False
-
-    def _release(self, job: ClaimedJob) -> bool:
-        """Let go of this attempt's lease; False if it is not held (already let go, or a newer
-        attempt of the job holds its own)."""
-        with self._lock:
-            if self._leases.get(job.id) != job.lease_id:
-                return False
-            del self._leases[job.id]
-            self._flags.pop(job.id, None)
-            return True
-
     # -- running a job ---------------------------------------------------------------------
     def write(self, job_id: uuid.UUID, change: Callable[[Session], T]) -> T:
         """Apply one state change in its own transaction, then tell the waiting clients."""
         with self.sessions.begin() as session:
             outcome = change(session)
-        if outcome is not None:  # None: nothing changed (not claimed, or the lease is gone)
+        # None (or LOST, from a progress report): nothing changed (not claimed, or the lease
+        # is gone).
+        if outcome is not None and outcome is not Hold.LOST:
             self.changes.publish([job_id])
         return outcome
 
@@ -218,7 +150,7 @@ class Runtime:
                 extra={"job_id": job_id},
             )
             return
-        self._hold(job)
+        self.heartbeat.hold(job)
         extra = {
             "job_id": job_id,
             "kind": kind.name,
@@ -231,18 +163,14 @@ class Runtime:
         try:
             outcome = self._run(kind, job, extra, started)
         finally:
-            # A job handed over stays held (and beats) until its success lands. Whoever lets
-            # go of the lease counts the outcome, once.
-            handed_over = job.lease_id in self._handing_over
-            if outcome is not None and not handed_over and self._release(job):
-                observe_job(kind.name, outcome, time.perf_counter() - started)
+            self.handoff.release(kind, job, outcome, started)
 
     def _run(
         self, kind: JobKind, job: ClaimedJob, extra: dict[str, Any], started: float
     ) -> str | None:
         """Run the attempt and record it; returns its outcome (the metrics' label).
 
-        None: the success was handed to the writer, and what follows is `_succeeded`'s.
+        None: the success was handed over, and what follows is the hand-off's.
         """
         try:
             result = kind.handler(JobContext(self, job), _loaded_params(kind, job.params))
@@ -262,81 +190,14 @@ class Runtime:
             return self._failed(kind, job, exc, Verdict(True), extra)
         except Exception as exc:
             return self._failed(kind, job, exc, classify(exc), extra)
-        pending_acks = getattr(self.dispatcher.broker, "pending_acks", None)
-        message = CurrentMessage.get_current_message()
-        if pending_acks is not None and message is not None:
-            # Written in the background; the message's ack waits for it (workers/core/acks.py).
-            pending = PendingAck()
-            took_s = time.perf_counter() - started
-            queued = False
-            try:
-                self._handing_over.add(job.lease_id)
-                pending_acks.add(message, pending)
-                self.writer.succeed_soon(
-                    job,
-                    result,
-                    lambda held: self._succeeded(kind, job, extra, took_s, held, pending),
-                )
-                queued = True
-            finally:
-                if not queued:
-                    # Interrupted on the way (a time limit, say): let go of the job and the ack
-                    # once whatever the writer holds is written, the success too if it got there.
-                    self.writer.after_queued(
-                        lambda: self._let_go(kind, job, extra, took_s, pending)
-                    )
-            return None
-        held = self.writer.succeed(job, result)
-        return self._outcome(held, extra)
-
-    def _succeeded(
-        self,
-        kind: JobKind,
-        job: ClaimedJob,
-        extra: dict[str, Any],
-        took_s: float,
-        held: bool | None,
-        pending: PendingAck,
-    ) -> None:
-        """A success handed to the writer is written (held None: writing it failed)."""
-        try:
-            self._handing_over.discard(job.lease_id)
-            if self._release(job):
-                observe_job(kind.name, self._outcome(held, extra), took_s)
-        finally:
-            pending.written()
-
-    def _let_go(
-        self,
-        kind: JobKind,
-        job: ClaimedJob,
-        extra: dict[str, Any],
-        took_s: float,
-        pending: PendingAck,
-    ) -> None:
-        """After an interrupted hand-over: unless its success got written, drop the job."""
-        if job.lease_id in self._handing_over:  # the success never reached the writer
-            self._succeeded(kind, job, extra, took_s, None, pending)
-        else:
-            pending.written()
-
-    @staticmethod
-    def _outcome(held: bool | None, extra: dict[str, Any]) -> str:
-        if held:
-            log.info("job succeeded", extra=extra)
-            return "succeeded"
-        if held is None:
-            # Still running in the database, and no longer beating: the sweep runs it again.
-            log.error("could not record the job's success; it will run again", extra=extra)
-        else:
-            log.warning("job finished after it was taken over; result dropped", extra=extra)
-        return "lost"
+        return self.handoff.succeed(kind, job, result, extra, started)
 
     def _cancel_was_requested(self, job: ClaimedJob) -> bool:
         """Asked on failure, so a cancelled job is not queued for another attempt."""
         try:
             with self.sessions.begin() as session:
-                return bool(job_runs.cancel_requested(session=session, job=job))
+                hold = job_runs.cancel_requested(session=session, job=job)
+                return hold is Hold.CANCEL_REQUESTED
         except Exception:
             return False
 

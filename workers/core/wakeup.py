@@ -18,12 +18,11 @@ from collections import defaultdict
 from typing import Any
 
 import redis
-from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
-from dramatiq.common import current_millis
 from dramatiq.errors import ConnectionClosed
 
-from workers.core.acks import PendingAcks
 from workers.core.batching import take_batch
+from workers.core.dramatiq_internals import RedisBrokerBase, RedisConsumer, eta_ms, redis_message_id
+from workers.core.handoff import PendingAcks
 
 log = logging.getLogger("backline.wakeup")
 # While the consumer holds all it may prefetch it polls again after this pause, as Dramatiq
@@ -129,7 +128,7 @@ class _Acker:
             self._send(batch)
 
     def _send(self, batch: list[tuple[WakeableConsumer, Any]]) -> None:
-        acks = [(c.queue_name, m.options["redis_message_id"]) for c, m in batch]
+        acks = [(c.queue_name, redis_message_id(m)) for c, m in batch]
         try:
             # Acknowledging twice is harmless: while Redis is away, try again, as Dramatiq
             # does with its own acks (for a while, and not once the worker is stopping).
@@ -149,10 +148,10 @@ class _Acker:
             log.warning("could not acknowledge finished jobs' messages", exc_info=True)
         finally:
             for consumer, message in batch:
-                consumer.queued_message_ids.discard(message.message_id)
+                consumer.free_place(message)
 
 
-class WakeableConsumer(_RedisConsumer):  # type: ignore[misc]
+class WakeableConsumer(RedisConsumer):
     """Dramatiq's Redis consumer, waiting for a nudge rather than sleeping when idle."""
 
     def __init__(
@@ -168,14 +167,14 @@ class WakeableConsumer(_RedisConsumer):  # type: ignore[misc]
         self._last_beat = 0.0
 
     def __next__(self) -> Any:
-        if self.broker.draining.is_set() and not self.message_cache:
+        if self.broker.draining.is_set() and not self.holds_fetched():
             return self._idle_while_draining()
-        busy = self.outstanding_message_count >= self.prefetch
+        busy = self.prefetch_full()
         message = super().__next__()
-        eta = message.options.get("eta") if message is not None else None
-        if isinstance(eta, int | float):  # Dramatiq itself resets any other eta
-            heapq.heappush(self._etas, int(eta))
-        if message is None and not self.message_cache:
+        eta = eta_ms(message) if message is not None else None
+        if eta is not None:
+            heapq.heappush(self._etas, eta)
+        if message is None and not self.holds_fetched():
             if busy:
                 time.sleep(BUSY_PAUSE_S)
             else:
@@ -184,18 +183,18 @@ class WakeableConsumer(_RedisConsumer):  # type: ignore[misc]
         return message
 
     def ack(self, message: Any) -> None:
-        """Acknowledge, or leave it to the writer if the job's success is not yet written."""
-        pending = self.broker.pending_acks.pop(message)
-        if pending is not None and pending.hold(lambda: self.broker.acker.put(self, message)):
-            return
-        super().ack(message)
+        """Acknowledge, or leave it to the writer if the job's success is not yet written
+        (workers/core/handoff.py)."""
+        if not self.broker.pending_acks.defer(
+            message, lambda: self.broker.acker.put(self, message)
+        ):
+            super().ack(message)
 
     def nack(self, message: Any) -> None:
         """Dead-letter the message; if its job's success is not yet written, once it is."""
-        pending = self.broker.pending_acks.pop(message)
-        if pending is not None and pending.hold(lambda: _RedisConsumer.nack(self, message)):
-            return
-        super().nack(message)
+        nack = super().nack
+        if not self.broker.pending_acks.defer(message, lambda: nack(message)):
+            nack(message)
 
     def _idle_while_draining(self) -> None:
         """The worker is stopping: take no new message, which would only wait in its memory
@@ -224,8 +223,10 @@ class WakeableConsumer(_RedisConsumer):  # type: ignore[misc]
         return min(self.idle_s, (self._etas[0] - now_ms) / 1000 + DUE_MARGIN_S)
 
 
-class WakeableRedisBroker(RedisBroker):  # type: ignore[misc]
+class WakeableRedisBroker(RedisBrokerBase):
     """Dramatiq's Redis broker whose enqueues wake the consumers of their queue."""
+
+    consumer_type = WakeableConsumer
 
     def __init__(self, *args: Any, namespace: str = "dramatiq", **kwargs: Any) -> None:
         super().__init__(*args, namespace=namespace, **kwargs)
@@ -236,11 +237,7 @@ class WakeableRedisBroker(RedisBroker):  # type: ignore[misc]
         # Set when the worker begins to stop: its consumers fetch no more messages.
         self.draining = threading.Event()
 
-    @property
-    def consumer_class(self) -> type[WakeableConsumer]:
-        return WakeableConsumer
-
-    def do_enqueue(self, queue_name: str, redis_message_id: str, encoded: bytes) -> None:
+    def store_message(self, queue_name: str, redis_message_id: str, encoded: bytes) -> None:
         """Dramatiq's enqueue (called by its `enqueue`, after the middleware), and the nudge
         that wakes the queue's idle consumers, in one round trip.
 
@@ -248,8 +245,11 @@ class WakeableRedisBroker(RedisBroker):  # type: ignore[misc]
         `queue_name` is the delay queue's for a delayed message: its consumers are the ones to
         wake (they move it to its queue when it falls due).
         """
-        args = self._dispatch_args("enqueue", queue_name, redis_message_id, encoded)
-        self._run_dispatch([args], then=("publish", self.waker.channel(queue_name), b"1"))
+        args = self.dispatch_args("enqueue", queue_name, redis_message_id, encoded)
+        nudged = self.run_dispatch([args], then=("publish", self.waker.channel(queue_name), b"1"))
+        if isinstance(nudged, Exception):
+            # Only a wake-up lost (pub/sub refused, say): the consumers' poll finds it.
+            log.debug("wake-up nudge not sent: %s", nudged)
 
     def drain(self) -> None:
         """The worker is stopping: from now on its consumers take no new messages."""
@@ -257,7 +257,7 @@ class WakeableRedisBroker(RedisBroker):  # type: ignore[misc]
 
     def beat(self, queue_name: str) -> None:
         """Refresh this worker's heartbeat in Redis, and nothing else (a requeue of nothing)."""
-        self._run_dispatch([self._dispatch_args("requeue", queue_name)])
+        self.run_dispatch([self.dispatch_args("requeue", queue_name)])
 
     def ack_all(self, messages: list[tuple[str, str]]) -> None:
         """Acknowledge (queue, Redis message id) pairs in one round trip.
@@ -266,45 +266,7 @@ class WakeableRedisBroker(RedisBroker):  # type: ignore[misc]
         dispatch script for each, in one pipeline.
         """
         if messages:
-            self._run_dispatch([self._dispatch_args("ack", q, m) for q, m in messages])
-
-    def _dispatch_args(self, command: str, queue_name: str, *args: Any) -> list[Any]:
-        """The arguments Dramatiq's `_dispatch` gives its dispatch script (private to it:
-        tests/worker/core/test_acks.py and test_wakeup.py would fail if they changed)."""
-        return [
-            command,
-            current_millis(),
-            queue_name,
-            self.broker_id,
-            self.heartbeat_timeout,
-            self.dead_message_ttl,
-            self._should_do_maintenance(command),
-            self._max_unpack_size(),
-            *args,
-        ]
-
-    def _run_dispatch(self, calls: list[list[Any]], then: tuple[Any, ...] | None = None) -> None:
-        """Run Dramatiq's dispatch script once per call, then the command `then`, in one
-        pipeline (one round trip)."""
-        script = self.scripts["dispatch"]
-        for attempt in range(2):
-            # EVALSHA by hand: a registered script run in a pipeline asks SCRIPT EXISTS
-            # first, which is a second round trip every time.
-            pipe = self.client.pipeline(transaction=False)
-            for args in calls:
-                pipe.evalsha(script.sha, 1, self.namespace, *args)
-            if then is not None:
-                pipe.execute_command(*then)
-            replies = pipe.execute(raise_on_error=False)
-            if then is not None and isinstance(replies[-1], Exception):
-                # Only a wake-up lost (pub/sub refused, say): the consumers' poll finds it.
-                log.debug("wake-up nudge not sent: %s", replies[-1])
-            errors = [r for r in replies[: len(calls)] if isinstance(r, Exception)]
-            if not errors:
-                return
-            if attempt or not isinstance(errors[0], redis.exceptions.NoScriptError):
-                raise errors[0]
-            self.client.script_load(script.script)  # Redis restarted: load it, then again
+            self.run_dispatch([self.dispatch_args("ack", q, m) for q, m in messages])
 
     def close(self) -> None:
         self.acker.stop()

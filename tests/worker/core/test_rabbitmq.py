@@ -16,7 +16,7 @@ from models.core import ops
 from models.core.jobs import JobStatus
 from tests import kinds, servers
 from tests.worker.conftest import events, load, submit_job, wait_for
-from workers.core.broker import queue_depth
+from workers.core.broker import capabilities, queue_depth
 from workers.core.setup import Platform, connect, start_worker_platform
 
 
@@ -99,3 +99,16 @@ def test_a_paused_queue_holds_its_jobs_on_rabbitmq_and_runs_them_once_after_resu
 
     assert done.status == JobStatus.SUCCEEDED
     assert kinds.CALLS[str(job_id)] == [1]  # ran once: nothing lost, nothing doubled
+
+
+def test_the_rabbitmq_broker_carries_priorities_and_counts_its_queues(
+    rabbit_platform: Platform,
+) -> None:
+    can = capabilities(rabbit_platform.broker)
+
+    assert can.ping() is True
+    assert can.queue_depth("system") == 0
+    assert can.priority
+    # Acknowledged as its job returns, so the success is written first; no wake-ups, and
+    # nothing to drain: the consumers stop with the worker.
+    assert (can.wakes_consumers, can.pending_acks, can.drain) == (False, None, None)

@@ -22,7 +22,7 @@ from models.core.jobs import JobStatus
 from tests.tcp import TcpServer
 from tests.worker.conftest import events, load, submit_job
 from workers.core.setup import Platform, start_worker_platform
-from workers.core.statewriter import StateWriter
+from workers.core.statewriter import StateWriter, SuccessWrite
 
 
 def test_concurrent_claims_of_one_job_have_exactly_one_winner(
@@ -84,7 +84,7 @@ def test_a_batch_of_successes_keeps_each_jobs_result_and_drops_a_lost_lease(
     finally:
         runtime.close()
 
-    assert held == [False] + [True] * 19
+    assert held == [SuccessWrite.NOT_HELD] + [SuccessWrite.WRITTEN] * 19
     assert load(committed_platform, ids[0]).status == JobStatus.RUNNING
     for job_id in ids[1:]:
         job = load(committed_platform, job_id)
@@ -153,7 +153,7 @@ def test_a_bad_change_in_a_batch_fails_alone_and_the_writer_survives_a_lost_conn
             late = pool.submit(runtime.writer.succeed, bad, {"x": "\x00"})  # jsonb refuses NUL
             done = pool.submit(runtime.writer.succeed, first, {"ok": True})
             claimed = list(claims)
-            assert done.result() is True
+            assert done.result() is SuccessWrite.WRITTEN
             try:
                 late.result()
                 late_failed = False
@@ -332,13 +332,13 @@ def test_successes_handed_over_without_waiting_report_their_fate_once_written(
 ) -> None:
     _, runtime = start_worker_platform(settings)
     ids = [submit_job(committed_platform, owner, "system.noop") for _ in range(3)]
-    answers: dict[str, bool | None] = {}
+    answers: dict[str, SuccessWrite] = {}
     caller = threading.current_thread()
     threads: set[threading.Thread] = set()
 
-    def then(name: str) -> Callable[[bool | None], None]:
-        def record(held: bool | None) -> None:
-            answers[name] = held
+    def then(name: str) -> Callable[[SuccessWrite], None]:
+        def record(written: SuccessWrite) -> None:
+            answers[name] = written
             threads.add(threading.current_thread())
 
         return record
@@ -354,7 +354,11 @@ def test_successes_handed_over_without_waiting_report_their_fate_once_written(
     finally:
         runtime.close()  # writes what is queued and runs what follows, then returns
 
-    assert answers == {"ok": True, "lost lease": False, "refused": None}
+    assert answers == {
+        "ok": SuccessWrite.WRITTEN,
+        "lost lease": SuccessWrite.NOT_HELD,
+        "refused": SuccessWrite.FAILED,
+    }
     assert caller not in threads
     assert load(committed_platform, ids[0]).result == {"n": 1}
     assert load(committed_platform, ids[1]).status == JobStatus.RUNNING

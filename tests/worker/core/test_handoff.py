@@ -82,10 +82,10 @@ def test_an_ack_waits_for_the_success_then_goes_out_by_itself(
     consumer.ack(message)  # Dramatiq acknowledges as the job returns; the write is pending
 
     assert held(broker) == 1
-    assert consumer.outstanding_message_count == 1  # its prefetch place stays taken
+    assert consumer.outstanding() == 1  # its prefetch place stays taken
     pending.written()
     assert eventually(lambda: held(broker) == 0)
-    assert eventually(lambda: consumer.outstanding_message_count == 0)
+    assert eventually(lambda: consumer.outstanding() == 0)
 
 
 def test_a_dead_lettering_waits_for_the_success_too(broker: WakeableRedisBroker) -> None:
@@ -158,7 +158,7 @@ def test_a_hand_over_cut_short_still_lets_go_of_the_message(
         # Dramatiq sends a retry of the message (whose claim finds the job running and does
         # nothing); the original is acknowledged too, once the writer has nothing before it.
         assert eventually(lambda: str(job_id) not in broker_held_jobs(committed_platform, "system"))
-        assert eventually(lambda: not worker.runtime._leases)  # let go, for the sweep to take
+        assert eventually(lambda: worker.runtime.heartbeat.held() == 0)  # for the sweep to take
     finally:
         worker.stop()
 

@@ -1,0 +1,144 @@
+"""Every private part of Dramatiq's Redis broker that Backline relies on, in one place.
+
+workers/core/wakeup.py wakes idle consumers, sends many acknowledgements per round trip and
+stops a stopping worker's fetches by reaching past Dramatiq's public API. Those reaches are
+all here, under names of our own: nothing else touches a private Dramatiq name. pyproject.toml
+pins Dramatiq to the versions tested (`TESTED_VERSIONS`), and
+tests/worker/core/test_dramatiq_internals.py fails, naming what changed, as soon as the
+installed Dramatiq no longer has what this relies on:
+
+- `dramatiq.brokers.redis._RedisConsumer`, the consumer extended here: its `message_cache`
+  (messages fetched, not yet handed out), `queued_message_ids` (handed out, not yet
+  acknowledged: its `ack` and `nack` discard from it), `outstanding_message_count` (the two
+  together) and `prefetch`;
+- `RedisBroker.consumer_class`, the class `consume` builds (from broker, queue name,
+  prefetch and timeout), and `RedisBroker.do_enqueue(queue_name, redis_message_id, encoded)`,
+  what `enqueue` calls once the middleware has run (`do_<command>` calls the dispatch
+  script's command);
+- `RedisBroker.scripts["dispatch"]`, the registered dispatch script (its `sha` and `script`),
+  called with KEYS = [namespace] and ARGV = `DISPATCH_ARGS` followed by the command's own:
+  `enqueue` (message id, data), `ack` (message id), `requeue` (message ids, none at all
+  for a mere heartbeat), `qsize` (none). Every call first refreshes the worker's heartbeat;
+- `RedisBroker.broker_id`, `heartbeat_timeout`, `dead_message_ttl`,
+  `_should_do_maintenance(command)` and `_max_unpack_size()`: the values of those arguments,
+  as Dramatiq's own `_dispatch` gives them;
+- the message options `RedisBroker.enqueue` sets: `redis_message_id` (the message's id in
+  Redis, one per enqueue) and, for a delayed message, `eta` (epoch milliseconds).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import redis
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq.common import current_millis
+
+# The Dramatiq versions whose private parts this module was checked against; pyproject.toml
+# pins the same range.
+TESTED_VERSIONS = ">=2.2,<2.3"
+# The dispatch script's leading arguments, in order (dispatch.lua reads them as ARGV[1..8]).
+DISPATCH_ARGS = (
+    "command",
+    "timestamp",
+    "queue_name",
+    "worker_id",
+    "heartbeat_timeout",
+    "dead_message_ttl",
+    "do_maintenance",
+    "max_unpack_size",
+)
+
+
+class RedisConsumer(_RedisConsumer):  # type: ignore[misc]
+    """Dramatiq's Redis consumer, the parts of its state read here given names."""
+
+    def holds_fetched(self) -> bool:
+        """Whether messages fetched from Redis wait to be handed out."""
+        return bool(self.message_cache)
+
+    def prefetch_full(self) -> bool:
+        """Whether it holds all it may prefetch (handed out and unacknowledged, or fetched)."""
+        return bool(self.outstanding_message_count >= self.prefetch)
+
+    def outstanding(self) -> int:
+        """Messages fetched or handed out and not acknowledged yet."""
+        return int(self.outstanding_message_count)
+
+    def free_place(self, message: Any) -> None:
+        """Give back the prefetch place of a message acknowledged apart from `ack`, as
+        Dramatiq's own `ack` does once it has sent the acknowledgement."""
+        self.queued_message_ids.discard(message.message_id)
+
+
+class RedisBrokerBase(RedisBroker):  # type: ignore[misc]
+    """Dramatiq's Redis broker, with its dispatch script callable from here."""
+
+    consumer_type: ClassVar[type[RedisConsumer]] = RedisConsumer
+
+    @property
+    def consumer_class(self) -> type[RedisConsumer]:
+        return self.consumer_type
+
+    def do_enqueue(self, queue_name: str, redis_message_id: str, encoded: bytes) -> None:
+        # Dramatiq's `enqueue` calls this once its middleware has run.
+        self.store_message(queue_name, redis_message_id, encoded)
+
+    def store_message(self, queue_name: str, redis_message_id: str, encoded: bytes) -> None:
+        """Put a message on `queue_name` (a delay queue's name for a delayed message)."""
+        self.run_dispatch([self.dispatch_args("enqueue", queue_name, redis_message_id, encoded)])
+
+    def dispatch_args(self, command: str, queue_name: str, *args: Any) -> list[Any]:
+        """The arguments Dramatiq's `_dispatch` gives its dispatch script for `command`."""
+        return [
+            command,
+            current_millis(),
+            queue_name,
+            self.broker_id,
+            self.heartbeat_timeout,
+            self.dead_message_ttl,
+            self._should_do_maintenance(command),
+            self._max_unpack_size(),
+            *args,
+        ]
+
+    def run_dispatch(self, calls: list[list[Any]], then: tuple[Any, ...] | None = None) -> Any:
+        """Run the dispatch script once per call, then the command `then`, in one pipeline
+        (one round trip). Raises the first call's error; returns `then`'s reply (an
+        exception if it failed), None without one."""
+        script = self.scripts["dispatch"]
+        for attempt in range(2):
+            # EVALSHA by hand: a registered script run in a pipeline asks SCRIPT EXISTS
+            # first, which is a second round trip every time.
+            pipe = self.client.pipeline(transaction=False)
+            for args in calls:
+                pipe.evalsha(script.sha, 1, self.namespace, *args)
+            if then is not None:
+                pipe.execute_command(*then)
+            replies = pipe.execute(raise_on_error=False)
+            errors = [r for r in replies[: len(calls)] if isinstance(r, Exception)]
+            if not errors:
+                return replies[-1] if then is not None else None
+            if attempt or not isinstance(errors[0], redis.exceptions.NoScriptError):
+                raise errors[0]
+            self.client.script_load(script.script)  # Redis restarted: load it, then again
+        return None  # not reached: the second attempt returns or raises
+
+
+def queue_size(broker: RedisBroker, queue_name: str) -> int:
+    """Messages Redis holds for the queue and its delay queue, this worker's unacknowledged
+    ones included (the dispatch script's `qsize`)."""
+    return int(broker.do_qsize(queue_name))
+
+
+def redis_message_id(message: Any) -> str:
+    """The id under which Redis holds this delivery of the message."""
+    return str(message.options["redis_message_id"])
+
+
+def eta_ms(message: Any) -> int | None:
+    """When a delayed message falls due (epoch ms); None for any other message."""
+    eta = message.options.get("eta")
+    if isinstance(eta, int | float):  # Dramatiq itself resets any other eta
+        return int(eta)
+    return None
