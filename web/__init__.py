@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             api.register_blueprint(blueprint)
         if hasattr(domain, "init_app"):
             domain.init_app(app)
+    auth.check_sign_in(app)
     limits.init_app(app, settings)  # after the blueprints: it applies their views' limits
     app.before_request(auth.authenticate_first)  # after the limiter's check: 429 comes first
     dashboard.init_app(app)

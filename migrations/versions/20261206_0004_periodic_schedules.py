@@ -5,6 +5,7 @@ created for; claiming a slot is an UPDATE that only moves it forward, which is w
 slot run once however many schedulers run. A periodic job belongs to no user nor
 organisation: jobs.owner_id and jobs.org_id become nullable, and a check allows that for
 internal jobs only. Existing rows all have both, so the check holds on them.
+ALTER COLUMN ... DROP NOT NULL changes the catalogue only (no rewrite).
 
 Revision ID: 0004
 Revises: 0003
@@ -50,12 +51,16 @@ def upgrade() -> None:
     )
     op.alter_column("jobs", "owner_id", existing_type=sa.UUID(), nullable=True)
     op.alter_column("jobs", "org_id", existing_type=sa.UUID(), nullable=True)
+    # Added NOT VALID, then validated: the scan of existing rows then takes a lock that lets
+    # reads and writes of jobs go on, rather than one that holds them for the whole scan.
     op.create_check_constraint(
         op.f("ck_jobs_owner"),
         "jobs",
         "(owner_id IS NOT NULL AND org_id IS NOT NULL) "
         "OR (owner_id IS NULL AND org_id IS NULL AND internal)",
+        postgresql_not_valid=True,
     )
+    op.execute("ALTER TABLE jobs VALIDATE CONSTRAINT ck_jobs_owner")
 
 
 def downgrade() -> None:

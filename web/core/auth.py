@@ -55,6 +55,12 @@ def install_sign_in(app: Flask, sign_in: SignIn) -> None:
     app.extensions[_SIGN_IN] = sign_in
 
 
+def check_sign_in(app: Flask) -> None:
+    """Refuse to build an app in which no domain says who a token belongs to."""
+    if _SIGN_IN not in app.extensions:
+        raise RuntimeError("no sign-in installed: the accounts domain must be in web.DOMAINS")
+
+
 def _bearer_token() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

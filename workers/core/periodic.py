@@ -18,15 +18,16 @@ slot once.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cronsim import CronSim, CronSimError
 from marshmallow import Schema, fields
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from models.core import schedules
 from models.core.base import utcnow
@@ -35,6 +36,8 @@ from workers.core.enqueue import Dispatch, Dispatcher, validate_params
 from workers.core.registry import Handler, get_kind, job_kind, load_kinds
 
 log = logging.getLogger("backline.periodic")
+MAX_BACKOFF_S = 60.0
+CRON_FIELDS = 5  # minute hour day-of-month month day-of-week
 
 
 class SlotParams(Schema):
@@ -57,6 +60,12 @@ class Schedule:
         if self.every_s is not None and self.every_s < 1:
             raise ValueError(f"periodic job {self.name!r}: every_s must be at least 1")
         if self.cron is not None:
+            if len(self.cron.split()) != CRON_FIELDS:
+                # cronsim would read a sixth field as seconds; slots here are whole minutes.
+                raise ValueError(
+                    f"periodic job {self.name!r}: cron {self.cron!r} needs five fields "
+                    "(minute hour day-of-month month day-of-week)"
+                )
             try:
                 CronSim(self.cron, datetime(2000, 1, 1, tzinfo=UTC))
             except CronSimError as exc:
@@ -151,11 +160,41 @@ def states(*, session: Session, now: datetime | None = None) -> list[ScheduleSta
     return out
 
 
-def enqueue_due(*, sessions: Any, dispatcher: Dispatcher, now: datetime | None = None) -> list[str]:
+@dataclass
+class Backoff:
+    """Schedules whose last submission failed, held back for a while (one scheduler's memory):
+    a slot that cannot be stored is tried again after 1, 2, 4… s, at most a minute apart,
+    rather than every tick."""
+
+    failures: dict[str, int] = field(default_factory=dict)
+    until: dict[str, float] = field(default_factory=dict)
+
+    def ready(self, name: str) -> bool:
+        return time.monotonic() >= self.until.get(name, 0.0)
+
+    def failed(self, name: str) -> float:
+        """Count a failure; how long `name` is now held back (seconds)."""
+        self.failures[name] = self.failures.get(name, 0) + 1
+        delay = min(MAX_BACKOFF_S, 2.0 ** (self.failures[name] - 1))
+        self.until[name] = time.monotonic() + delay
+        return delay
+
+    def succeeded(self, name: str) -> None:
+        self.failures.pop(name, None)
+        self.until.pop(name, None)
+
+
+def enqueue_due(
+    *,
+    sessions: sessionmaker[Session],
+    dispatcher: Dispatcher,
+    now: datetime | None = None,
+    backoff: Backoff | None = None,
+) -> list[str]:
     """Submit the job of every schedule whose latest slot has not run; the names submitted.
 
-    One transaction per schedule, so a failing one (its kind's params, say) holds no other
-    back; a slot whose transaction failed is claimed again at the next call.
+    One transaction per schedule, so a failing one holds no other back; a slot whose
+    transaction failed is claimed again later (at once, or after `backoff`'s delay).
     """
     now = now or utcnow()
     with sessions.begin() as session:
@@ -167,13 +206,24 @@ def enqueue_due(*, sessions: Any, dispatcher: Dispatcher, now: datetime | None =
         slot = schedule.latest_slot(now)
         if name in known and known[name] >= slot:
             continue  # run already: the common case costs no write
+        if backoff is not None and not backoff.ready(name):
+            continue
         try:
             with sessions.begin() as session:
                 if _claim(session, name, slot, first=name not in known):
                     _submit(session, dispatcher, name, slot)
                     submitted.append(name)
         except Exception:
-            log.exception("periodic job not submitted; trying again", extra={"kind": name})
+            delay = backoff.failed(name) if backoff is not None else 0.0
+            log.warning(
+                "periodic job not submitted; trying again in %g s",
+                delay,
+                extra={"kind": name, "slot": slot.isoformat()},
+                exc_info=True,
+            )
+        else:
+            if backoff is not None:
+                backoff.succeeded(name)
     return submitted
 
 

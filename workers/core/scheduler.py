@@ -16,7 +16,7 @@ import time
 
 from config import Settings, load_settings
 from config.logging import configure_logging
-from workers.core.periodic import enqueue_due
+from workers.core.periodic import Backoff, enqueue_due
 from workers.core.recovery import sweep
 from workers.core.setup import Platform, connect
 
@@ -24,12 +24,12 @@ log = logging.getLogger("backline.scheduler")
 PERIODIC_TICK_S = 1.0
 
 
-def submit_periodic(platform: Platform) -> None:
-    """Submit the periodic jobs that are due (errors are logged; the next tick tries again)."""
+def submit_periodic(platform: Platform, backoff: Backoff) -> None:
+    """Submit the periodic jobs that are due (errors are logged; a later tick tries again)."""
     try:
-        enqueue_due(sessions=platform.sessions, dispatcher=platform.dispatcher)
+        enqueue_due(sessions=platform.sessions, dispatcher=platform.dispatcher, backoff=backoff)
     except Exception:
-        log.exception("periodic jobs not submitted; trying again next tick")
+        log.warning("periodic jobs not submitted; trying again next tick", exc_info=True)
 
 
 def run(settings: Settings, stop: threading.Event) -> None:
@@ -39,8 +39,9 @@ def run(settings: Settings, stop: threading.Event) -> None:
     # period: while it was away, the workers' heartbeats could not land either.
     reachable_since = time.monotonic()
     next_sweep = time.monotonic()
+    backoff = Backoff()
     while not stop.is_set():
-        submit_periodic(platform)
+        submit_periodic(platform, backoff)
         if time.monotonic() >= next_sweep:
             settled = time.monotonic() - reachable_since >= settings.heartbeat_stale_s
             try:

@@ -45,7 +45,8 @@ def test_a_cron_slot_includes_the_moment_itself_and_not_the_next_one() -> None:
         (60, "* * * * *", "give every_s or cron"),
         (0, None, "at least 1"),
         (None, "61 * * * *", "bad cron"),
-        (None, "every day", "bad cron"),
+        (None, "every day", "needs five fields"),
+        (None, "*/10 * * * * *", "needs five fields"),  # a seconds field: slots are minutes
     ],
 )
 def test_a_schedule_that_cannot_be_read_is_refused_when_declared(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -9,14 +10,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from psycopg.errors import CheckViolation
 from sqlalchemy import select
 
 from config import Settings
-from models.core.jobs import Job, JobStatus
+from models.core.jobs import Job, JobStatus, NewJob, create_job
 from tests.worker.conftest import RunningWorker, wait_for
 from workers.core import periodic, registry
 from workers.core.context import JobContext
-from workers.core.periodic import enqueue_due
+from workers.core.periodic import Backoff, enqueue_due
 from workers.core.setup import Platform, connect
 
 T0 = datetime(2026, 12, 6, 12, 0, 30, tzinfo=UTC)
@@ -125,3 +127,40 @@ def test_a_slots_job_runs_on_a_worker_as_a_platform_job_operators_see(
     state = states["test.minutely"]
     assert (state.every, state.last_slot_at, state.last_job_id) == ("every 60 s", slot, job_id)
     assert state.next_slot_at == T0.replace(second=0) + timedelta(minutes=1)
+
+
+def test_a_schedule_that_cannot_be_submitted_holds_no_other_back_and_is_retried_later(
+    committed_platform: Platform,
+    declare: Callable[..., None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    declare("test.fine", every_s=60)
+    periodic.periodic("test.broken", every_s=60, queue="q" * 101)(_tick)  # too long to store
+    p = committed_platform
+    backoff = Backoff()
+
+    def due(now: datetime) -> list[str]:
+        return enqueue_due(sessions=p.sessions, dispatcher=p.dispatcher, now=now, backoff=backoff)
+
+    due(T0)  # both first seen
+    with caplog.at_level(logging.WARNING, logger="backline.periodic"):
+        first = due(T0 + timedelta(minutes=1))
+        again = due(T0 + timedelta(minutes=1))
+    failures = [r for r in caplog.records if r.message.startswith("periodic job not submitted")]
+
+    assert first == ["test.fine"] and again == []
+    assert [r.kind for r in failures] == ["test.broken"]  # held back, not retried every tick
+    assert not backoff.ready("test.broken") and backoff.ready("test.fine")
+    assert slots_of(p, "test.broken") == {}
+
+
+def test_a_job_without_owner_or_organisation_must_be_the_platforms_own(
+    committed_platform: Platform,
+) -> None:
+    users_job = NewJob(kind="test.tick", queue="test", params={}, max_attempts=1)
+
+    with (
+        committed_platform.sessions() as session,
+        pytest.raises(CheckViolation, match="ck_jobs_owner"),
+    ):
+        create_job(session=session, owner_id=None, org_id=None, new=users_job)
