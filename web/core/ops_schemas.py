@@ -222,7 +222,11 @@ class ScheduleRead(Schema):
     queue = fields.String()
     every = fields.String(metadata={"description": "every N s, or a cron expression in UTC."})
     last_slot_at = fields.DateTime(
-        allow_none=True, metadata={"description": "The last slot a job was made for."}
+        allow_none=True,
+        metadata={
+            "description": "The latest slot dealt with: its job is last_job_id (none for the "
+            "slot a new schedule was first seen in, which runs nothing)."
+        },
     )
     last_job_id = fields.UUID(allow_none=True)
     last_job_status = fields.Enum(JobStatus, by_value=True, allow_none=True)
