@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from models.core.jobs import JobStatus
 from models.core.ops import MAX_REDRIVE_BATCH
-from web.core.jobs import EventRead, Progress
+from web.core.job_schemas import EventRead, Progress
 
 MAX_WINDOW_S = 24 * 3600
 

@@ -48,7 +48,7 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
     ("module", "bad_import", "contract"),
     [
         (
-            "models/core/jobs.py",
+            "models/core/jobs/reads.py",
             "import web.core.auth",
             "Dependencies point one way: web -> workers -> models -> config BROKEN",
         ),
