@@ -224,12 +224,10 @@ class Settings:
                 f"BACKLINE_ENV must be one of {', '.join(ENVIRONMENTS)}, got {self.env!r}"
             )
         if self.is_production:
-            if self.jwt_secret == DEV_JWT_SECRET:
-                raise ConfigError("JWT_SECRET must be set in production (the default is public)")
-            if len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
-                raise ConfigError(
-                    f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes in production"
-                )
+            _check_production_secret("JWT_SECRET", self.jwt_secret)
+            # The previous key verifies tokens as fully as the current one: the same bar.
+            if self.jwt_previous_secret:
+                _check_production_secret("JWT_PREVIOUS_SECRET", self.jwt_previous_secret)
             if not self.cookie_secure:
                 raise ConfigError("COOKIE_SECURE=false is for development over plain http only")
         if self.cookie_samesite not in SAMESITE_VALUES:
@@ -253,6 +251,16 @@ class Settings:
             raise ConfigError("RATE_LIMIT_STORAGE_URL must be a redis:// or unix:// URL")
         for name in RATE_LIMIT_SETTINGS:
             _check_rate_limit(name.upper(), getattr(self, name))
+
+
+def _check_production_secret(variable: str, value: str) -> None:
+    if value == DEV_JWT_SECRET:
+        raise ConfigError(
+            f"{variable} must be set to a secret of your own in production "
+            "(the development default is public)"
+        )
+    if len(value.encode()) < MIN_JWT_SECRET_BYTES:
+        raise ConfigError(f"{variable} must be at least {MIN_JWT_SECRET_BYTES} bytes in production")
 
 
 def _check_rate_limit(variable: str, value: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config import ConfigError, load_settings
+from config.settings import DEV_JWT_SECRET
 from web.core.limits import storage_uri
 
 
@@ -22,6 +23,26 @@ def test_production_refuses_the_default_or_a_short_jwt_secret() -> None:
         load_settings({"BACKLINE_ENV": "production", "JWT_SECRET": "short"})
     ok = load_settings({"BACKLINE_ENV": "production", "JWT_SECRET": "s" * 32})
     assert ok.is_production
+
+
+@pytest.mark.parametrize(
+    ("previous", "refusal"),
+    [
+        (DEV_JWT_SECRET, "JWT_PREVIOUS_SECRET must be set to a secret of your own"),
+        ("short", "JWT_PREVIOUS_SECRET must be at least 32 bytes"),
+    ],
+)
+def test_production_refuses_the_default_or_a_short_previous_jwt_secret(
+    previous: str, refusal: str
+) -> None:
+    env = {"BACKLINE_ENV": "production", "JWT_SECRET": "s" * 32}
+
+    with pytest.raises(ConfigError, match=refusal):
+        load_settings({**env, "JWT_PREVIOUS_SECRET": previous})
+    assert load_settings({**env, "JWT_PREVIOUS_SECRET": "p" * 32}).jwt_previous_secret == "p" * 32
+    assert load_settings(env).jwt_previous_secret == ""  # unset: no rotation under way
+    # Development keeps working with anything: the bar is for production.
+    assert load_settings({"JWT_PREVIOUS_SECRET": previous}).jwt_previous_secret == previous
 
 
 @pytest.mark.parametrize(
