@@ -2,6 +2,13 @@
 
 Structured fields are passed through `extra=` (for example `job_id`, `request_id`) and appear
 as key=value pairs in text mode and as JSON keys in JSON mode.
+
+A log line is one record, whatever a client sends. Much of what is logged comes from outside
+(a request's path, an e-mail address, a job's error), and a line break in it would let the
+sender write a record of their own, a terminal escape or a bidi override would let it hide or
+reorder what a reader sees. The text format writes every character that is not printable as an
+escape (`\\n`, `\\x1b`, `\\u202e`) and indents a traceback under its record (`  | `); the
+JSON format gets the same from json.dumps, which escapes all of them.
 """
 
 from __future__ import annotations
@@ -40,16 +47,48 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_CONTINUATION = "  | "
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every character that is not printable written as its escape: line breaks,
+    the other C0 and C1 controls, format characters (bidi overrides, zero widths) and lone
+    surrogates. Printable text, from any script, is left as it is."""
+    if text.isprintable():  # the usual case, checked in C
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    return _ESCAPES.get(char) or char.encode("unicode_escape", "backslashreplace").decode()
+
+
 class TextFormatter(logging.Formatter):
-    """`time level logger: message key=value ...`, for people."""
+    """`time level logger: message key=value ...`, for people: one line per record, with any
+    traceback on indented lines below it."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
-        return f"{line} {extras}" if extras else line
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record, self.datefmt)
+        line = escape_controls(self.formatMessage(record))
+        extras = " ".join(
+            f"{escape_controls(str(k))}={escape_controls(str(v))}"
+            for k, v in _extras(record).items()
+        )
+        if extras:
+            line = f"{line} {extras}"
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        for block in (record.exc_text, record.stack_info and self.formatStack(record.stack_info)):
+            if block:
+                line += "".join(
+                    f"\n{_CONTINUATION}{escape_controls(part)}" for part in block.splitlines()
+                )
+        return line
 
 
 HANDLER_NAME = "backline"
