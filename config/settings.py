@@ -193,7 +193,7 @@ class Settings:
     rate_limit_email_change_confirmation: str = "3/day"  # per new address
     rate_limit_address_taken_notice: str = "1/day"  # per address that has an account
     rate_limit_account_mail: str = "20/hour"  # per IP, on each of reset and resend (429)
-    rate_limit_per_user: str = "600/minute"  # every authenticated call, per user
+    rate_limit_per_user: str = "600/minute"  # per live session's user (other tokens: per IP)
     # How many reverse proxies in front of the API append to X-Forwarded-For. 0: the header is
     # ignored (anyone could forge it), so per-IP limits and the audit see the socket's peer.
     trusted_proxy_count: int = 0

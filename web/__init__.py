@@ -87,6 +87,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             domain.init_app(app)
     auth.check_sign_in(app)
     limits.init_app(app, settings)  # after the blueprints: it applies their views' limits
-    app.before_request(auth.authenticate_first)  # after the limiter's check: 429 comes first
+    # After the limiter's check, so 429 comes first; the limiter has authenticated a request
+    # carrying a token already (per-user counts need a live session), and this reuses that.
+    app.before_request(auth.authenticate_first)
     dashboard.init_app(app)
     return app

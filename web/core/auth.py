@@ -13,6 +13,7 @@ which organisation they act in are the accounts domain's to say: it installs a `
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import uuid
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from typing import Any, Protocol, TypeVar
 from flask import Flask, current_app, g, request
 
 from models.core.access import Viewer
-from models.core.errors import AuthenticationFailed, NotFound, PermissionDenied
+from models.core.errors import AuthenticationFailed, BacklineError, NotFound, PermissionDenied
 from web.core import cookies
 from web.core.context import platform
 from web.core.tokens import decode_access_token
@@ -82,6 +83,19 @@ def _requested_org() -> uuid.UUID | None:
 
 
 def _authenticate() -> None:
+    """Authenticate the request once: a refusal is kept and raised again if asked again."""
+    if "auth_refusal" in g:
+        raise g.auth_refusal
+    if "user" in g:
+        return
+    try:
+        _sign_in_caller()
+    except BacklineError as refusal:
+        g.auth_refusal = refusal
+        raise
+
+
+def _sign_in_caller() -> None:
     """Check the token, find its user and their organisation (the one X-Organization-ID names,
     of which the caller must be a member, or else the first they joined).
 
@@ -109,8 +123,7 @@ def auth_required(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if "user" not in g:
-            _authenticate()
+        _authenticate()
         return view(*args, **kwargs)
 
     setattr(wrapper, AUTH_MARK, getattr(view, AUTH_MARK, "user"))
@@ -151,6 +164,21 @@ def authenticate_first() -> None:
     _authenticate()
     if needed == "admin":
         _require_admin()
+
+
+def live_session_user() -> uuid.UUID | None:
+    """The user whose live session the request's access token belongs to, or None: no token,
+    a bad or expired one, one whose session has ended, or a cookie without its CSRF token.
+
+    For the per-user rate limit, which runs before the view: it authenticates the request as
+    `authenticate_first` would, once, so only the holder of a live session can spend its
+    user's limit. A caller who is signed in but names an organisation they are not in is still
+    that user.
+    """
+    with contextlib.suppress(BacklineError):
+        _authenticate()
+    viewer: Viewer | None = g.get("viewer")
+    return viewer.user_id if viewer is not None else None
 
 
 def current_viewer() -> Viewer:

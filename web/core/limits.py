@@ -12,9 +12,13 @@ figures, so operators can change them without a release):
         def post(self, body): ...
 
 `init_app` applies them when the app is built, so every app (and every test) has its own
-limiter and key prefix. On top, every call with a valid access token counts against its user
-(RATE_LIMIT_PER_USER, across all endpoints), whether it came in the Authorization header or
-in the browser's access cookie. Answers carry the IETF draft headers
+limiter and key prefix. On top, every call carrying an access token counts against
+RATE_LIMIT_PER_USER, across all endpoints, whether the token came in the Authorization header
+or in the browser's access cookie: against its user only once the token is found to be of a
+live session (web/core/auth.py authenticates the request here, once, and the view reuses the
+answer), and otherwise against the client's IP. So a logged-out or forged token cannot keep
+its user at 429, and holding a dead token buys no more than holding a live one. Answers carry
+the IETF draft headers
 RateLimit-Limit / -Remaining / -Reset (seconds) / -Policy; a 429 carries Retry-After and the
 one error shape.
 
@@ -30,7 +34,6 @@ that matters most against password guessing (models/accounts/logins.py) lives in
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
@@ -47,9 +50,9 @@ from config.settings import RATE_LIMIT_SETTINGS
 from models.core.addresses import normalise_email
 from models.core.base import digest
 from models.core.errors import BacklineError
+from web.core.auth import live_session_user
 from web.core.cookies import access_token_from_request
 from web.core.errors import error_response
-from web.core.tokens import decode_access_token
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("backline.web")
@@ -143,9 +146,9 @@ class RateLimits:
     def __init__(self, app: Flask, settings: Settings) -> None:
         self.settings = settings
         self.limiter = Limiter(
-            self._by_user,
+            self._by_caller,
             application_limits=[settings.rate_limit_per_user],
-            application_limits_exempt_when=lambda: self._user_id() is None,
+            application_limits_exempt_when=lambda: self._caller() is None,
             storage_uri=storage_uri(settings.effective_rate_limit_storage_url),
             storage_options={"socket_connect_timeout": 1, "socket_timeout": 1},
             # Exact: "10/hour" means any 60 minutes, with no burst at a window's edge.
@@ -156,23 +159,26 @@ class RateLimits:
             in_memory_fallback_enabled=True,
             enabled=settings.rate_limits_enabled,
         )
-        self._per: dict[Callable[[], str], str] = {self._by_user: "user"}
+        self._per: dict[Callable[[], str], str] = {}
         self.limiter.init_app(app)
         app.extensions[EXTENSION] = self
         app.after_request(self._headers)
         app.register_error_handler(RateLimitExceeded, self._too_many)
 
-    def _user_id(self) -> str | None:
-        """The user of the request's access token, if it has a valid one (no database)."""
-        if "limits_user_id" not in g:
-            g.limits_user_id = None
-            token = _access_token()
-            # An invalid token counts against no one: the view answers 401 without a query.
-            if token:
-                with contextlib.suppress(BacklineError):
-                    claims = decode_access_token(self.settings, token)
-                    g.limits_user_id = str(claims.user_id)
-        return g.limits_user_id  # type: ignore[no-any-return]
+    def _caller(self) -> str | None:
+        """Whom the per-user limit counts the request against: "user:<id>" for a live
+        session's token, "ip:<address>" for any other token, None without one (the view
+        answers 401 without a query, or is public and limited per IP where that matters)."""
+        if "limits_caller" not in g:
+            g.limits_caller = None
+            if _access_token():
+                try:
+                    user_id = live_session_user()
+                except Exception:  # noqa: BLE001 - the database failed: the view will say so
+                    log.warning("per-user limit not counted: authentication failed", exc_info=True)
+                else:
+                    g.limits_caller = f"user:{user_id}" if user_id else by_ip()
+        return g.limits_caller  # type: ignore[no-any-return]
 
     def allows_mail_to(self, setting: str, address: str) -> bool:
         """Count one mail to `address` against the cap in `setting`; False once it is spent."""
@@ -189,8 +195,8 @@ class RateLimits:
             log.warning("mail cap not counted: the limiter's storage failed", exc_info=True)
             return True
 
-    def _by_user(self) -> str:
-        return f"user:{self._user_id()}"
+    def _by_caller(self) -> str:
+        return self._caller() or by_ip()
 
     def apply(self, app: Flask) -> None:
         """Wrap every view whose methods carry rules; run once, after blueprints are in."""
@@ -238,7 +244,7 @@ class RateLimits:
             retry_after = max(1, _seconds_to_reset(current)) if current else 1
         except Exception:  # noqa: BLE001 - the storage failed after saying no: still say no
             retry_after = int(error.limit.limit.get_expiry())
-        per = self._per.get(error.limit.key_func, "client")
+        per = self._per.get(error.limit.key_func) or self._by_caller().partition(":")[0]
         return error_response(
             429,
             "rate_limited",

@@ -16,9 +16,10 @@ from werkzeug.test import TestResponse
 
 from config import Settings
 from tests.api.conftest import Caller, mails_to
-from tests.conftest import make_user
+from tests.conftest import access_token, make_user
 from web import create_app
 from web.core import errors, limits
+from web.core.tokens import issue_access_token
 from workers.core.setup import Platform
 
 PASSWORD = "correct horse battery"
@@ -31,6 +32,10 @@ def register(client: FlaskClient, ip: str = "203.0.113.7", **headers: str) -> Te
         environ_base={"REMOTE_ADDR": ip},
         headers=headers,
     )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def assert_rate_limited(response: TestResponse, limit: str, per: str) -> None:
@@ -99,6 +104,48 @@ def test_every_authenticated_call_counts_against_its_user(
     assert answers[-1].headers["RateLimit-Remaining"] == "0"
     assert_rate_limited(refused, "3 per 1 minute", "user")
     assert client.get("/api/v1/auth/me", headers=bob.headers).status_code == 200
+
+
+@pytest.mark.parametrize("dead", ["logged out", "forged"])
+def test_a_token_without_a_live_session_cannot_keep_its_user_at_429(
+    tx_platform: Platform, session: Session, alice: Caller, dead: str
+) -> None:
+    settings = tx_platform.settings.replace(rate_limit_per_user="5/minute")
+    client = create_app(settings, platform=tx_platform).test_client()
+    if dead == "logged out":
+        token = access_token(tx_platform, session, alice.user)
+        logout = client.post("/api/v1/auth/logout", json={}, headers=bearer(token))
+        assert logout.status_code == 204  # still live then: it counts, once, against alice
+    else:  # what anyone can sign with the public development secret
+        token = issue_access_token(settings, alice.user.id, uuid.uuid4())
+        client.get("/api/v1/auth/me", headers=alice.headers)  # to count the same as above
+
+    hammering = [client.get("/api/v1/jobs", headers=bearer(token)) for _ in range(12)]
+    live = [client.get("/api/v1/auth/me", headers=alice.headers) for _ in range(4)]
+    refused = client.get("/api/v1/jobs", headers=alice.headers)
+
+    assert [a.status_code for a in hammering] == [401] * 5 + [429] * 7
+    assert_rate_limited(hammering[-1], "5 per 1 minute", "ip")  # the holder's own address
+    assert [a.status_code for a in live] == [200] * 4
+    assert [a.headers["RateLimit-Remaining"] for a in live] == ["3", "2", "1", "0"]
+    assert_rate_limited(refused, "5 per 1 minute", "user")  # alice's own calls still count
+
+
+def test_a_cookie_request_without_its_csrf_token_does_not_count_against_the_user(
+    tx_platform: Platform, alice: Caller
+) -> None:
+    settings = tx_platform.settings.replace(rate_limit_per_user="3/minute")
+    client = create_app(settings, platform=tx_platform).test_client()
+    body = {"email": alice.user.email, "password": PASSWORD, "use_cookies": True}
+    assert client.post("/api/v1/auth/login", json=body).status_code == 200
+
+    # What another site can make alice's browser send: her cookie, not her CSRF token.
+    forged = [client.post("/api/v1/jobs", json={"kind": "test.echo"}) for _ in range(5)]
+    own = [client.get("/api/v1/auth/me", headers=alice.headers) for _ in range(3)]
+
+    assert [a.status_code for a in forged] == [403] * 3 + [429] * 2
+    assert_rate_limited(forged[-1], "3 per 1 minute", "ip")
+    assert [a.status_code for a in own] == [200] * 3
 
 
 def test_forwarded_for_is_ignored_unless_a_proxy_is_trusted(tx_platform: Platform) -> None:
