@@ -15,7 +15,19 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Settings, load_settings
 from config.logging import configure_logging
 from config.settings import DEV_JWT_SECRET
-from web.core import auth, cors, dashboard, errors, health, jobs, limits, metrics, ops, requestlog
+from web.core import (
+    api_docs,
+    auth,
+    cors,
+    dashboard,
+    errors,
+    health,
+    jobs,
+    limits,
+    metrics,
+    ops,
+    requestlog,
+)
 from web.core.context import EXTENSION, close_db
 from web.core.fields import EmailAddress
 from workers.core.setup import Platform, connect
@@ -51,9 +63,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api",
-        OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        OPENAPI_JSON_PATH="openapi.json",  # /api/docs shows it (web/core/api_docs.py)
     )
     app.json = errors.JsonProvider(app)
     app.extensions[EXTENSION] = platform or connect(settings)
@@ -91,4 +101,5 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     # carrying a token already (per-user counts need a live session), and this reuses that.
     app.before_request(auth.authenticate_first)
     dashboard.init_app(app)
+    api_docs.init_app(app)
     return app
