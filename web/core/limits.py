@@ -18,9 +18,8 @@ or in the browser's access cookie: against its user only once the token is found
 live session (web/core/auth.py authenticates the request here, once, and the view reuses the
 answer), and otherwise against the client's IP. So a logged-out or forged token cannot keep
 its user at 429, and holding a dead token buys no more than holding a live one. Answers carry
-the IETF draft headers
-RateLimit-Limit / -Remaining / -Reset (seconds) / -Policy; a 429 carries Retry-After and the
-one error shape.
+the IETF draft headers RateLimit-Limit / -Remaining / -Reset (seconds) / -Policy; a 429
+carries Retry-After and the one error shape.
 
 Caps on the mails sent to one address (`allows_mail_to`) are checked by the views that mail,
 not by decorators: past a cap the view still answers its usual 202 and sends nothing, so
