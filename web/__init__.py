@@ -15,7 +15,19 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Settings, load_settings
 from config.logging import configure_logging
 from config.settings import DEV_JWT_SECRET
-from web.core import auth, cors, dashboard, errors, health, jobs, limits, metrics, ops, requestlog
+from web.core import (
+    auth,
+    cors,
+    dashboard,
+    errors,
+    health,
+    job_batches,
+    jobs,
+    limits,
+    metrics,
+    ops,
+    requestlog,
+)
 from web.core.context import EXTENSION, close_db
 from web.core.fields import EmailAddress
 from workers.core.setup import Platform, connect
@@ -77,7 +89,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     )
     api.register_field(EmailAddress, "string", "email")
     cors.init_app(app, settings)
-    for blueprint in (jobs.blp, health.blp, ops.blp):
+    for blueprint in (jobs.blp, job_batches.blp, health.blp, ops.blp):
         api.register_blueprint(blueprint)
     for name in DOMAINS:
         domain = importlib.import_module(name)
