@@ -220,10 +220,12 @@ def test_a_key_used_before_for_another_request_is_a_409_naming_the_item(
 def test_keys_are_the_submitters_and_never_answer_another_organizations_job(
     client: FlaskClient, alice: Caller, bob: Caller, session: Session
 ) -> None:
+    own_org = org_of(session, alice.user.id)
     other_org = create_organization(session=session, name="Side project", owner_id=alice.user.id)
     session.commit()
     body = {"items": [pages(1, idempotency_key="k")]}
-    mine = client.post(BATCH, json=body, headers=alice.headers)
+    # Both organisations named: made in one test transaction, neither is visibly her first.
+    mine = client.post(BATCH, json=body, headers=in_org(alice, own_org))
     before = count_jobs(session)
 
     elsewhere = client.post(BATCH, json=body, headers=in_org(alice, other_org.id))
