@@ -163,8 +163,7 @@ def tracked(env: dict[str, str], n: int, log: Path, round_no: int = 0) -> tuple[
                 dispatcher=platform.dispatcher,
                 owner_id=owner,
                 org_id=org_id,
-                kind=kind,
-                params=[{}] * min(500, n - first),
+                submissions=[enqueue.Submission.checked(kind, {})] * min(500, n - first),
             )
             session.commit()
     submit_rate = n / (time.perf_counter() - start)

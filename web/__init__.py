@@ -22,6 +22,7 @@ from web.core import (
     dashboard,
     errors,
     health,
+    job_batches,
     jobs,
     limits,
     metrics,
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     )
     api.register_field(EmailAddress, "string", "email")
     cors.init_app(app, settings)
-    for blueprint in (jobs.blp, health.blp, ops.blp):
+    for blueprint in (jobs.blp, job_batches.blp, health.blp, ops.blp):
         api.register_blueprint(blueprint)
     for name in DOMAINS:
         domain = importlib.import_module(name)

@@ -121,6 +121,16 @@ class Prepared:
         finds the connection gone (a server restart mid-request), the session's connection is
         invalidated, so closing the session does not try to roll it back.
         """
+        rows = self._run(session, params, row, many=False)
+        return rows[0] if rows else None
+
+    def fetchall(self, session: Session, params: dict[str, Any], row: Callable[..., T]) -> list[T]:
+        """Every row, each made by `row(*values)`; otherwise as `fetchone`."""
+        return self._run(session, params, row, many=True)
+
+    def _run(
+        self, session: Session, params: dict[str, Any], row: Callable[..., T], *, many: bool
+    ) -> list[T]:
         if session.autoflush:
             session.flush()
         connection = session.connection()
@@ -128,7 +138,10 @@ class Prepared:
         try:
             with driver.cursor(row_factory=args_row(row)) as cursor:
                 cursor.execute(self.sql, {**self.constants, **params}, prepare=True)
-                return cursor.fetchone()
+                if many:
+                    return cursor.fetchall()
+                first = cursor.fetchone()
+                return [] if first is None else [first]
         except psycopg.Error as exc:
             if driver.closed or driver.broken:
                 connection.invalidate(exc)

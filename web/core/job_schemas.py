@@ -1,7 +1,9 @@
-"""The jobs API's schemas: what a submission, a job, a page of jobs and an event look like."""
+"""The jobs API's schemas: what a submission (one, or a batch), a job, a page of jobs and an
+event look like."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -116,3 +118,72 @@ class KindRead(Schema):
     admin_only = fields.Boolean()
     counts_toward_quota = fields.Boolean()
     requires_verified_email = fields.Boolean()
+
+
+# -- POST /api/v1/jobs/batch -----------------------------------------------------------------
+MAX_BATCH_ITEMS = 500
+
+
+class JobBatchItem(JobCreate):
+    idempotency_key = fields.String(
+        validate=validate.Regexp(
+            r"^[\x21-\x7e]{1,200}$", error="must be 1 to 200 printable ASCII characters"
+        ),
+        metadata={
+            "description": "What the Idempotency-Key header is to POST /api/v1/jobs: a repeat "
+            "answers the job the first request with it made."
+        },
+    )
+
+
+@dataclass(frozen=True)
+class ItemErrors:
+    """A batch item that does not fit JobBatchItem: its errors, by field."""
+
+    messages: dict[str, Any]
+
+
+class BatchItems(fields.List):
+    """A batch's items, each loaded on its own: one that does not fit is kept as its
+    ItemErrors, so that the view can answer every item's problems at once, these and those
+    its kind's schema finds, under details.items."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.make_error("invalid")
+        self._validate(value)  # the count first: no one makes us load a million items
+        items: list[Any] = []
+        for item in value:
+            try:
+                items.append(self.inner.deserialize(item, **kwargs))
+            except ValidationError as error:
+                messages = error.messages
+                items.append(
+                    ItemErrors(messages if isinstance(messages, dict) else {"_schema": messages})
+                )
+        return items
+
+
+class JobBatchCreate(Schema):
+    items = BatchItems(
+        fields.Nested(JobBatchItem),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_BATCH_ITEMS),
+        metadata={"description": "The jobs, each as POST /api/v1/jobs takes one."},
+    )
+
+
+class JobBatchRead(Schema):
+    items = fields.List(
+        fields.Nested(JobRead),
+        required=True,
+        metadata={"description": "The jobs, in the order of the request's items."},
+    )
+    replayed = fields.List(
+        fields.Integer(),
+        required=True,
+        metadata={
+            "description": "The positions (from 0) of the items answered with the job an "
+            "earlier request made with their idempotency_key."
+        },
+    )

@@ -6,10 +6,10 @@ What a broker can do beyond Dramatiq's `Broker` interface is said once, here, by
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from dramatiq import Broker
+from dramatiq import Broker, Message
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import (
     AgeLimit,
@@ -78,6 +78,11 @@ class BrokerCapabilities:
     drain: Callable[[], None] | None = None
     # Messages carry their job's priority (RabbitMQ's queues, declared with max_priority).
     priority: bool = False
+    # Enqueues many (message, delay ms) pairs in one round trip, as `enqueue` would each;
+    # for each, None once the broker holds it, else why not. None: one `enqueue` at a time.
+    enqueue_many: (
+        Callable[[Sequence[tuple[Message, int | None]]], list[Exception | None]] | None
+    ) = None
 
 
 def capabilities(broker: Broker) -> BrokerCapabilities:
@@ -90,6 +95,7 @@ def capabilities(broker: Broker) -> BrokerCapabilities:
             wakes_consumers=True,
             pending_acks=broker.pending_acks,
             drain=broker.drain,
+            enqueue_many=broker.enqueue_many,
         )
     if isinstance(broker, RedisBroker):
         return BrokerCapabilities(

@@ -1,11 +1,11 @@
 """Every private part of Dramatiq's Redis broker that Backline relies on, in one place.
 
-workers/core/wakeup.py wakes idle consumers, sends many acknowledgements per round trip and
-stops a stopping worker's fetches by reaching past Dramatiq's public API. Those reaches are
-all here, under names of our own: nothing else touches a private Dramatiq name. pyproject.toml
-pins Dramatiq to the versions tested (`TESTED_VERSIONS`), and
-tests/worker/core/test_dramatiq_internals.py fails, naming what changed, as soon as the
-installed Dramatiq no longer has what this relies on:
+workers/core/wakeup.py wakes idle consumers, sends many acknowledgements (and
+workers/core/enqueue.py many messages) per round trip and stops a stopping worker's fetches
+by reaching past Dramatiq's public API. Those reaches are all here, under names of our own:
+nothing else touches a private Dramatiq name. pyproject.toml pins Dramatiq to the versions
+tested (`TESTED_VERSIONS`), and tests/worker/core/test_dramatiq_internals.py fails, naming
+what changed, as soon as the installed Dramatiq no longer has what this relies on:
 
 - `dramatiq.brokers.redis._RedisConsumer`, the consumer extended here: its `message_cache`
   (messages fetched, not yet handed out), `queued_message_ids` (handed out, not yet
@@ -23,16 +23,21 @@ installed Dramatiq no longer has what this relies on:
   `_should_do_maintenance(command)` and `_max_unpack_size()`: the values of those arguments,
   as Dramatiq's own `_dispatch` gives them;
 - the message options `RedisBroker.enqueue` sets: `redis_message_id` (the message's id in
-  Redis, one per enqueue) and, for a delayed message, `eta` (epoch milliseconds).
+  Redis, one per enqueue) and, for a delayed message, `eta` (epoch milliseconds), the message
+  moved to the delay queue (`dramatiq.common.dq_name`). `enqueue_many` prepares each message
+  as `enqueue` does (`as_enqueued`), to send many in one round trip.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
+from uuid import uuid4
 
 import redis
+from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
-from dramatiq.common import current_millis
+from dramatiq.common import current_millis, dq_name
 
 # The Dramatiq versions whose private parts this module was checked against; pyproject.toml
 # pins the same range.
@@ -86,7 +91,7 @@ class RedisBrokerBase(RedisBroker):  # type: ignore[misc]
 
     def store_message(self, queue_name: str, redis_message_id: str, encoded: bytes) -> None:
         """Put a message on `queue_name` (a delay queue's name for a delayed message)."""
-        self.run_dispatch([self.dispatch_args("enqueue", queue_name, redis_message_id, encoded)])
+        raise_first(self.store_messages([(queue_name, redis_message_id, encoded)]))
 
     def dispatch_args(self, command: str, queue_name: str, *args: Any) -> list[Any]:
         """The arguments Dramatiq's `_dispatch` gives its dispatch script for `command`."""
@@ -102,27 +107,90 @@ class RedisBrokerBase(RedisBroker):  # type: ignore[misc]
             *args,
         ]
 
-    def run_dispatch(self, calls: list[list[Any]], then: tuple[Any, ...] | None = None) -> Any:
-        """Run the dispatch script once per call, then the command `then`, in one pipeline
-        (one round trip). Raises the first call's error; returns `then`'s reply (an
-        exception if it failed), None without one."""
-        script = self.scripts["dispatch"]
-        for attempt in range(2):
-            # EVALSHA by hand: a registered script run in a pipeline asks SCRIPT EXISTS
-            # first, which is a second round trip every time.
-            pipe = self.client.pipeline(transaction=False)
-            for args in calls:
-                pipe.evalsha(script.sha, 1, self.namespace, *args)
-            if then is not None:
-                pipe.execute_command(*then)
-            replies = pipe.execute(raise_on_error=False)
-            errors = [r for r in replies[: len(calls)] if isinstance(r, Exception)]
-            if not errors:
-                return replies[-1] if then is not None else None
-            if attempt or not isinstance(errors[0], redis.exceptions.NoScriptError):
-                raise errors[0]
-            self.client.script_load(script.script)  # Redis restarted: load it, then again
-        return None  # not reached: the second attempt returns or raises
+    def enqueue_many(
+        self, messages: Sequence[tuple[Message, int | None]]
+    ) -> list[Exception | None]:
+        """Enqueue (message, delay in ms or None) pairs as `enqueue` would one by one, with the
+        same options and middleware hooks, but in one round trip. Returns, for each, None
+        once Redis holds it, else why not."""
+        outcomes: list[Exception | None] = []
+        ready: list[tuple[int, Message, int | None]] = []
+        for message, delay in messages:
+            message = as_enqueued(message, delay)
+            try:
+                self.emit_before("enqueue", message, delay)
+            except Exception as exc:  # noqa: BLE001 - a middleware refused it: that one only
+                outcomes.append(exc)
+                continue
+            outcomes.append(None)
+            ready.append((len(outcomes) - 1, message, delay))
+        stored = self.store_messages(
+            [(m.queue_name, redis_message_id(m), m.encode()) for _, m, _ in ready]
+        )
+        for (index, message, delay), error in zip(ready, stored, strict=True):
+            outcomes[index] = error
+            if error is None:
+                self.emit_after("enqueue", message, delay)
+        return outcomes
+
+    def store_messages(self, messages: list[tuple[str, str, bytes]]) -> list[Exception | None]:
+        """Put (queue name, Redis message id, data) messages on their queues in one round trip;
+        None for each stored, else its error."""
+        calls = [self.dispatch_args("enqueue", *message) for message in messages]
+        return [error_of(reply) for reply in self.run_dispatch(calls)[: len(calls)]]
+
+    def run_dispatch(
+        self, calls: list[list[Any]], then: Sequence[tuple[Any, ...]] = ()
+    ) -> list[Any]:
+        """Run the dispatch script once per call, then the commands `then`, in one pipeline
+        (one round trip). Returns the replies, the calls' then `then`'s, each failure as its
+        exception. Calls refused for want of the script (Redis restarted) run again, with
+        `then`, once it is loaded."""
+        replies = self._pipeline(calls, then)
+        missing = [
+            i for i, reply in enumerate(replies[: len(calls)])
+            if isinstance(reply, redis.exceptions.NoScriptError)
+        ]  # fmt: skip
+        if missing:
+            self.client.script_load(self.scripts["dispatch"].script)
+            again = self._pipeline([calls[i] for i in missing], then)
+            for i, reply in zip(missing, again, strict=False):
+                replies[i] = reply
+            replies[len(calls) :] = again[len(missing) :]
+        return replies
+
+    def _pipeline(self, calls: list[list[Any]], then: Sequence[tuple[Any, ...]]) -> list[Any]:
+        # EVALSHA by hand: a registered script run in a pipeline asks SCRIPT EXISTS first,
+        # which is a second round trip every time.
+        pipe = self.client.pipeline(transaction=False)
+        for args in calls:
+            pipe.evalsha(self.scripts["dispatch"].sha, 1, self.namespace, *args)
+        for command in then:
+            pipe.execute_command(*command)
+        return list(pipe.execute(raise_on_error=False))
+
+
+def as_enqueued(message: Message, delay: int | None) -> Message:
+    """The message as `RedisBroker.enqueue` stores it: with an id of its own in Redis and, when
+    delayed, on the queue's delay queue with the `eta` it falls due at (epoch ms)."""
+    message = message.copy(options={"redis_message_id": str(uuid4())})
+    if delay is None:
+        return message
+    return message.copy(
+        queue_name=dq_name(message.queue_name), options={"eta": current_millis() + delay}
+    )
+
+
+def error_of(reply: Any) -> Exception | None:
+    """A pipeline's reply as an outcome: the exception, or None for any other reply."""
+    return reply if isinstance(reply, Exception) else None
+
+
+def raise_first(replies: Sequence[Any]) -> None:
+    """Raise the first failure among a pipeline's replies."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
 
 
 def queue_size(broker: RedisBroker, queue_name: str) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +31,8 @@ from workers.core.registry import JobKind
 
 log = logging.getLogger(__name__)
 _PENDING = "backline.pending_messages"
+# Messages sent per round trip to the broker (a batch's, or a recovery sweep's).
+MAX_SEND_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -82,24 +85,36 @@ class Dispatcher:
         session.info.setdefault(_PENDING, []).append(dispatch)
 
     def send(self, dispatches: list[Dispatch]) -> list[uuid.UUID]:
-        """Send now; returns the ids of the jobs the broker accepted (failures are logged)."""
+        """Send now, in one round trip per MAX_SEND_BATCH where the broker can; returns the
+        ids of the jobs the broker accepted (failures are logged)."""
+        enqueue_many = self.capabilities.enqueue_many
+        if enqueue_many is None:
+            return [d.job_id for d in dispatches if self._send_one(d)]
         sent = []
-        for dispatch in dispatches:
+        for first in range(0, len(dispatches), MAX_SEND_BATCH):
+            chunk = dispatches[first : first + MAX_SEND_BATCH]
+            messages = [(self._message(d), d.delay_ms) for d in chunk]
             try:
-                self.broker.enqueue(
-                    build_message(dispatch, priority=self.capabilities.priority),
-                    delay=dispatch.delay_ms,
-                )
-            except Exception:
-                # The job row is committed; the recovery sweep will send it.
-                log.warning(
-                    "enqueue failed; the recovery sweep will send the job later",
-                    extra={"job_id": str(dispatch.job_id)},
-                    exc_info=True,
-                )
-            else:
-                sent.append(dispatch.job_id)
+                outcomes = enqueue_many(messages)
+            except Exception as exc:  # noqa: BLE001 - logged per job below, as one refusal
+                outcomes = [exc] * len(chunk)
+            for dispatch, error in zip(chunk, outcomes, strict=True):
+                if error is None:
+                    sent.append(dispatch.job_id)
+                else:
+                    _log_unsent(dispatch, error)
         return sent
+
+    def _send_one(self, dispatch: Dispatch) -> bool:
+        try:
+            self.broker.enqueue(self._message(dispatch), delay=dispatch.delay_ms)
+        except Exception as exc:  # noqa: BLE001 - the job row is committed; the sweep sends it
+            _log_unsent(dispatch, exc)
+            return False
+        return True
+
+    def _message(self, dispatch: Dispatch) -> Message:
+        return build_message(dispatch, priority=self.capabilities.priority)
 
     def _after_commit(self, session: Session) -> None:
         if session.get_nested_transaction() is not None:
@@ -120,6 +135,15 @@ class Dispatcher:
     def _after_rollback(self, session: Session, previous_transaction: SessionTransaction) -> None:
         if previous_transaction.parent is None:
             session.info.pop(_PENDING, None)
+
+
+def _log_unsent(dispatch: Dispatch, error: BaseException) -> None:
+    # The job row is committed; the recovery sweep will send it.
+    log.warning(
+        "enqueue failed; the recovery sweep will send the job later",
+        extra={"job_id": str(dispatch.job_id)},
+        exc_info=error,
+    )
 
 
 def delay_ms_until(when: datetime | None) -> int | None:
@@ -179,33 +203,72 @@ def submit(
     return job, created
 
 
+@dataclass(frozen=True)
+class Submission:
+    """A job to submit: its kind, its params (checked, in their stored form) and its options.
+
+    Made by `checked`, so that its params have passed the kind's schema.
+    """
+
+    kind: JobKind
+    params: dict
+    priority: int = 0
+    run_at: datetime | None = None
+    idempotency_key: str | None = None
+
+    @classmethod
+    def checked(
+        cls,
+        kind: JobKind,
+        params: dict,
+        *,
+        priority: int = 0,
+        run_at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Submission:
+        """The submission, if `params` fit the kind's schema (InvalidInput if not)."""
+        return cls(kind, validate_params(kind, params), priority, run_at, idempotency_key)
+
+
 def submit_many(
     *,
     session: Session,
     dispatcher: Dispatcher,
     owner_id: uuid.UUID,
     org_id: uuid.UUID,
-    kind: JobKind,
-    params: list[dict],
+    submissions: Sequence[Submission],
     request_id: str | None = None,
-) -> list[Job]:
-    """Store many jobs of one kind at once (no idempotency keys); sent after the commit."""
+) -> list[tuple[JobSnapshot, bool]]:
+    """Store many jobs in the caller's transaction, in one statement, and send them once it
+    commits, in one round trip to the broker.
+
+    Returns (job, created) for each, in order; as with `submit`, an idempotency key the owner
+    already used answers the job it made (created False), and one used for something else is
+    a Conflict (details.items names the items). Keys must differ within one call. The new
+    jobs that count are charged to the organisation's daily quota at once: past it, the
+    whole call is refused (QuotaExceeded) and the caller's rollback leaves nothing behind.
+    """
     news = [
         NewJob(
-            kind=kind.name,
-            queue=kind.queue,
-            params=validate_params(kind, p),
-            max_attempts=kind.max_attempts,
+            kind=s.kind.name,
+            queue=s.kind.queue,
+            params=s.params,
+            max_attempts=s.kind.max_attempts,
+            priority=s.priority,
+            run_at=s.run_at,
+            idempotency_key=s.idempotency_key,
             request_id=request_id,
         )
-        for p in params
+        for s in submissions
     ]
-    jobs = create_jobs(session=session, owner_id=owner_id, org_id=org_id, news=news)
-    if kind.counts_toward_quota:
-        consume_job_quota(session=session, org_id=org_id, count=len(jobs))
-    for job in jobs:
-        dispatcher.send_after_commit(session, Dispatch.of(job))
-    return jobs
+    results = create_jobs(session=session, owner_id=owner_id, org_id=org_id, news=news)
+    created = [(job, s) for (job, new), s in zip(results, submissions, strict=True) if new]
+    counted = sum(1 for _, s in created if s.kind.counts_toward_quota)
+    if counted:
+        consume_job_quota(session=session, org_id=org_id, count=counted)
+    for job, s in created:
+        dispatcher.send_after_commit(session, Dispatch.of(job, delay_ms=delay_ms_until(s.run_at)))
+    return results
 
 
 def redrive(*, session: Session, dispatcher: Dispatcher, job: Job) -> Job:

@@ -21,7 +21,14 @@ import redis
 from dramatiq.errors import ConnectionClosed
 
 from workers.core.batching import take_batch
-from workers.core.dramatiq_internals import RedisBrokerBase, RedisConsumer, eta_ms, redis_message_id
+from workers.core.dramatiq_internals import (
+    RedisBrokerBase,
+    RedisConsumer,
+    error_of,
+    eta_ms,
+    raise_first,
+    redis_message_id,
+)
 from workers.core.handoff import PendingAcks
 
 log = logging.getLogger("backline.wakeup")
@@ -237,19 +244,24 @@ class WakeableRedisBroker(RedisBrokerBase):
         # Set when the worker begins to stop: its consumers fetch no more messages.
         self.draining = threading.Event()
 
-    def store_message(self, queue_name: str, redis_message_id: str, encoded: bytes) -> None:
-        """Dramatiq's enqueue (called by its `enqueue`, after the middleware), and the nudge
-        that wakes the queue's idle consumers, in one round trip.
+    def store_messages(self, messages: list[tuple[str, str, bytes]]) -> list[Exception | None]:
+        """Dramatiq's enqueue of each message (called by `enqueue` and `enqueue_many`, after
+        the middleware), and a nudge per queue that wakes its idle consumers, in one round
+        trip.
 
-        The nudge goes after the message, so a consumer it wakes finds the message there.
-        `queue_name` is the delay queue's for a delayed message: its consumers are the ones to
-        wake (they move it to its queue when it falls due).
+        The nudges go after the messages, so a consumer they wake finds its message there. A
+        delayed message's queue is its delay queue: its consumers are the ones to wake (they
+        move it to its queue when it falls due).
         """
-        args = self.dispatch_args("enqueue", queue_name, redis_message_id, encoded)
-        nudged = self.run_dispatch([args], then=("publish", self.waker.channel(queue_name), b"1"))
-        if isinstance(nudged, Exception):
-            # Only a wake-up lost (pub/sub refused, say): the consumers' poll finds it.
-            log.debug("wake-up nudge not sent: %s", nudged)
+        calls = [self.dispatch_args("enqueue", *message) for message in messages]
+        queues = dict.fromkeys(queue for queue, _, _ in messages)
+        nudges = [("publish", self.waker.channel(queue), b"1") for queue in queues]
+        replies = self.run_dispatch(calls, then=nudges)
+        for nudged in replies[len(calls) :]:
+            if isinstance(nudged, Exception):
+                # Only a wake-up lost (pub/sub refused, say): the consumers' poll finds it.
+                log.debug("wake-up nudge not sent: %s", nudged)
+        return [error_of(reply) for reply in replies[: len(calls)]]
 
     def drain(self) -> None:
         """The worker is stopping: from now on its consumers take no new messages."""
@@ -257,7 +269,7 @@ class WakeableRedisBroker(RedisBrokerBase):
 
     def beat(self, queue_name: str) -> None:
         """Refresh this worker's heartbeat in Redis, and nothing else (a requeue of nothing)."""
-        self.run_dispatch([self.dispatch_args("requeue", queue_name)])
+        raise_first(self.run_dispatch([self.dispatch_args("requeue", queue_name)]))
 
     def ack_all(self, messages: list[tuple[str, str]]) -> None:
         """Acknowledge (queue, Redis message id) pairs in one round trip.
@@ -266,7 +278,7 @@ class WakeableRedisBroker(RedisBrokerBase):
         dispatch script for each, in one pipeline.
         """
         if messages:
-            self.run_dispatch([self.dispatch_args("ack", q, m) for q, m in messages])
+            raise_first(self.run_dispatch([self.dispatch_args("ack", q, m) for q, m in messages]))
 
     def close(self) -> None:
         self.acker.stop()

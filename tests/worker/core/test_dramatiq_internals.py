@@ -6,6 +6,7 @@ than somewhere in the wake-ups or the acknowledgements.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -38,8 +39,22 @@ class RecordingBroker(RedisBrokerBase):
         super().__init__(client=redis.Redis(host="127.0.0.1", port=1), middleware=[])
         self.stored: list[tuple[str, str, bytes]] = []
 
-    def store_message(self, queue_name: str, redis_message_id: str, encoded: bytes) -> None:
-        self.stored.append((queue_name, redis_message_id, encoded))
+    def store_messages(self, messages: list[tuple[str, str, bytes]]) -> list[Exception | None]:
+        self.stored.extend(messages)
+        return [None] * len(messages)
+
+
+class HookRecorder(dramatiq.Middleware):
+    """Records the enqueue hooks a broker calls: (hook, queue, delay)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, int | None]] = []
+
+    def before_enqueue(self, broker: Any, message: Any, delay: int | None) -> None:
+        self.calls.append(("before", message.queue_name, delay))
+
+    def after_enqueue(self, broker: Any, message: Any, delay: int | None) -> None:
+        self.calls.append(("after", message.queue_name, delay))
 
 
 def test_the_installed_dramatiq_is_a_tested_version_and_pyproject_pins_the_same_range() -> None:
@@ -107,6 +122,39 @@ def test_enqueue_stores_through_do_enqueue_with_the_options_the_adapter_reads() 
     assert eta_ms(now) is None
     assert isinstance(later.options.get("eta"), int) and eta_ms(later) == later.options["eta"], (
         "RedisBroker.enqueue no longer sets the delayed message's `eta` (epoch ms)"
+    )
+
+
+def test_enqueue_many_stores_each_message_as_enqueue_does_with_the_same_hooks() -> None:
+    broker = RecordingBroker()
+    hooks = HookRecorder()
+    broker.add_middleware(hooks)
+    message = dramatiq.Message("q", "nobody", ("job-1",), {}, {"broker_priority": 3})
+
+    broker.enqueue(message)
+    broker.enqueue(message, delay=5000)
+    one_by_one, hooked = broker.stored[:], hooks.calls[:]
+    outcomes = broker.enqueue_many([(message, None), (message, 5000)])
+
+    assert outcomes == [None, None]
+    together = broker.stored[len(one_by_one) :]
+    for (queue, rid, data), (their_queue, their_rid, their_data) in zip(
+        together, one_by_one, strict=True
+    ):
+        ours, theirs = json.loads(data), json.loads(their_data)
+        assert queue == their_queue and ours["queue_name"] == theirs["queue_name"]
+        assert rid == ours["options"].pop("redis_message_id") != their_rid
+        assert their_rid == theirs["options"].pop("redis_message_id")
+        assert abs(ours["options"].pop("eta", 0) - theirs["options"].pop("eta", 0)) < 1000
+        assert ours == theirs, f"RedisBroker.enqueue now stores {theirs}, as_enqueued {ours}"
+    assert hooks.calls[len(hooked) :] == [
+        ("before", "q", None),
+        ("before", "q.DQ", 5000),
+        ("after", "q", None),
+        ("after", "q.DQ", 5000),
+    ]
+    assert sorted(hooked) == sorted(hooks.calls[len(hooked) :]), (
+        "RedisBroker.enqueue now calls the enqueue hooks differently"
     )
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from models.core.jobs import Job, NewJob, create_job
 from tests.conftest import broker_held_jobs, org_of
 from tests.worker.conftest import load
-from workers.core.enqueue import submit
+from workers.core.enqueue import Submission, submit, submit_many
 from workers.core.registry import get_kind
 from workers.core.setup import Platform
 
@@ -84,3 +86,32 @@ def test_two_submissions_racing_on_one_idempotency_key_make_one_job(
 
     assert created and not second_created
     assert second_id == job.id  # the loser got the winner's job, in a usable transaction
+
+
+def test_a_batchs_messages_reach_redis_in_one_round_trip_after_the_commit(
+    committed_platform: Platform, owner: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kind = get_kind("system.noop")
+    assert kind is not None
+    pool = committed_platform.broker.client.connection_pool  # type: ignore[attr-defined]
+    taken: list[int] = []
+    get_connection = pool.get_connection
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        taken.append(1)  # one per command sent, or per pipeline
+        return get_connection(*args, **kwargs)
+
+    with committed_platform.sessions() as session:
+        results = submit_many(
+            session=session,
+            dispatcher=committed_platform.dispatcher,
+            owner_id=owner,
+            org_id=org_of(session, owner),
+            submissions=[Submission.checked(kind, {})] * 300,
+        )
+        monkeypatch.setattr(pool, "get_connection", counted)
+        session.commit()
+        monkeypatch.undo()
+
+    assert len(taken) == 1
+    assert {str(job.id) for job, _ in results} <= broker_held_jobs(committed_platform, "system")

@@ -126,6 +126,43 @@ def test_an_enqueue_stores_the_message_and_nudges_its_queue_also_after_a_script_
         listener.close()
 
 
+def test_many_messages_go_in_one_pipeline_with_one_nudge_per_queue_also_after_a_script_flush(
+    broker_queue: tuple[Any, str],
+) -> None:
+    broker, queue = broker_queue
+    listener = broker.client.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(broker.waker.channel(queue), broker.waker.channel(f"{queue}.DQ"))
+    consumer = broker.consume(queue, prefetch=4, timeout=100)
+    messages = [dramatiq.Message(queue, "nobody", (n,), {}, {}) for n in range(4)]
+    try:
+        first = broker.enqueue_many(
+            [(messages[0], None), (messages[1], None), (messages[2], 60_000)]
+        )
+        nudges = []
+        deadline = time.monotonic() + 2
+        while len(nudges) < 3 and time.monotonic() < deadline:  # a third would be one too many
+            nudge = listener.get_message(timeout=0.2)  # None for a subscription's confirmation
+            if nudge is not None:
+                nudges.append(nudge["channel"].decode())
+        broker.client.script_flush()  # as after a Redis restart: the script is loaded again
+        second = broker.enqueue_many([(messages[3], None)])
+
+        assert first == [None, None, None] and second == [None]
+        assert sorted(nudges) == [broker.waker.channel(queue), broker.waker.channel(f"{queue}.DQ")]
+        got: list[dramatiq.Message] = []
+        deadline = time.monotonic() + 5
+        while len(got) < 3 and time.monotonic() < deadline:
+            message = next(consumer)
+            if message is not None:
+                got.append(message)
+        assert sorted(m.args for m in got) == [(0,), (1,), (3,)]  # the third waits its minute
+        for message in got:
+            consumer.ack(message)
+    finally:
+        consumer.close()
+        listener.close()
+
+
 def test_a_draining_consumer_takes_no_new_message_but_keeps_its_worker_alive(
     broker_queue: tuple[Any, str],
 ) -> None:
