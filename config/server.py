@@ -40,7 +40,9 @@ keepalive = 30
 # processes, not slow requests.
 timeout = 60
 graceful_timeout = 10
-accesslog = "-"
+# No access log of gunicorn's: the app logs one line per request, with its request id and
+# control characters escaped (web/core/requestlog.py).
+accesslog = None
 
 _CODES = {
     400: "bad_request",
