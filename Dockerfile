@@ -23,5 +23,5 @@ RUN pip install --no-deps . \
 USER backline
 EXPOSE 8000
 
-CMD ["gunicorn", "web:create_app()", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", \
-     "--workers", "2", "--threads", "16", "--access-logfile", "-"]
+# The server's settings (gevent workers, keep-alive, JSON errors) are in config/server.py.
+CMD ["gunicorn", "-c", "python:config.server", "web:create_app()", "--bind", "0.0.0.0:8000"]

@@ -234,21 +234,15 @@ def bench_user(env: dict[str, str]) -> tuple[uuid.UUID, dict[str, str]]:
     return admin.id, {"Authorization": f"Bearer {token}"}
 
 
-def api_command(port: str, control_socket: Path) -> list[str]:
-    """The API as the bench runs it: gunicorn, 2 processes of 16 threads, kept-alive."""
+def api_command(port: str, control_socket: Path, app: str = "web:create_app()") -> list[str]:
+    """The API as it is run everywhere (config/server.py's settings), on `port`."""
     return [
         str(BIN / "gunicorn"),
-        "web:create_app()",
+        "-c",
+        "python:config.server",
+        app,
         "--bind",
         f"127.0.0.1:{port}",
-        "--worker-class",
-        "gthread",
-        "--workers",
-        "2",
-        "--threads",
-        "16",
-        "--keep-alive",
-        "30",
         "--control-socket",
         str(control_socket),
     ]

@@ -167,6 +167,15 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     port: int = 8000
+    # The API server (config/server.py): gunicorn processes, each serving requests on gevent
+    # greenlets, so a client that waits (long-poll, event stream) holds no thread.
+    api_workers: int = 2
+    api_worker_connections: int = 2000
+    # Waits (GET ?wait, POST with Prefer: wait, event streams) one user may hold open at once,
+    # over all API processes; past it a wait answers at once, with Retry-After.
+    max_waits_per_user: int = 20
+    # An event stream sends a comment this often when it has nothing else to say.
+    stream_heartbeat_s: float = 15.0
     # /metrics: when set, scrapes must send `Authorization: Bearer <token>`; when unset the
     # endpoint is open in development and test and answers 404 in production.
     metrics_token: str = field(default="", repr=False)
@@ -325,6 +334,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=_str(e, "LOG_LEVEL", d.log_level).upper(),
         log_format=_str(e, "LOG_FORMAT", d.log_format).lower(),
         port=_int(e, "PORT", d.port, minimum=1),
+        api_workers=_int(e, "API_WORKERS", d.api_workers, minimum=1),
+        api_worker_connections=_int(
+            e, "API_WORKER_CONNECTIONS", d.api_worker_connections, minimum=10
+        ),
+        max_waits_per_user=_int(e, "MAX_WAITS_PER_USER", d.max_waits_per_user, minimum=1),
+        stream_heartbeat_s=_float(e, "STREAM_HEARTBEAT_S", d.stream_heartbeat_s, minimum=0.1),
         metrics_token=_str(e, "METRICS_TOKEN", d.metrics_token),
         prometheus_multiproc_dir=_str(e, "PROMETHEUS_MULTIPROC_DIR", d.prometheus_multiproc_dir),
         worker_metrics_port=_int(e, "WORKER_METRICS_PORT", d.worker_metrics_port),

@@ -40,20 +40,9 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
                 python,
                 "-m",
                 "gunicorn",
+                "-c",
+                "python:config.server",  # the server's settings: gevent workers, keep-alive, ...
                 "web:create_app()",
-                "--bind",
-                f"127.0.0.1:{settings.port}",
-                "--worker-class",
-                "gthread",
-                "--workers",
-                "2",
-                "--threads",
-                "16",
-                "--access-logfile",
-                "-",
-                # Pollers reuse their connections; gunicorn's default closes them after 2 s.
-                "--keep-alive",
-                "30",
                 # Its own control socket, not the shared ~/.gunicorn/gunicorn.ctl.
                 "--control-socket",
                 "var/gunicorn.ctl",

@@ -1,7 +1,7 @@
 """The HTTP API: `create_app()` builds the Flask app (flask-smorest, OpenAPI 3).
 
 flask --app web run            # development server
-gunicorn 'web:create_app()'    # what `make run` and docker-compose start
+gunicorn -c python:config.server 'web:create_app()'    # `make run`, docker-compose
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ from web.core import (
     errors,
     health,
     job_batches,
+    job_streams,
     jobs,
     limits,
     metrics,
     ops,
     requestlog,
+    waits,
 )
 from web.core.context import EXTENSION, close_db
 from web.core.fields import EmailAddress
@@ -88,7 +90,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     )
     api.register_field(EmailAddress, "string", "email")
     cors.init_app(app, settings)
-    for blueprint in (jobs.blp, job_batches.blp, health.blp, ops.blp):
+    waits.init_app(app, settings)
+    for blueprint in (jobs.blp, job_batches.blp, job_streams.blp, health.blp, ops.blp):
         api.register_blueprint(blueprint)
     for name in DOMAINS:
         domain = importlib.import_module(name)

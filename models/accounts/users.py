@@ -32,13 +32,32 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.core.addresses import normalise_email
 from models.core.base import Base, digest, now_ts, timestamp, utcnow, uuid_pk
+from models.core.concurrency import off_loop
 from models.core.errors import AuthenticationFailed, Conflict, InvalidInput
 from models.orgs import create_organization
 
 # Re-exported: other modules take them from here.
 __all__ = ["digest", "normalise_email", "utcnow"]
 
-PASSWORDS = CryptContext(schemes=["argon2"], deprecated="auto")
+
+class _Passwords:
+    """argon2 through passlib's CryptContext, hashing on a real thread in the API's gevent
+    processes (models/core/concurrency.py): a hash takes tens of milliseconds of CPU."""
+
+    def __init__(self) -> None:
+        self._context = CryptContext(schemes=["argon2"], deprecated="auto")
+
+    def hash(self, secret: str) -> str:
+        return off_loop(self._context.hash, secret)
+
+    def verify(self, secret: str, hashed: str) -> bool:
+        return off_loop(self._context.verify, secret, hashed)
+
+    def needs_update(self, hashed: str) -> bool:
+        return bool(self._context.needs_update(hashed))
+
+
+PASSWORDS = _Passwords()
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 # Verified against when the e-mail is unknown, so a login for a missing account costs the

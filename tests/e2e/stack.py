@@ -71,15 +71,13 @@ class Stack:
         self.start(
             "api",
             str(BIN / "gunicorn"),
+            "-c",
+            "python:config.server",
             "web:create_app()",
             "--bind",
             f"127.0.0.1:{self.port}",
-            "--worker-class",
-            "gthread",
             "--workers",
             "1",
-            "--threads",
-            "8",
             "--control-socket",
             str(self.logs / "gunicorn.ctl"),
         )

@@ -86,9 +86,12 @@ def test_every_command_names_code_that_exists(compose: dict[str, Any]) -> None:
         assert services[name]["command"] == ["python", "-m", module]
         assert importlib.util.find_spec(module) is not None
     api = services["api"]["command"]
-    assert api[:2] == ["gunicorn", "web:create_app()"]
+    assert api[:4] == ["gunicorn", "-c", "python:config.server", "web:create_app()"]
     assert "0.0.0.0:8000" in api
     assert callable(importlib.import_module("web").create_app)
+    server = importlib.import_module("config.server")
+    module, _, name = server.worker_class.rpartition(".")
+    assert getattr(importlib.import_module(module), name) is server.ApiWorker
 
 
 def health_routes() -> list[Any]:

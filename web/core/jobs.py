@@ -3,7 +3,10 @@
 Polling is meant to be cheap: GET answers 304 to a matching If-None-Match, says when to ask
 again with Retry-After while the job is unfinished, and with ?wait=N holds the request open
 (up to 30 s) until the job changes. A client with a short job need not poll at all: a POST
-with `Prefer: wait=N` (RFC 7240) answers once the job has finished, or after N seconds.
+with `Prefer: wait=N` (RFC 7240) answers once the job has finished, or after N seconds. A
+waiting request holds no thread (config/server.py); one user holds at most
+MAX_WAITS_PER_USER of them at once (web/core/waits.py), past which a wait answers at once.
+To follow a job without asking again, see its event stream (web/core/job_streams.py).
 """
 
 from __future__ import annotations
@@ -37,10 +40,13 @@ from web.core.job_schemas import (
     JobRead,
     KindRead,
 )
+from web.core.waits import wait_slots
 from workers.core import enqueue, registry
 from workers.core.changes import FALLBACK_POLL_S
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1", description="Background jobs.")
+# A wait's slot lapses this long after the wait should have ended (web/core/waits.py).
+WAIT_LEASE_MARGIN_S = 30
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 # `wait=N` among a Prefer header's preferences (N in seconds, maybe quoted).
 _PREFER_WAIT = re.compile(r'(?:^|[,;\s])wait\s*=\s*"?(\d{1,6}(?:\.\d{1,6})?)"?(?:$|[,;\s])', re.I)
@@ -139,6 +145,15 @@ def _wait(
         job = _reload(job_id)
         if until(job) or job.status.finished:
             return job
+    with wait_slots().hold(current_viewer().user_id, wait_s + WAIT_LEASE_MARGIN_S) as slot:
+        if slot is None:  # past the user's cap: the state now, and Retry-After says when
+            return job if look_first else _reload(job_id)
+        return _wait_watching(job_id, deadline, until)
+
+
+def _wait_watching(
+    job_id: uuid.UUID, deadline: float, until: Callable[[JobSnapshot], bool]
+) -> JobSnapshot:
     with platform().changes.watch(job_id) as changed:
         job = _reload(job_id)
         while not until(job) and not job.status.finished:

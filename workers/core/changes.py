@@ -1,12 +1,17 @@
-"""Job change notifications over Redis pub/sub, so long-polling clients wake at once.
+"""Change notifications over Redis pub/sub, published after commit, so waiting clients wake
+at once: the platform's publish/subscribe mechanism (web/core/streams.py builds event streams
+on it, and domains may publish on channels of their own).
 
-Whoever commits a change to a job publishes its id on `<namespace>:job:<id>` (workers after
-each state change, the API after cancel and retry, the sweep after a recovery). An API process
-that holds long-poll requests keeps one subscriber connection, subscribed to just the jobs its
-requests wait on, and to a channel of its own on which a new watch wakes the listener when it
-is waiting for messages (so a subscription is sent at once, not at the end of that wait). A
-lost notification costs only latency: waiters still re-read the job every `FALLBACK_POLL_S`
-seconds, and the database stays the truth.
+A notification says only "look again": the database stays the truth, and a channel's
+subscriber re-reads what it follows. Whoever commits a change to a job publishes on
+`<namespace>:job:<id>` and on its organisation's `<namespace>:org:<id>:jobs` (workers after
+each state change, the API after a submission, a cancel or a retry, the sweep after a
+recovery). An API process that holds waiting requests keeps one subscriber connection,
+subscribed to just the channels its requests follow, and to a channel of its own on which a
+new watch wakes the listener when it is waiting for messages (so a subscription is sent at
+once, not at the end of that wait). A lost notification costs only latency: when the
+subscriber connection is lost and made again every watch is woken, and waiters re-read what
+they follow every `FALLBACK_POLL_S` seconds anyway.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("backline.changes")
 CLIENT_NAME = "backline-changes"
-FALLBACK_POLL_S = 1.0
+# Notifications are lost only with a subscriber connection (every watch is then woken) or a
+# publish that failed (logged): the re-read this often is for those.
+FALLBACK_POLL_S = 5.0
 RECONNECT_PAUSE_S = 0.5
 # How long the listener waits for a message at a time: shorter than the client's socket
 # timeout (a quiet spell is no error); new watches wake it early.
@@ -47,6 +54,30 @@ for i = 2, #ARGV do
 end
 return #ARGV - 1
 """
+
+
+def job_channel(job_id: uuid.UUID | str) -> str:
+    """The channel a job's changes are announced on."""
+    return f"job:{job_id}"
+
+
+def org_jobs_channel(org_id: uuid.UUID | str) -> str:
+    """The channel every change to an organisation's jobs is announced on."""
+    return f"org:{org_id}:jobs"
+
+
+def job_change_channels(
+    job_ids: Iterable[uuid.UUID | str], org_ids: Iterable[uuid.UUID | str | None] = ()
+) -> list[str]:
+    """The channels of these jobs and of their organisations (each once)."""
+    channels = [job_channel(j) for j in dict.fromkeys(job_ids)]
+    return channels + [org_jobs_channel(o) for o in dict.fromkeys(org_ids) if o is not None]
+
+
+def announce_after_commit(session: Session, channels: Iterable[str]) -> None:
+    """Have these channels published once `session`'s transaction commits (by the ChangeFeed
+    installed on its factory; nothing is published if it rolls back)."""
+    session.info.setdefault(_CHANGED, set()).update(channels)
 
 
 class ChangeFeed:
@@ -68,7 +99,7 @@ class ChangeFeed:
             client_name=f"{CLIENT_NAME}-{os.getpid()}",
         )
         self._publish_all = self._client.register_script(_PUBLISH_ALL)
-        self._prefix = f"{namespace}:job:"
+        self._prefix = f"{namespace}:"
         self._lock = threading.Lock()
         self._waiters: dict[str, set[threading.Event]] = {}
         self._commands: queue.SimpleQueue[tuple[str, str, threading.Event | None]] = (
@@ -80,13 +111,20 @@ class ChangeFeed:
         self._control = f"{namespace}:job-feed:{uuid.uuid4()}"
         self._waiting = False
         self._publisher: threading.Thread | None = None
-        self._outbox: queue.SimpleQueue[list[uuid.UUID | str]] = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
 
     # -- publishing ------------------------------------------------------------------------
-    def publish_soon(self, job_ids: Iterable[uuid.UUID | str]) -> None:
+    def publish_soon(
+        self,
+        job_ids: Iterable[uuid.UUID | str],
+        org_ids: Iterable[uuid.UUID | str | None] = (),
+    ) -> None:
         """Publish from a background thread, so a hot path does not wait on Redis."""
-        ids = list(job_ids)
-        if not ids:
+        self.publish_channels_soon(job_change_channels(job_ids, org_ids))
+
+    def publish_channels_soon(self, channels: list[str]) -> None:
+        """`publish_channels` from a background thread."""
+        if not channels:
             return
         with self._lock:
             if self._publisher is None or not self._publisher.is_alive():
@@ -94,47 +132,63 @@ class ChangeFeed:
                     target=self._publish_loop, name="job-changes-publisher", daemon=True
                 )
                 self._publisher.start()
-        self._outbox.put(ids)
+        self._outbox.put(channels)
 
     def _publish_loop(self) -> None:
         while True:
-            ids = self._outbox.get()
-            while len(ids) < MAX_PUBLISH_BATCH:  # what queued meanwhile goes out together
+            channels = self._outbox.get()
+            while len(channels) < MAX_PUBLISH_BATCH:  # what queued meanwhile goes out together
                 try:
-                    ids += self._outbox.get_nowait()
+                    channels += self._outbox.get_nowait()
                 except queue.Empty:
                     break
             try:
-                self.publish(ids)
+                self.publish_channels(channels)
             except Exception:  # a bug must not end the thread: later notices still go out
                 log.exception("could not publish job changes")
 
-    def publish(self, job_ids: Iterable[uuid.UUID | str]) -> None:
-        """Tell waiting clients these jobs changed (best effort: never raises)."""
-        ids = list(dict.fromkeys(job_ids))  # a job claimed and finished in one go: once
+    def publish(
+        self,
+        job_ids: Iterable[uuid.UUID | str],
+        org_ids: Iterable[uuid.UUID | str | None] = (),
+    ) -> None:
+        """Tell waiting clients these jobs (and their organisations' jobs) changed."""
+        self.publish_channels(job_change_channels(job_ids, org_ids))
+
+    def publish_channels(self, channels: Iterable[str]) -> None:
+        """Tell the subscribers of these channels to look again (best effort: never raises).
+
+        Call it after the commit that made the change: a subscriber woken before then would
+        read the old state and wait again.
+        """
+        names = list(dict.fromkeys(channels))  # a job claimed and finished in one go: once
         try:
             # In slices: a script holds Redis for its whole run.
-            for first in range(0, len(ids), MAX_PUBLISH_BATCH):
-                chunk = ids[first : first + MAX_PUBLISH_BATCH]
-                self._publish_all(keys=[], args=[self._prefix, *map(str, chunk)])
+            for first in range(0, len(names), MAX_PUBLISH_BATCH):
+                chunk = names[first : first + MAX_PUBLISH_BATCH]
+                self._publish_all(keys=[], args=[self._prefix, *chunk])
         except redis.RedisError:
-            log.warning("could not publish job changes", exc_info=True)
+            log.warning("could not publish changes", exc_info=True)
 
     def install(self, factory: sessionmaker[Session]) -> None:
         """Publish the jobs an ORM session changed once its transaction commits."""
         from models.core.jobs import Job  # noqa: PLC0415 - models is below workers; import late
 
         def collect(session: Session, _flush_context: Any, _instances: Any) -> None:
-            # Changed jobs only: nobody can be waiting on a job being created (its id is not
-            # out yet), and a submission should not pay for telling no one.
-            changed = {o.id for o in session.dirty if isinstance(o, Job)}
-            if changed:
-                session.info.setdefault(_CHANGED, set()).update(changed)
+            # A new job is announced on its organisation's channel only: nobody can be
+            # waiting on it yet (its id is not out).
+            changed = [job_channel(o.id) for o in session.dirty if isinstance(o, Job)]
+            orgs = {
+                o.org_id for o in (*session.dirty, *session.new) if isinstance(o, Job) and o.org_id
+            }
+            if changed or orgs:
+                pending = session.info.setdefault(_CHANGED, set())
+                pending.update(changed, (org_jobs_channel(o) for o in orgs))
 
         def committed(session: Session) -> None:
             if session.get_nested_transaction() is None:
                 # In the background: the request that committed need not wait on Redis.
-                self.publish_soon(session.info.pop(_CHANGED, ()))
+                self.publish_channels_soon(list(session.info.pop(_CHANGED, ())))
 
         def rolled_back(session: Session, previous: Any) -> None:
             if previous.parent is None:
@@ -145,16 +199,22 @@ class ChangeFeed:
         event.listen(factory, "after_soft_rollback", rolled_back)
 
     # -- waiting ---------------------------------------------------------------------------
-    @contextmanager
     def watch(
         self, job_id: uuid.UUID | str, ready_timeout_s: float = 1.0
-    ) -> Iterator[threading.Event]:
+    ) -> contextlib.AbstractContextManager[threading.Event]:
         """An event set when `job_id` changes; subscribed before the block starts.
 
         Read the job inside the block, after subscribing, so no change can slip between the
         read and the wait.
         """
-        channel = f"{self._prefix}{job_id}"
+        return self.watch_channel(job_channel(job_id), ready_timeout_s)
+
+    @contextmanager
+    def watch_channel(self, name: str, ready_timeout_s: float = 1.0) -> Iterator[threading.Event]:
+        """An event set when something is published on channel `name`, or when the feed's
+        connection was lost and made again (a notification may have been missed); subscribed
+        before the block starts. Read what the channel announces inside the block."""
+        channel = f"{self._prefix}{name}"
         changed = threading.Event()
         ready = threading.Event()
         self._ensure_thread()
@@ -195,10 +255,14 @@ class ChangeFeed:
     def _listen(self) -> None:
         pubsub: Any = None
         pending: dict[str, threading.Event] = {}
+        lost = False
         while True:
             try:
                 if pubsub is None:
                     pubsub = self._subscriber()
+                    if lost:  # what was published meanwhile went to no one: look again
+                        self._wake_all()
+                        lost = False
                 self._apply_commands(pubsub, pending)
                 # Waiting from here: a watch that queues a command now publishes a wake-up
                 # (one queued before this line is applied by the next round at once).
@@ -221,11 +285,18 @@ class ChangeFeed:
                 for ready in pending.values():
                     ready.set()
                 pending.clear()
+                lost = True
                 if pubsub is not None:
                     with contextlib.suppress(redis.RedisError):
                         pubsub.close()
                     pubsub = None
                 time.sleep(RECONNECT_PAUSE_S)
+
+    def _wake_all(self) -> None:
+        with self._lock:
+            for waiters in self._waiters.values():
+                for waiter in waiters:
+                    waiter.set()
 
     def _apply_commands(self, pubsub: Any, pending: dict[str, threading.Event]) -> None:
         while True:

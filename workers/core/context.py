@@ -103,7 +103,7 @@ class JobContext:
         self._last_write = now
         message = message.replace("\x00", "") if message else message
         hold = self._runtime.write(
-            self._job.id,
+            self._job,
             lambda session: job_runs.record_progress(
                 session=session,
                 job=self._job,

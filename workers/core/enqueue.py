@@ -27,6 +27,7 @@ from models.core.jobs import Job, JobSnapshot, NewJob, create_job, create_jobs
 from models.core.jobs import redrive as redrive_job
 from models.core.quotas import consume_job_quota
 from workers.core.broker import capabilities
+from workers.core.changes import announce_after_commit, org_jobs_channel
 from workers.core.registry import JobKind
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,8 @@ def submit(
         consume_job_quota(session=session, org_id=org_id)
     if created:
         dispatcher.send_after_commit(session, Dispatch.of(job, delay_ms=delay_ms_until(run_at)))
+        if not internal:  # the organisation's job stream shows it
+            announce_after_commit(session, [org_jobs_channel(org_id)])
     return job, created
 
 
@@ -268,6 +271,8 @@ def submit_many(
         consume_job_quota(session=session, org_id=org_id, count=counted)
     for job, s in created:
         dispatcher.send_after_commit(session, Dispatch.of(job, delay_ms=delay_ms_until(s.run_at)))
+    if created:
+        announce_after_commit(session, [org_jobs_channel(org_id)])
     return results
 
 

@@ -188,10 +188,11 @@ class StateWriter:
                 # the change feed's own thread tells them, so this one goes straight on to
                 # the next batch: waiting on Redis here took a third of its time.
                 try:
+                    job_ids, org_ids = [c[0] for c in changed], [c[1] for c in changed]
                     if self._queue.empty():
-                        self._changes.publish(changed)
+                        self._changes.publish(job_ids, org_ids)
                     else:
-                        self._changes.publish_soon(changed)
+                        self._changes.publish_soon(job_ids, org_ids)
                 except Exception:  # never worth losing the writer over (pollers re-read)
                     log.exception("state writer could not publish job changes")
                 self._follow_up([r for r in batch if r.then is not None])
@@ -234,8 +235,8 @@ class StateWriter:
                 log.exception("a written success's follow-up failed")
 
     # -- writing ---------------------------------------------------------------------------
-    def _write(self, batch: list[_Request]) -> list[uuid.UUID]:
-        """Write the batch and answer each request; the ids of the jobs that changed."""
+    def _write(self, batch: list[_Request]) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
+        """Write the batch and answer each request; the jobs that changed, with their orgs."""
         claims = [r for r in batch if r.op == "claim"]
         successes = [r for r in batch if r.op == "succeed"]
         work = job_runs.batch(
@@ -270,7 +271,11 @@ class StateWriter:
         answers = [*zip(claims, claimed, strict=True), *zip(successes, held, strict=True)]
         for request, answer in answers:
             request.settle(answer)
-        return [r.job_id for r, answer in answers if answer]
+        return [
+            (r.job_id, answer.org_id if r.op == "claim" else r.job.org_id)  # type: ignore[union-attr]
+            for r, answer in answers
+            if answer
+        ]
 
     def _execute(self, work: job_runs.Batch) -> list[Any]:
         """Run the batch's statement; if the connection it went out on was lost (a server
@@ -295,8 +300,8 @@ class StateWriter:
             self._drop_if_broken()
             raise
 
-    def _write_one_by_one(self, batch: list[_Request]) -> list[uuid.UUID]:
-        changed: list[uuid.UUID] = []
+    def _write_one_by_one(self, batch: list[_Request]) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
+        changed: list[tuple[uuid.UUID, uuid.UUID | None]] = []
         for n, request in enumerate(batch):
             changed += self._write([request])
             if self._conn is None:  # the database went out of reach meanwhile: so do the rest

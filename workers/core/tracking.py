@@ -126,14 +126,14 @@ class Runtime:
         return at is not None and time.monotonic() >= at
 
     # -- running a job ---------------------------------------------------------------------
-    def write(self, job_id: uuid.UUID, change: Callable[[Session], T]) -> T:
-        """Apply one state change in its own transaction, then tell the waiting clients."""
+    def write(self, job: ClaimedJob, change: Callable[[Session], T]) -> T:
+        """Apply one change to `job` in its own transaction, then tell the waiting clients."""
         with self.sessions.begin() as session:
             outcome = change(session)
         # None (or LOST, from a progress report): nothing changed (not claimed, or the lease
         # is gone).
         if outcome is not None and outcome is not Hold.LOST:
-            self.changes.publish([job_id])
+            self.changes.publish([job.id], [job.org_id])
         return outcome
 
     def perform(self, kind: JobKind, job_id: str) -> None:
@@ -176,7 +176,7 @@ class Runtime:
             result = kind.handler(JobContext(self, job), _loaded_params(kind, job.params))
             result = _checked_result(result)
         except JobCancelled:
-            self.write(job.id, lambda s: job_runs.cancel(session=s, job=job))
+            self.write(job, lambda s: job_runs.cancel(session=s, job=job))
             log.info("job cancelled", extra=extra)
             return "cancelled"
         except JobInterrupted:
@@ -208,7 +208,7 @@ class Runtime:
         # (WORKER_IDLE_POLL_MS), the stopping worker's idle threads may still take one.
         delay_s = max(RESUME_DELAY_S, 2 * self.settings.worker_idle_poll_ms / 1000)
         requeued = self.write(
-            job.id, lambda s: job_runs.requeue_interrupted(session=s, job=job, delay_s=delay_s)
+            job, lambda s: job_runs.requeue_interrupted(session=s, job=job, delay_s=delay_s)
         )
         if requeued is None:
             return self._cancel_if_held(job, extra)
@@ -222,7 +222,7 @@ class Runtime:
     def _cancel_if_held(self, job: ClaimedJob, extra: dict[str, Any]) -> str:
         """The job could not be queued again: a cancel was requested (so it ends cancelled),
         or this worker no longer holds it."""
-        if self.write(job.id, lambda s: job_runs.cancel(session=s, job=job)):
+        if self.write(job, lambda s: job_runs.cancel(session=s, job=job)):
             log.info("job cancelled", extra=extra)
             return "cancelled"
         return "lost"
@@ -248,13 +248,13 @@ class Runtime:
     ) -> str:
         error = describe(exc, verdict, traceback.format_exc())
         if self._cancel_was_requested(job):
-            self.write(job.id, lambda s: job_runs.cancel(session=s, job=job))
+            self.write(job, lambda s: job_runs.cancel(session=s, job=job))
             log.info("job failed after a cancel request; cancelled", extra=extra)
             return "cancelled"
         if verdict.transient and job.attempts < job.max_attempts:
             delay = backoff_s(kind, job.attempts, verdict.retry_after_s)
             message_id = self.write(
-                job.id,
+                job,
                 lambda s: job_runs.schedule_retry(session=s, job=job, error=error, delay_s=delay),
             )
             if message_id is None:
@@ -269,7 +269,7 @@ class Runtime:
                 )
             )
             return "retried"
-        self.write(job.id, lambda s: job_runs.fail(session=s, job=job, error=error))
+        self.write(job, lambda s: job_runs.fail(session=s, job=job, error=error))
         log.error(
             "job failed", extra={**extra, "error": error["message"], "transient": verdict.transient}
         )

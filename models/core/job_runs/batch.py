@@ -33,7 +33,7 @@ _CLAIM_PARTS = """
         FROM ctarget
         WHERE jobs.id = ctarget.id
         RETURNING jobs.id, jobs.kind, jobs.params, jobs.attempts, jobs.max_attempts,
-                  jobs.checkpoint, jobs.request_id, jobs.lease_id, ctarget.n
+                  jobs.checkpoint, jobs.request_id, jobs.lease_id, jobs.org_id, ctarget.n
     )"""
 _CLAIM_EVENTS = """
         SELECT id, 'started',
@@ -41,7 +41,7 @@ _CLAIM_EVENTS = """
         FROM claimed"""
 _CLAIM_ROWS = """
     SELECT true AS claim, id, kind, params, attempts, max_attempts, checkpoint, request_id,
-           lease_id, n
+           lease_id, org_id, n
     FROM claimed"""
 _SUCCESS_PARTS = """
     sreq AS (
@@ -68,7 +68,7 @@ _SUCCESS_EVENTS = """
 _SUCCESS_ROWS = """
     SELECT false AS claim, id, NULL::text AS kind, NULL::jsonb AS params, attempts,
            NULL::int AS max_attempts, NULL::jsonb AS checkpoint, NULL::text AS request_id,
-           lease AS lease_id, NULL::bigint AS n
+           lease AS lease_id, NULL::uuid AS org_id, NULL::bigint AS n
     FROM done"""
 
 
@@ -166,6 +166,7 @@ def _claimed(row: Any) -> ClaimedJob:
         checkpoint=row.checkpoint,
         lease_id=row.lease_id,
         request_id=row.request_id,
+        org_id=row.org_id,
     )
 
 

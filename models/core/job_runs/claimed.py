@@ -38,3 +38,5 @@ class ClaimedJob:
     checkpoint: dict[str, Any] | None
     lease_id: uuid.UUID
     request_id: str | None
+    # None for the platform's internal jobs; its changes are announced on its org's channel.
+    org_id: uuid.UUID | None = None

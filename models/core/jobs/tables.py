@@ -25,7 +25,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import base as postgresql_base
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.types import UserDefinedType
 
 from models.core.base import Base, now_ts, timestamp, uuid_pk
 
@@ -223,11 +225,30 @@ SNAPSHOT_COLUMNS = tuple(JobSnapshot.__dataclass_fields__)
 SNAPSHOT = [Job.__table__.c[name] for name in SNAPSHOT_COLUMNS]  # what a statement returns
 
 
+class Xid8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id (xid8), read as an int."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return "xid8"
+
+    def result_processor(self, _dialect: Any, _coltype: Any) -> Any:
+        return lambda value: None if value is None else int(value)
+
+
+# So that reflection (Alembic's comparison of models and migrations) knows the type too.
+postgresql_base.ischema_names.setdefault("xid8", Xid8)
+
+
 class JobEvent(Base):
     """One entry of a job's append-only history."""
 
     __tablename__ = "job_events"
-    __table_args__ = (Index("ix_job_events_job_id", "job_id", "id"),)
+    __table_args__ = (
+        Index("ix_job_events_job_id", "job_id", "id"),
+        Index("ix_job_events_txid", "txid", postgresql_where=text("txid IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     job_id: Mapped[uuid.UUID] = mapped_column(
@@ -237,6 +258,8 @@ class JobEvent(Base):
     message: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     at: Mapped[now_ts]
+    # The transaction that wrote it (migration 0005 says why); set by the database.
+    txid: Mapped[int | None] = mapped_column(Xid8(), server_default=text("pg_current_xact_id()"))
 
 
 class JobEffect(Base):

@@ -1,0 +1,106 @@
+"""The job event streams' answers that come at once: access, resumption, the cap on waits.
+
+What they send while a job runs is in tests/e2e/test_waiting.py, on the real server.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.api.conftest import Caller, a_job
+from web.core.waits import wait_slots
+
+
+def sse(body: bytes) -> list[dict[str, Any]]:
+    """The events of a whole event-stream body: {"event", "id", "data"} each."""
+    found = []
+    for block in body.decode().split("\n\n"):
+        fields: dict[str, Any] = {}
+        for line in block.splitlines():
+            if line and not line.startswith(":"):
+                name, _, value = line.partition(": ")
+                fields[name] = value
+        if "data" in fields:
+            fields["data"] = json.loads(fields["data"])
+            found.append(fields)
+    return found
+
+
+def cancelled_job(client: FlaskClient, who: Caller) -> str:
+    job_id: str = client.post("/api/v1/jobs", json=a_job(), headers=who.headers).json["id"]
+    assert client.post(f"/api/v1/jobs/{job_id}/cancel", headers=who.headers).status_code == 200
+    return job_id
+
+
+def test_a_finished_jobs_stream_sends_its_history_its_state_and_the_end(
+    client: FlaskClient, alice: Caller
+) -> None:
+    job_id = cancelled_job(client, alice)
+    response = client.get(f"/api/v1/jobs/{job_id}/stream", headers=alice.headers)
+    assert response.status_code == 200
+    assert response.mimetype == "text/event-stream"
+    assert response.headers["Cache-Control"] == "no-cache"
+    events = sse(response.get_data())
+    assert [e["event"] for e in events] == ["queued", "cancelled", "job", "end"]
+    assert [e.get("id") for e in events[:2]] == [str(e["data"]["id"]) for e in events[:2]]
+    assert events[2]["data"]["status"] == "cancelled"
+    assert response.get_data().startswith(b"retry: ")
+
+    after_first = client.get(
+        f"/api/v1/jobs/{job_id}/stream", headers=alice.with_headers(Last_Event_ID=events[0]["id"])
+    )
+    assert [e["event"] for e in sse(after_first.get_data())] == ["cancelled", "job", "end"]
+    after_all = client.get(
+        f"/api/v1/jobs/{job_id}/stream", headers=alice.with_headers(Last_Event_ID=events[1]["id"])
+    )
+    assert after_all.status_code == 204  # EventSource stops reconnecting
+
+
+def test_someone_elses_job_has_no_stream(client: FlaskClient, alice: Caller, bob: Caller) -> None:
+    job_id = cancelled_job(client, alice)
+    response = client.get(f"/api/v1/jobs/{job_id}/stream", headers=bob.headers)
+    assert response.status_code == 404
+    assert response.json["code"] == "not_found"
+    assert client.get(f"/api/v1/jobs/{job_id}/stream").status_code == 401
+    assert client.get("/api/v1/jobs/stream").status_code == 401
+
+
+def test_a_last_event_id_that_is_not_ours_is_a_422(client: FlaskClient, alice: Caller) -> None:
+    job_id = cancelled_job(client, alice)
+    for path in (f"/api/v1/jobs/{job_id}/stream", "/api/v1/jobs/stream"):
+        for bad in ("x", "9223372036854775808", "1.2.3", "\u00e9"):
+            response = client.get(path, headers=alice.with_headers(Last_Event_ID=bad))
+            assert response.status_code == 422, (path, bad)
+            assert response.json["code"] == "validation_failed"
+
+
+def test_past_the_cap_a_stream_sends_what_there_is_and_asks_to_come_back(
+    app: Flask, client: FlaskClient, alice: Caller
+) -> None:
+    job_id = client.post("/api/v1/jobs", json=a_job(), headers=alice.headers).json["id"]
+    with app.app_context():
+        slots = wait_slots()
+        held = [slots.take(alice.user.id, 60) for _ in range(slots.cap)]
+    assert all(held)
+    try:
+        response = client.get(f"/api/v1/jobs/{job_id}/stream", headers=alice.headers)
+        assert response.status_code == 200
+        assert int(response.headers["Retry-After"]) >= 1
+        body = response.get_data()
+        assert body.startswith(b"retry: ")
+        events = sse(body)
+        assert [e["event"] for e in events] == ["queued", "job"]  # and no end: come back
+
+        t0 = time.monotonic()
+        polled = client.get(f"/api/v1/jobs/{job_id}?wait=5", headers=alice.headers)
+        assert time.monotonic() - t0 < 2  # at once, not after 5 s
+        assert polled.status_code == 200  # and not an error
+        assert polled.headers["Retry-After"]
+    finally:
+        for slot in held:
+            slot.release()  # type: ignore[union-attr]

@@ -1,0 +1,136 @@
+"""Server-sent event streams of anything the platform announces (workers/core/changes.py).
+
+A stream follows a `Feed`: the channel its changes are announced on, and how to read what is
+new past a cursor. The stream sends what is new at once, then waits on the channel and reads
+again each time something is announced there (and every heartbeat, in case a notice was
+lost); between reads it holds no database connection and no thread (config/server.py). It
+sends a comment line every STREAM_HEARTBEAT_S when there is nothing to say, so proxies and
+clients know it is alive, and ends when the feed says it is done. Every message that can be
+resumed from carries an `id:`; a client that reconnects with it as `Last-Event-ID` (browsers'
+EventSource does so by itself) goes on from there.
+
+The job streams (web/core/job_streams.py) are built on it; a domain streams its own channel
+by publishing on it after its commits (ChangeFeed.publish_channels) and writing a Feed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from flask import Response, request, stream_with_context
+
+from web.core.context import db, platform
+from web.core.waits import Slot, wait_slots
+
+C = TypeVar("C")
+# How long a browser waits before it reconnects (the `retry:` line).
+RECONNECT_MS = 2000
+SSE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",  # nginx: pass each message on as it comes
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One server-sent event."""
+
+    data: Any
+    event: str | None = None
+    id: str | None = None
+
+    def encode(self) -> bytes:
+        lines = []
+        if self.id is not None:
+            lines.append(f"id: {self.id}")
+        if self.event is not None:
+            lines.append(f"event: {self.event}")
+        # JSON has no raw line breaks: one data line.
+        lines.append("data: " + json.dumps(self.data, separators=(",", ":")))
+        return ("\n".join(lines) + "\n\n").encode()
+
+
+@dataclass(frozen=True)
+class Batch(Generic[C]):
+    """What one read of a feed found: the messages, the cursor after them, and whether the
+    stream is over (the last message then says so)."""
+
+    messages: list[Message]
+    cursor: C
+    done: bool = False
+
+
+class Feed(Protocol[C]):
+    @property
+    def channel(self) -> str:
+        """The change-feed channel on which what this feed reads is announced."""
+        ...
+
+    def read(self, cursor: C) -> Batch[C]:
+        """What is new past `cursor`, read through the request's session (`db()`)."""
+        ...
+
+
+def last_event_id() -> str | None:
+    """The client's Last-Event-ID: the header (EventSource's reconnection), or `?last_event_id`
+    for a client that cannot set headers on its first request."""
+    return request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or None
+
+
+def stream(feed: Feed[C], cursor: C, user_id: Any) -> Response:
+    """The streaming response that follows `feed` from `cursor`.
+
+    Each stream holds one of the user's wait slots (web/core/waits.py). Past the cap the
+    stream sends what is new now, asks the client to come back later (`retry:` and
+    Retry-After) and ends: the client's EventSource reconnects from where it got to.
+    """
+    settings = platform().settings
+    heartbeat_s = settings.stream_heartbeat_s
+    lease_s = 2 * heartbeat_s + 30
+    slot = wait_slots().take(user_id, lease_s)
+    if slot is None:
+        batch = feed.read(cursor)
+        retry_s = max(1, int(heartbeat_s))
+        body = f"retry: {retry_s * 1000}\n\n".encode() + b"".join(
+            m.encode() for m in batch.messages
+        )
+        response = Response(body, mimetype="text/event-stream", headers=SSE_HEADERS)
+        response.headers["Retry-After"] = str(retry_s)
+        return response
+    return Response(
+        stream_with_context(_follow(feed, cursor, slot, heartbeat_s, lease_s)),
+        mimetype="text/event-stream",
+        headers=SSE_HEADERS,
+    )
+
+
+def _follow(
+    feed: Feed[C], cursor: C, slot: Slot, heartbeat_s: float, lease_s: float
+) -> Iterator[bytes]:
+    try:
+        yield f"retry: {RECONNECT_MS}\n\n".encode()
+        with platform().changes.watch_channel(feed.channel) as announced:
+            said_at = time.monotonic()
+            while True:
+                batch = feed.read(cursor)
+                db().close()  # no connection held while waiting
+                cursor = batch.cursor
+                if batch.messages:
+                    yield b"".join(m.encode() for m in batch.messages)
+                    said_at = time.monotonic()
+                if batch.done:
+                    return
+                quiet_s = heartbeat_s - (time.monotonic() - said_at)
+                if quiet_s > 0 and announced.wait(quiet_s):
+                    announced.clear()
+                    continue
+                if time.monotonic() - said_at >= heartbeat_s:
+                    yield b": keep-alive\n\n"
+                    said_at = time.monotonic()
+                    slot.renew(lease_s)
+    finally:
+        slot.release()
