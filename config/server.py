@@ -84,6 +84,6 @@ class ApiWorker(GeventWorker):
 
     def init_process(self) -> None:
         # gunicorn's workers write their errors through util.write_error (pinned in
-        # pyproject.toml: a release that renames it fails tests/api/core/test_server.py).
+        # pyproject.toml: a release that renames it fails tests/e2e/test_server.py).
         util.write_error = _write_error
         super().init_process()
