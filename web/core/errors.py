@@ -2,8 +2,8 @@
 
 HTTP errors (404, 405, 413, 415, webargs' 422), the domain's own exceptions and unexpected
 failures all leave through here, and every response carries X-Request-ID. The request body
-is read and its JSON parsed here too, once and before anything else meets it: bounded
-however it is framed, no deeper than MAX_JSON_DEPTH, and strict JSON.
+is read and its JSON parsed here too, before anything else meets it: bounded however it is
+framed, no deeper than MAX_JSON_DEPTH, and strict JSON.
 """
 
 from __future__ import annotations
@@ -80,12 +80,12 @@ class JsonProvider(DefaultJSONProvider):
         kwargs.setdefault("parse_float", _finite_float)
         try:
             value = super().loads(s, **kwargs)
-        except RecursionError:
-            value = None  # deeper than the parser goes: past MAX_JSON_DEPTH too
-        else:
-            if _depth_within(value, MAX_JSON_DEPTH):
-                return value
-        raise ValueError(f"the JSON nests deeper than {MAX_JSON_DEPTH} levels")
+            shallow_enough = _depth_within(value, MAX_JSON_DEPTH)
+        except RecursionError:  # deeper than the parser itself goes
+            shallow_enough = False
+        if not shallow_enough:
+            raise ValueError(f"the JSON nests deeper than {MAX_JSON_DEPTH} levels")
+        return value
 
 
 def _not_a_number(constant: str) -> float:
