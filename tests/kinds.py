@@ -12,6 +12,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
+from models.core.fields import BigInt, Text
 from workers.core.context import JobContext
 from workers.core.errors import PermanentError, TransientError
 from workers.core.registry import job_kind
@@ -25,7 +26,7 @@ FAST = {"queue": "test", "min_backoff_ms": 100, "max_backoff_ms": 400}
 
 
 class FlakyParams(Schema):
-    fail_times = fields.Integer(load_default=0)
+    fail_times = BigInt(load_default=0)
     permanent = fields.Boolean(load_default=False)
     retry_after_s = fields.Float(load_default=None, allow_none=True)
 
@@ -60,8 +61,8 @@ def effects(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
 
 
 class PagesParams(Schema):
-    pages = fields.Integer(required=True)
-    fail_at = fields.Integer(required=True)
+    pages = BigInt(required=True)
+    fail_at = BigInt(required=True)
 
 
 @job_kind("test.pages", params=PagesParams, max_attempts=3, **FAST)
@@ -111,7 +112,7 @@ def mailer(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
 
 
 class OnceParams(Schema):
-    note = fields.String(load_default="")
+    note = Text(load_default="")
 
 
 @job_kind("test.once", params=OnceParams, max_attempts=1, **FAST)

@@ -15,6 +15,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from config import Settings
+from models.core.fields import Email, Text
 from workers.clients.smtp import deliver
 from workers.core.context import JobContext
 from workers.core.registry import job_kind
@@ -27,19 +28,17 @@ REDACTED = "[sent; the body carried a secret and is no longer kept]"
 
 
 class EmailParams(Schema):
-    to = fields.List(
-        fields.Email(), required=True, validate=validate.Length(min=1, max=MAX_RECIPIENTS)
-    )
-    subject = fields.String(
+    to = fields.List(Email(), required=True, validate=validate.Length(min=1, max=MAX_RECIPIENTS))
+    subject = Text(
         required=True,
         validate=[
             validate.Length(min=1, max=500),
             validate.Regexp(r"^[^\r\n]*$", error="must be a single line"),
         ],
     )
-    text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_BODY_CHARS))
-    html = fields.String(validate=validate.Length(max=MAX_BODY_CHARS))
-    reply_to = fields.Email()
+    text = Text(required=True, validate=validate.Length(min=1, max=MAX_BODY_CHARS))
+    html = Text(validate=validate.Length(max=MAX_BODY_CHARS))
+    reply_to = Email()
     # The body carries a secret (a token the account flows mail): once the mail is out, the
     # stored params keep only a note, so neither the database nor an operator can reuse it.
     redact_after_send = fields.Boolean(load_default=False)

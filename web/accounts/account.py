@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
 from models.accounts import flows
 from models.accounts.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, User
@@ -26,7 +26,7 @@ from web.accounts.auth import Accepted, UserRead, send_mail
 from web.core import limits
 from web.core.auth import BEARER, auth_required
 from web.core.context import db, platform
-from web.core.fields import EmailAddress
+from web.core.fields import EmailAddress, Text
 
 blp = Blueprint(
     "account", __name__, url_prefix="/api/v1/auth", description="Account recovery and changes."
@@ -34,8 +34,8 @@ blp = Blueprint(
 
 
 # -- schemas ---------------------------------------------------------------------------------
-def _new_password(**kwargs: Any) -> fields.String:
-    return fields.String(
+def _new_password(**kwargs: Any) -> Text:
+    return Text(
         required=True,
         load_only=True,
         validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH),
@@ -48,24 +48,22 @@ class EmailRequest(Schema):
 
 
 class ResetPasswordRequest(Schema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    token = Text(required=True, validate=validate.Length(min=1, max=200))
     password = _new_password()
 
 
 class ChangePasswordRequest(Schema):
-    current_password = fields.String(
-        required=True, load_only=True, validate=validate.Length(max=1024)
-    )
+    current_password = Text(required=True, load_only=True, validate=validate.Length(max=1024))
     new_password = _new_password()
 
 
 class EmailChangeRequest(Schema):
     new_email = EmailAddress(required=True)
-    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+    password = Text(required=True, load_only=True, validate=validate.Length(max=1024))
 
 
 class TokenRequest(Schema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    token = Text(required=True, validate=validate.Length(min=1, max=200))
 
 
 SAME_ANSWER = "if that address has an account that needs it, a mail is on its way"

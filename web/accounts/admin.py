@@ -18,6 +18,7 @@ from models.orgs import Organization
 from web.accounts.auth import UserRead
 from web.core.auth import BEARER, admin_required
 from web.core.context import db
+from web.core.fields import BigInt, Text
 
 blp = Blueprint(
     "admin", __name__, url_prefix="/api/v1/admin", description="Platform administration."
@@ -26,12 +27,12 @@ blp = Blueprint(
 
 # -- schemas ---------------------------------------------------------------------------------
 class AdminQuery(Schema):
-    q = fields.String(
+    q = Text(
         validate=validate.Length(min=1, max=200),
         metadata={"description": "Part of an e-mail address or name."},
     )
-    cursor = fields.String(validate=validate.Length(max=200))
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = Text(validate=validate.Length(max=200))
+    limit = BigInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class UserPage(Schema):

@@ -34,7 +34,7 @@ from web.accounts import mails
 from web.core import cookies, limits
 from web.core.auth import BEARER, SignedIn, auth_required, client_ip
 from web.core.context import db, platform
-from web.core.fields import EmailAddress, Name
+from web.core.fields import EmailAddress, Name, Text
 from web.core.tokens import issue_access_token
 from workers.core.enqueue import submit
 from workers.core.registry import get_kind
@@ -46,7 +46,7 @@ log = logging.getLogger("backline.web")
 # -- schemas ---------------------------------------------------------------------------------
 class RegisterRequest(Schema):
     email = EmailAddress(required=True)
-    password = fields.String(
+    password = Text(
         required=True,
         load_only=True,
         validate=validate.Length(
@@ -65,12 +65,12 @@ USE_COOKIES = {
 
 class LoginRequest(Schema):
     email = EmailAddress(required=True)
-    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+    password = Text(required=True, load_only=True, validate=validate.Length(max=1024))
     use_cookies = fields.Boolean(load_default=False, metadata=USE_COOKIES)
 
 
 class RefreshRequest(Schema):
-    refresh_token = fields.String(
+    refresh_token = Text(
         validate=validate.Length(min=1, max=200),
         metadata={"description": "Omit it to use the backline_refresh cookie (with X-CSRF-Token)."},
     )
@@ -78,14 +78,14 @@ class RefreshRequest(Schema):
 
 
 class LogoutRequest(Schema):
-    refresh_token = fields.String(
+    refresh_token = Text(
         validate=validate.Length(min=1, max=200),
         metadata={"description": "Omit it to end the cookie's or the access token's session."},
     )
 
 
 class VerifyEmailRequest(Schema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    token = Text(required=True, validate=validate.Length(min=1, max=200))
 
 
 class TokenPair(Schema):

@@ -19,6 +19,7 @@ from models.accounts import logins
 from models.accounts.users import AuthSession, LoginAttempt, revoke_all_sessions
 from web.core.auth import BEARER, auth_required
 from web.core.context import db
+from web.core.fields import BigInt
 
 blp = Blueprint(
     "sessions",
@@ -29,7 +30,7 @@ blp = Blueprint(
 
 
 class LoginQuery(Schema):
-    limit = fields.Integer(
+    limit = BigInt(
         load_default=20,
         validate=validate.Range(min=1, max=100),
         metadata={"description": "How many attempts, newest first."},

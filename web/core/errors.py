@@ -1,21 +1,29 @@
 """One error contract for every response: {code, message, details, request_id}.
 
 HTTP errors (404, 405, 413, 415, webargs' 422), the domain's own exceptions and unexpected
-failures all leave through here, and every response carries X-Request-ID.
+failures all leave through here, and every response carries X-Request-ID. The request body
+is read and its JSON parsed here too, before anything else meets it: bounded however it is
+framed, no deeper than MAX_JSON_DEPTH, and strict JSON.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import uuid
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from marshmallow import Schema, fields
-from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
 
 from models.core.errors import (
     AuthenticationFailed,
@@ -52,17 +60,55 @@ _CODE_OF = {
 }
 
 
+# Deeper than any request the API defines (a job's params included) needs, shallow enough
+# that nothing downstream (marshmallow, jsonb, the response's encoder) recurses far.
+MAX_JSON_DEPTH = 32
+
+
 class JsonProvider(DefaultJSONProvider):
-    """Flask's JSON, but a body nested too deeply for the parser is bad JSON (a 400), not a
-    RecursionError that would surface as a 500 with a traceback in the log."""
+    """Flask's JSON, strict: what it refuses is bad JSON, a 400 (Flask's get_json).
+
+    A document nested past MAX_JSON_DEPTH (or too deep for the parser's own recursion), and
+    NaN, Infinity or a number too large for a float, which are not JSON (RFC 8259) and which
+    jsonb could not store.
+    """
 
     sort_keys = False
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        kwargs.setdefault("parse_constant", _not_a_number)
+        kwargs.setdefault("parse_float", _finite_float)
         try:
-            return super().loads(s, **kwargs)
-        except RecursionError:
-            raise ValueError("the JSON nests too deeply") from None
+            value = super().loads(s, **kwargs)
+            shallow_enough = _depth_within(value, MAX_JSON_DEPTH)
+        except RecursionError:  # deeper than the parser itself goes
+            shallow_enough = False
+        if not shallow_enough:
+            raise ValueError(f"the JSON nests deeper than {MAX_JSON_DEPTH} levels")
+        return value
+
+
+def _not_a_number(constant: str) -> float:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite_float(literal: str) -> float:
+    number = float(literal)
+    if not math.isfinite(number):
+        raise ValueError(f"{literal} is too large a number")
+    return number
+
+
+def _depth_within(value: Any, limit: int) -> bool:
+    """Whether `value` nests at most `limit` arrays and objects deep (walked without recursion)."""
+    pending = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:
+        container, depth = pending.pop()
+        if depth > limit:
+            return False
+        children = container.values() if isinstance(container, dict) else container
+        pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return True
 
 
 class ErrorSchema(Schema):
@@ -154,13 +200,28 @@ def _assign_request_id() -> None:
 
 
 def _require_json_body() -> None:
-    has_body = (request.content_length or 0) > 0
-    if request.method in ("POST", "PUT", "PATCH") and has_body and not request.is_json:
+    """Read and parse the body before anything else meets it, however it is framed.
+
+    Parsed here through JsonProvider, bad JSON is a 400 saying why, before webargs (which
+    parses the same bytes again on its own) or a rate-limit key function meets it.
+    """
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if not chunked and not request.content_length:
+        return
+    if request.method in ("POST", "PUT", "PATCH") and not request.is_json:
         raise UnsupportedMediaType("send the body as application/json")
-    if has_body and request.is_json:
-        # Parsed once here, through JsonProvider: a body too deep for the parser is a 400
-        # before webargs (which parses on its own) or a rate-limit key function meets it.
-        request.get_json(silent=False)
+    body = request.get_data(cache=True)
+    limit = request.max_content_length
+    # Werkzeug refuses a Content-Length past the limit (413), but reads a body sent without
+    # one (chunked) only up to the limit and stops there without a word: one that filled it
+    # did not fit.
+    if limit is not None and request.content_length is None and len(body) >= limit:
+        raise RequestEntityTooLarge()
+    if body and request.is_json:
+        try:
+            current_app.json.loads(body)
+        except ValueError as error:  # JSONDecodeError and UnicodeDecodeError among them
+            raise BadRequest(f"the request body is not valid JSON: {error}") from None
 
 
 def _stamp_request_id(response: Response) -> Response:

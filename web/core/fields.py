@@ -1,4 +1,9 @@
-"""Marshmallow fields shared by the blueprints."""
+"""Marshmallow fields shared by the blueprints.
+
+The storable types every input field is built on (Text, BigInt, Email, JsonValue) live in
+models.core.fields, where the job kinds' params schemas reach them too; they are named here
+as well so a blueprint finds every field type in one place.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,16 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError
 
 from models.core.addresses import normalise_email
 from models.core.errors import InvalidInput
+from models.core.fields import BigInt, Email, JsonValue, Text
+
+__all__ = ["BigInt", "Email", "EmailAddress", "JsonValue", "Name", "Text"]
 
 
-class EmailAddress(fields.String):
+class EmailAddress(Text):
     """An e-mail address, loaded in its canonical form (models.core.addresses.normalise_email).
 
     Look-alikes (fullwidth, zero-width, bidi overrides, mixed-script domains) are refused
@@ -31,7 +39,7 @@ class EmailAddress(fields.String):
             raise ValidationError(error.message) from None
 
 
-class Name(fields.String):
+class Name(Text):
     """A one-line name: surrounding blanks dropped, 1–200 characters, no control characters."""
 
     MAX_LENGTH = 200

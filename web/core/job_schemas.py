@@ -11,18 +11,19 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from models.core.base import utcnow
 from models.core.jobs import JobStatus
+from web.core.fields import BigInt, JsonValue, Text
 
 MAX_RUN_AHEAD = timedelta(days=7)  # the Redis broker delays messages by at most 7 days
 MAX_WAIT_S = 30
 
 
 class JobCreate(Schema):
-    kind = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    params = fields.Dict(keys=fields.String(), load_default=dict)
+    kind = Text(required=True, validate=validate.Length(min=1, max=100))
+    params = fields.Dict(keys=Text(), values=JsonValue(), load_default=dict)
     run_at = fields.AwareDateTime(
         metadata={"description": "Start no earlier than this (≤ 7 days ahead)."}
     )
-    priority = fields.Integer(load_default=0, validate=validate.Range(min=0, max=9))
+    priority = BigInt(load_default=0, validate=validate.Range(min=0, max=9))
 
     @validates_schema
     def _run_at_in_range(self, data: dict[str, Any], **_: Any) -> None:
@@ -81,11 +82,11 @@ class JobGetQuery(Schema):
 
 class JobQuery(Schema):
     status = fields.Enum(JobStatus, by_value=True)
-    kind = fields.String(validate=validate.Length(max=100))
+    kind = Text(validate=validate.Length(max=100))
     created_after = fields.AwareDateTime()
     created_before = fields.AwareDateTime()
-    cursor = fields.String(validate=validate.Length(max=200))
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = Text(validate=validate.Length(max=200))
+    limit = BigInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class JobPage(Schema):
@@ -102,7 +103,7 @@ class EventRead(Schema):
 
 
 class EventQuery(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = BigInt(load_default=0, validate=validate.Range(min=0))
 
 
 class EventPage(Schema):

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from models.core.jobs import JobStatus
 from models.core.ops import MAX_REDRIVE_BATCH
+from web.core.fields import BigInt, Text
 from web.core.job_schemas import EventRead, Progress
 
 MAX_WINDOW_S = 24 * 3600
@@ -21,15 +22,15 @@ class Confirmed(Schema):
         validate=validate.Equal(True, error="must be true to carry out the action"),
         metadata={"description": "Must be true."},
     )
-    reason = fields.String(
+    reason = Text(
         validate=validate.Length(max=500), metadata={"description": "Kept in the audit log."}
     )
 
 
 class RedriveBody(Confirmed):
-    kind = fields.String(validate=validate.Length(min=1, max=100))
+    kind = Text(validate=validate.Length(min=1, max=100))
     job_ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=MAX_REDRIVE_BATCH))
-    limit = fields.Integer(
+    limit = BigInt(
         load_default=500,
         validate=validate.Range(min=1, max=MAX_REDRIVE_BATCH),
         metadata={"description": "At most this many jobs in this call (oldest failures first)."},
@@ -60,7 +61,7 @@ class QueueActionRead(Schema):
 
 
 class StatsQuery(Schema):
-    window = fields.Integer(
+    window = BigInt(
         load_default=3600,
         validate=validate.Range(min=60, max=MAX_WINDOW_S),
         metadata={"description": "Seconds back from now."},
@@ -120,16 +121,16 @@ class WorkerRead(Schema):
 
 class AdminJobQuery(Schema):
     id = fields.UUID()
-    kind = fields.String(validate=validate.Length(max=100))
-    queue = fields.String(validate=validate.Length(max=100))
+    kind = Text(validate=validate.Length(max=100))
+    queue = Text(validate=validate.Length(max=100))
     status = fields.List(fields.Enum(JobStatus, by_value=True), validate=validate.Length(max=5))
     org_id = fields.UUID()
     owner_id = fields.UUID()
-    worker_id = fields.String(validate=validate.Length(max=200))
+    worker_id = Text(validate=validate.Length(max=200))
     created_after = fields.AwareDateTime()
     created_before = fields.AwareDateTime()
-    cursor = fields.String(validate=validate.Length(max=200))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = Text(validate=validate.Length(max=200))
+    limit = BigInt(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class AdminJobPage(Schema):
@@ -187,8 +188,8 @@ class RedriveRead(Schema):
 
 
 class AuditQuery(Schema):
-    cursor = fields.Integer(validate=validate.Range(min=1))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = BigInt(validate=validate.Range(min=1))
+    limit = BigInt(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class DeadLetterKindRead(Schema):

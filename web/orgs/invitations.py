@@ -24,6 +24,7 @@ from models.orgs.organizations import MyOrganization
 from web.accounts import send_mail
 from web.core.auth import BEARER, auth_required
 from web.core.context import db, platform
+from web.core.fields import Email, Text
 from web.orgs.organizations import OrgRead
 
 blp = Blueprint("invitations", __name__, url_prefix="/api/v1", description="Invitations.")
@@ -31,7 +32,7 @@ blp = Blueprint("invitations", __name__, url_prefix="/api/v1", description="Invi
 
 # -- schemas ---------------------------------------------------------------------------------
 class InvitationCreate(Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=320))
+    email = Email(required=True, validate=validate.Length(max=320))
     role = fields.Enum(Role, by_value=True, load_default=Role.MEMBER)
 
 
@@ -49,7 +50,7 @@ class InvitationList(Schema):
 
 
 class InvitationAccept(Schema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    token = Text(required=True, validate=validate.Length(min=1, max=200))
 
 
 # -- helpers ---------------------------------------------------------------------------------
