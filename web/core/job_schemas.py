@@ -126,7 +126,7 @@ MAX_BATCH_ITEMS = 500
 
 
 class JobBatchItem(JobCreate):
-    idempotency_key = fields.String(
+    idempotency_key = Text(
         validate=validate.Regexp(
             r"^[\x21-\x7e]{1,200}$", error="must be 1 to 200 printable ASCII characters"
         ),
