@@ -95,11 +95,10 @@ def later_jobs(platform: Platform, owner: uuid.UUID, org_id: uuid.UUID, n: int) 
             dispatcher=platform.dispatcher,
             owner_id=owner,
             org_id=org_id,
-            kind=kind,
-            params=[{}] * n,
+            submissions=[enqueue.Submission.checked(kind, {})] * n,
         )
         session.commit()
-        return [str(j.id) for j in jobs]
+        return [str(job.id) for job, _ in jobs]
 
 
 class Waiters:
