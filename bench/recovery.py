@@ -8,10 +8,9 @@ by default), and every key of the namespace is deleted once (what a FLUSHALL, or
 restart without persistence, does to them; only this namespace's keys: the Redis is shared).
 
 It prints when the last job finished, counted from the flush and from the first submission;
-how the jobs ended; how many messages the recovery sent again, and how many of those were
-for jobs whose message was still in the broker (sent twice); how many deliveries found
-nothing to claim (the workers log each at DEBUG); and whether any job ran more often than
-its lost workers explain.
+how the jobs ended; the messages the recovery sent again, and when; how many deliveries
+found nothing to claim (a job's second message: the workers log each at DEBUG); and whether
+any job ran more often than its lost workers explain.
 """
 
 from __future__ import annotations
@@ -41,8 +40,6 @@ from workers.core.presence import alive
 from workers.core.registry import get_kind
 from workers.core.setup import Platform, connect
 
-# Events that send the job a message, and the reasons a sweep sends one again.
-SENDS = ("queued", "recovered", "retry_scheduled", "interrupted")
 NOTHING_CLAIMED = "nothing to do (duplicate delivery"
 
 
@@ -149,25 +146,25 @@ def wait_for_workers(client: redis.Redis, namespace: str, processes: int) -> Non
         time.sleep(0.2)
 
 
+def nothing_claimed(log: Path, flush: float) -> list[float]:
+    """When (seconds after the flush) each delivery that claimed nothing came, from the
+    workers' DEBUG lines (`HH:MM:SS` local time)."""
+    day = time.localtime(flush)
+    midnight = time.mktime((day.tm_year, day.tm_mon, day.tm_mday, 0, 0, 0, 0, 0, -1))
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        if NOTHING_CLAIMED in line:
+            hours, minutes, seconds = (int(part) for part in line[:8].split(":"))
+            found.append(midnight + hours * 3600 + minutes * 60 + seconds - int(flush))
+    return found
+
+
 def report(platform: Platform, timeline: Timeline, log: Path) -> None:
     """The figures, from the jobs' histories and the workers' log."""
     with platform.engine.connect() as conn:
         last = float(
             conn.execute(text("SELECT extract(epoch FROM max(finished_at)) FROM jobs")).scalar()
         )
-        resent = conn.execute(
-            text(
-                """
-                SELECT e.job_id, e.at, e.data->>'reason' AS reason,
-                       (SELECT extract(epoch FROM max(p.at))::float8 FROM job_events p
-                        WHERE p.job_id = e.job_id AND p.id < e.id
-                          AND p.type = ANY(:sends)) AS previous_send
-                FROM job_events e
-                WHERE e.type = 'recovered' AND e.data->>'reason' <> 'stale_heartbeat'
-                """
-            ),
-            {"sends": list(SENDS)},
-        ).all()
         runs = conn.execute(
             text(
                 """
@@ -181,20 +178,20 @@ def report(platform: Platform, timeline: Timeline, log: Path) -> None:
                 """
             )
         ).all()
-        sweeps = conn.execute(
+        recoveries = conn.execute(
             text(
                 """
-                SELECT extract(epoch FROM at)::int AS second, data->>'reason', count(*)
+                SELECT (extract(epoch FROM at) - :flush)::int AS second, data->>'reason', count(*)
                 FROM job_events WHERE type = 'recovered' GROUP BY 1, 2 ORDER BY 1
                 """
-            )
+            ),
+            {"flush": timeline.flush},
         ).all()
     statuses = status_counts(platform)
-    twice = [r for r in resent if r.previous_send is not None and r.previous_send > timeline.flush]
-    reasons = Counter(r.reason for r in resent)
     again = sum(1 for r in runs if r.starts > 1)
     unexplained = sum(1 for r in runs if r.starts > 1 + r.explained)
-    nothing = log.read_text(errors="replace").count(NOTHING_CLAIMED)
+    duplicates = nothing_claimed(log, timeline.flush)
+    soon = sum(1 for at in duplicates if 0 <= at < 5)
     total = sum(statuses.values())
     print(f"jobs: {total} ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))})")
     print(
@@ -204,19 +201,17 @@ def report(platform: Platform, timeline: Timeline, log: Path) -> None:
         + ", ".join(f"{k - timeline.first_submit:.1f} s" for k in timeline.kills)
         + f", flush at {timeline.flush - timeline.first_submit:.1f} s)"
     )
+    print("messages sent again, by second after the flush (reason: jobs):")
+    for second, reason, n in recoveries:
+        print(f"  {second:+5d} s  {reason}: {n}")
     print(
-        f"messages sent again for queued jobs: {len(resent)} "
-        f"({', '.join(f'{n} {r}' for r, n in sorted(reasons.items()))}); "
-        f"sent twice (the job's message had been sent after the flush): {len(twice)}"
+        f"deliveries that found nothing to claim (a job's second message): {len(duplicates)}, "
+        f"{soon} of them within 5 s of the flush"
     )
-    print(f"deliveries that found nothing to claim: {nothing}")
     print(
         f"jobs started more than once: {again} (each after its worker was killed); "
         f"more often than their lost workers explain: {unexplained}"
     )
-    print("recovery by second after the flush (reason: jobs):")
-    for second, reason, n in sweeps:
-        print(f"  {second - timeline.flush:+6.0f} s  {reason}: {n}")
 
 
 def main() -> None:
