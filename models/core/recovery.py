@@ -2,18 +2,34 @@
 
 Both run in the scheduler process every few seconds. Jobs whose worker died count the attempt
 and a crash; a job that has crashed its worker `max_crashes` times is a poison message and is
-failed with the reason in its history instead of being handed to the next worker.
+failed with the reason in its history instead of being handed to the next worker. Queued
+jobs whose message is lost are sent again with a new message id, each with the reason in its
+history: `message_missing` (found by waiting too long) or `broker_lost` (the broker said it
+lost its messages).
 """
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 SWEEP_LOCK_KEY = 0x6261636B6C696E65  # "backline": one sweeper at a time across machines
+
+
+class LostBy(enum.Enum):
+    """How the sweep found that a queued job's message was lost (its `recovered` event says)."""
+
+    MESSAGE_MISSING = "the broker did not deliver the job; sent again"
+    BROKER_LOST = "the broker lost its messages (flushed, or restarted without them); sent again"
+
+    @property
+    def reason(self) -> str:
+        return self.name.lower()
 
 
 @dataclass(frozen=True)
@@ -27,6 +43,8 @@ class Redelivery:
     priority: int
     never_sent: bool = False
     long_waiting: bool = False
+    # Not due yet: its message is to be delayed this long.
+    delay_ms: int | None = None
 
 
 def try_sweep_lock(*, session: Session) -> bool:
@@ -140,8 +158,34 @@ def lost_queued(
     ]
 
 
-def requeue_lost(*, session: Session, job_ids: list[uuid.UUID]) -> list[Redelivery]:
-    """Give lost queued jobs a new message id and record their recovery."""
+def queued_before(*, session: Session, before: datetime) -> list[uuid.UUID]:
+    """Queued jobs (due or not, paused queues too) whose latest message was sent before
+    `before`, or never sent; the highest priority and the earliest due first."""
+    return list(
+        session.scalars(
+            text(
+                """
+                SELECT id FROM jobs
+                WHERE status = 'queued' AND coalesce(enqueued_at, created_at) < :before
+                ORDER BY priority DESC, run_after
+                """
+            ),
+            {"before": before},
+        )
+    )
+
+
+def requeue_lost(
+    *,
+    session: Session,
+    job_ids: list[uuid.UUID],
+    lost_by: LostBy = LostBy.MESSAGE_MISSING,
+    before: datetime | None = None,
+) -> list[Redelivery]:
+    """Give lost queued jobs a new message id and record their recovery.
+
+    With `before`, a job whose message was sent again since (a retry, say) is left alone.
+    """
     if not job_ids:
         return []
     rows = session.execute(
@@ -152,16 +196,34 @@ def requeue_lost(*, session: Session, job_ids: list[uuid.UUID]) -> list[Redelive
                        message_id = id::text || '.'
                            || (extract(epoch FROM clock_timestamp()) * 1000)::bigint
                 WHERE id = ANY(:ids) AND status = 'queued'
-                RETURNING id, kind, queue, message_id, priority
+                  AND (CAST(:before AS timestamptz) IS NULL
+                       OR coalesce(enqueued_at, created_at) < :before)
+                RETURNING id, kind, queue, message_id, priority, run_after
             ), e AS (
                 INSERT INTO job_events (job_id, type, message, data)
-                SELECT id, 'recovered', 'the broker did not deliver the job; sent again',
-                       jsonb_build_object('reason', 'message_missing')
+                SELECT id, 'recovered', CAST(:message AS text),
+                       jsonb_build_object('reason', CAST(:reason AS text))
                 FROM j
             )
-            SELECT * FROM j
+            SELECT id, kind, queue, message_id, priority,
+                   CASE WHEN run_after > now()
+                        THEN ceil(extract(epoch FROM run_after - now()) * 1000)::bigint
+                   END AS delay_ms
+            FROM j
             """
         ),
-        {"ids": job_ids},
+        {"ids": job_ids, "before": before, "message": lost_by.value, "reason": lost_by.reason},
     ).all()
-    return [Redelivery(r.id, r.kind, r.queue, r.message_id, r.priority) for r in rows]
+    return [
+        Redelivery(r.id, r.kind, r.queue, r.message_id, r.priority, delay_ms=r.delay_ms)
+        for r in rows
+    ]
+
+
+def orgs_of(*, session: Session, job_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """The organisations these jobs belong to (each once; internal jobs have none)."""
+    rows = session.execute(
+        text("SELECT DISTINCT org_id FROM jobs WHERE id = ANY(:ids) AND org_id IS NOT NULL"),
+        {"ids": job_ids},
+    )
+    return list(rows.scalars())

@@ -6,8 +6,9 @@ What a broker can do beyond Dramatiq's `Broker` interface is said once, here, by
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from dramatiq import Broker, Message
 from dramatiq.brokers.redis import RedisBroker
@@ -22,7 +23,7 @@ from dramatiq.middleware import (
 )
 
 from config import Settings
-from workers.core.dramatiq_internals import queue_size
+from workers.core.dramatiq_internals import held_messages, queue_size
 from workers.core.handoff import PendingAcks
 from workers.core.wakeup import WakeableRedisBroker
 
@@ -55,8 +56,58 @@ def build_broker(settings: Settings) -> Broker:
         url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
     )
     return WakeableRedisBroker(
-        client=client, namespace=settings.broker_namespace, middleware=middleware
+        client=client,
+        namespace=settings.broker_namespace,
+        middleware=middleware,
+        heartbeat_timeout=dead_worker_timeout_ms(settings),
     )
+
+
+def dead_worker_timeout_ms(settings: Settings) -> int:
+    """How long a worker process may leave Dramatiq's heartbeat unrefreshed before the
+    messages it fetched and did not acknowledge go to other workers: HEARTBEAT_STALE_S, as
+    for the jobs it runs (Dramatiq's own default is 60 s).
+
+    Its consumers refresh it at every fetch, at least every WORKER_IDLE_POLL_MS (its delay
+    queues' consumers keep polling while every thread is busy), and a stopping worker's
+    every few seconds (workers/core/wakeup.py).
+    """
+    return int(max(settings.heartbeat_stale_s * 1000, 4 * settings.worker_idle_poll_ms))
+
+
+class LossMarker:
+    """A key the broker's Redis keeps beside the messages, and loses with them.
+
+    A flush, or a restart without the data, takes the marker away with every message: its
+    absence tells the recovery sweep that the broker lost what it held, at once, rather than
+    job by job once each has waited long enough to look lost (workers/core/recovery.py).
+    """
+
+    def __init__(self, broker: RedisBroker) -> None:
+        self.broker = broker
+        self.key = f"{broker.namespace}:recovery:marker"
+
+    def place(self) -> bool:
+        """Put the marker in place; True if it was missing (lost since, or never placed).
+
+        Atomic: of several schedulers asking at once, one hears True.
+        """
+        placed = self.broker.client.set(self.key, datetime.now(UTC).isoformat(), nx=True)
+        return bool(placed)
+
+    def remove(self) -> None:
+        """Take the marker away, so the next look finds the broker's messages lost."""
+        self.broker.client.delete(self.key)
+
+    def held_jobs(self, queues: Iterable[str]) -> set[str]:
+        """The ids of the jobs on `queues` whose message the broker holds (waiting, delayed,
+        or fetched by a worker and not acknowledged yet)."""
+        return {
+            str(message.args[0])
+            for queue in queues
+            for message in held_messages(self.broker, queue)
+            if message.args
+        }
 
 
 @dataclass(frozen=True)
@@ -83,6 +134,12 @@ class BrokerCapabilities:
     enqueue_many: (
         Callable[[Sequence[tuple[Message, int | None]]], list[Exception | None]] | None
     ) = None
+    # Gives the messages that dead worker processes fetched from a queue and did not
+    # acknowledge back to it (None: the broker does so itself, or never loses them that way).
+    reclaim: Callable[[str], None] | None = None
+    # Tells when the broker lost its messages, and which jobs it holds messages for (None:
+    # it cannot tell, and lost messages are found by their jobs' waiting too long).
+    loss_marker: LossMarker | None = None
 
 
 def capabilities(broker: Broker) -> BrokerCapabilities:
@@ -96,10 +153,14 @@ def capabilities(broker: Broker) -> BrokerCapabilities:
             pending_acks=broker.pending_acks,
             drain=broker.drain,
             enqueue_many=broker.enqueue_many,
+            reclaim=broker.reclaim,
+            loss_marker=LossMarker(broker),
         )
     if isinstance(broker, RedisBroker):
         return BrokerCapabilities(
-            queue_depth=lambda queue: queue_size(broker, queue), ping=lambda: _redis_ping(broker)
+            queue_depth=lambda queue: queue_size(broker, queue),
+            ping=lambda: _redis_ping(broker),
+            loss_marker=LossMarker(broker),
         )
     from dramatiq.brokers.rabbitmq import RabbitmqBroker
 

@@ -21,11 +21,17 @@ what changed, as soon as the installed Dramatiq no longer has what this relies o
   for a mere heartbeat), `qsize` (none). Every call first refreshes the worker's heartbeat;
 - `RedisBroker.broker_id`, `heartbeat_timeout`, `dead_message_ttl`,
   `_should_do_maintenance(command)` and `_max_unpack_size()`: the values of those arguments,
-  as Dramatiq's own `_dispatch` gives them;
+  as Dramatiq's own `_dispatch` gives them. The script does a queue's maintenance when
+  `do_maintenance` is 1: the messages that worker processes silent for `heartbeat_timeout`
+  ms had fetched from that queue and not acknowledged go back to it;
 - the message options `RedisBroker.enqueue` sets: `redis_message_id` (the message's id in
   Redis, one per enqueue) and, for a delayed message, `eta` (epoch milliseconds), the message
   moved to the delay queue (`dramatiq.common.dq_name`). `enqueue_many` prepares each message
-  as `enqueue` does (`as_enqueued`), to send many in one round trip.
+  as `enqueue` does (`as_enqueued`), to send many in one round trip;
+- where Redis keeps a queue's messages: the hash `<namespace>:<queue>.msgs` (Redis message id
+  to the encoded message) holds every message of the queue from its enqueue until its
+  acknowledgement (waiting, or fetched by a worker), `<queue>.DQ` being its delay queue, as
+  dispatch.lua's header says; the consumer reads them with `Message.decode`.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import redis
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import current_millis, dq_name
+from dramatiq.errors import DecodeError
 
 # The Dramatiq versions whose private parts this module was checked against; pyproject.toml
 # pins the same range.
@@ -93,8 +100,12 @@ class RedisBrokerBase(RedisBroker):  # type: ignore[misc]
         """Put a message on `queue_name` (a delay queue's name for a delayed message)."""
         raise_first(self.store_messages([(queue_name, redis_message_id, encoded)]))
 
-    def dispatch_args(self, command: str, queue_name: str, *args: Any) -> list[Any]:
-        """The arguments Dramatiq's `_dispatch` gives its dispatch script for `command`."""
+    def dispatch_args(
+        self, command: str, queue_name: str, *args: Any, maintenance: bool = False
+    ) -> list[Any]:
+        """The arguments Dramatiq's `_dispatch` gives its dispatch script for `command`; with
+        `maintenance`, the call also does the queue's maintenance, which Dramatiq leaves to
+        chance (one call in a thousand)."""
         return [
             command,
             current_millis(),
@@ -102,7 +113,7 @@ class RedisBrokerBase(RedisBroker):  # type: ignore[misc]
             self.broker_id,
             self.heartbeat_timeout,
             self.dead_message_ttl,
-            self._should_do_maintenance(command),
+            1 if maintenance else self._should_do_maintenance(command),
             self._max_unpack_size(),
             *args,
         ]
@@ -197,6 +208,19 @@ def queue_size(broker: RedisBroker, queue_name: str) -> int:
     """Messages Redis holds for the queue and its delay queue, this worker's unacknowledged
     ones included (the dispatch script's `qsize`)."""
     return int(broker.do_qsize(queue_name))
+
+
+def held_messages(broker: RedisBroker, queue_name: str) -> list[Message]:
+    """Every message Redis holds for the queue and its delay queue: waiting, delayed, or
+    fetched by a worker and not acknowledged yet (messages it cannot decode are left out)."""
+    held = []
+    for name in (queue_name, dq_name(queue_name)):
+        for _, data in broker.client.hscan_iter(f"{broker.namespace}:{name}.msgs", count=1000):
+            try:
+                held.append(Message.decode(data))
+            except DecodeError:
+                continue  # not a message at all: it holds no job
+    return held
 
 
 def redis_message_id(message: Any) -> str:

@@ -1,6 +1,7 @@
 """`python -m workers.core.scheduler`: the periodic process.
 
-Every second it submits the periodic jobs whose slot has come (workers/core/periodic.py);
+Every second it submits the periodic jobs whose slot has come (workers/core/periodic.py) and
+asks the broker whether it lost its messages (then sends the queued jobs again at once);
 every SWEEP_INTERVAL_S it runs the recovery sweep (workers/core/recovery.py). Several
 schedulers may run (one per machine, say): a slot is claimed in the database, so it runs
 once, and the sweep's advisory lock lets one sweep at a time. SIGTERM and Ctrl-C stop it
@@ -17,7 +18,7 @@ import time
 from config import Settings, load_settings
 from config.logging import configure_logging
 from workers.core.periodic import Backoff, enqueue_due
-from workers.core.recovery import sweep
+from workers.core.recovery import resend_after_broker_loss, sweep
 from workers.core.setup import Platform, connect
 
 log = logging.getLogger("backline.scheduler")
@@ -32,6 +33,25 @@ def submit_periodic(platform: Platform, backoff: Backoff) -> None:
         log.warning("periodic jobs not submitted; trying again next tick", exc_info=True)
 
 
+class BrokerWatch:
+    """Asks the broker every tick whether it lost its messages (a flush, a restart without
+    its data), so the queued jobs are sent again within a second, not a sweep later."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.failing = False
+
+    def check(self) -> None:
+        try:
+            resend_after_broker_loss(self.platform)
+        except Exception:
+            if not self.failing:  # once per outage, not every second
+                log.warning("could not ask the broker whether it lost its messages", exc_info=True)
+            self.failing = True
+        else:
+            self.failing = False
+
+
 def run(settings: Settings, stop: threading.Event) -> None:
     platform = connect(settings, pool_size=2)
     log.info("scheduler started", extra={"sweep_interval_s": settings.sweep_interval_s})
@@ -40,8 +60,10 @@ def run(settings: Settings, stop: threading.Event) -> None:
     reachable_since = time.monotonic()
     next_sweep = time.monotonic()
     backoff = Backoff()
+    watch = BrokerWatch(platform)
     while not stop.is_set():
         submit_periodic(platform, backoff)
+        watch.check()
         if time.monotonic() >= next_sweep:
             settled = time.monotonic() - reachable_since >= settings.heartbeat_stale_s
             try:

@@ -18,6 +18,7 @@ from collections import defaultdict
 from typing import Any
 
 import redis
+from dramatiq.common import dq_name
 from dramatiq.errors import ConnectionClosed
 
 from workers.core.batching import take_batch
@@ -43,9 +44,11 @@ LISTEN_WAIT_S = 1.0
 MAX_ACK_BATCH = 500
 ACK_RETRY_S = 60.0
 # While its worker stops, a consumer fetches nothing but still calls Dramatiq's script this
-# often: each call refreshes the worker's heartbeat, which keeps the messages of the jobs it
-# is finishing from going to another worker (Dramatiq's heartbeat timeout is 60 s).
+# often (at most; and at least three times per heartbeat timeout): each call refreshes the
+# worker's heartbeat, which keeps the messages of the jobs it is finishing from going to
+# another worker.
 DRAINING_BEAT_S = 5.0
+BEATS_PER_TIMEOUT = 3
 
 
 class _Waker:
@@ -172,6 +175,7 @@ class WakeableConsumer(RedisConsumer):
         # thread holds them and moves each to its queue on the first pass after its eta.
         self._etas: list[int] = []
         self._last_beat = 0.0
+        self._beat_s = min(DRAINING_BEAT_S, broker.heartbeat_timeout / 1000 / BEATS_PER_TIMEOUT)
 
     def __next__(self) -> Any:
         if self.broker.draining.is_set() and not self.holds_fetched():
@@ -207,7 +211,7 @@ class WakeableConsumer(RedisConsumer):
         """The worker is stopping: take no new message, which would only wait in its memory
         until it has stopped, while another worker could run it now."""
         now = time.monotonic()
-        if now - self._last_beat >= DRAINING_BEAT_S:
+        if now - self._last_beat >= self._beat_s:
             self._last_beat = now
             try:
                 self.broker.beat(self.queue_name)
@@ -266,6 +270,13 @@ class WakeableRedisBroker(RedisBrokerBase):
     def drain(self) -> None:
         """The worker is stopping: from now on its consumers take no new messages."""
         self.draining.set()
+
+    def reclaim(self, queue_name: str) -> None:
+        """Give the messages that dead worker processes (silent for the heartbeat timeout:
+        killed, say) had fetched from the queue and its delay queue back to them now, rather
+        than when one of Dramatiq's calls happens to do the queue's maintenance."""
+        names = (queue_name, dq_name(queue_name))
+        self.run_dispatch([self.dispatch_args("requeue", n, maintenance=True) for n in names])
 
     def beat(self, queue_name: str) -> None:
         """Refresh this worker's heartbeat in Redis, and nothing else (a requeue of nothing)."""

@@ -27,6 +27,7 @@ def test_the_redis_broker_wakes_consumers_defers_acks_and_drains(settings: Setti
         assert can.wakes_consumers and not can.priority
         assert can.pending_acks is capabilities(broker).pending_acks is not None
         assert can.drain is not None
+        assert can.reclaim is not None and can.loss_marker is not None
         can.drain()
         assert broker.draining.is_set()
     finally:
@@ -40,12 +41,14 @@ def test_dramatiqs_plain_redis_broker_only_counts_and_answers(redis_url: str) ->
 
     assert can.ping() is True
     assert can.queue_depth("nothing-here") == 0
-    assert (can.wakes_consumers, can.pending_acks, can.drain, can.priority) == (
+    assert (can.wakes_consumers, can.pending_acks, can.drain, can.priority, can.reclaim) == (
         False,
         None,
         None,
         False,
+        None,
     )
+    assert can.loss_marker is not None  # it keeps its messages in Redis all the same
 
 
 def test_a_broker_of_another_kind_can_do_nothing_beyond_dramatiqs_interface() -> None:
@@ -58,6 +61,15 @@ def test_a_broker_of_another_kind_can_do_nothing_beyond_dramatiqs_interface() ->
         None,
         False,
     )
+    assert (can.reclaim, can.loss_marker) == (None, None)
+
+
+def test_a_worker_counts_as_dead_once_its_jobs_heartbeats_would(settings: Settings) -> None:
+    broker = build_broker(settings)
+    try:
+        assert broker.heartbeat_timeout == settings.heartbeat_stale_s * 1000  # type: ignore[attr-defined]
+    finally:
+        broker.close()
 
 
 def test_a_message_carries_its_priority_only_to_a_broker_that_takes_one() -> None:

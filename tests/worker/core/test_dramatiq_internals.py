@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from workers.core.dramatiq_internals import (
     RedisBrokerBase,
     RedisConsumer,
     eta_ms,
+    held_messages,
     redis_message_id,
 )
 
@@ -218,3 +220,40 @@ def test_the_dispatch_commands_take_the_arguments_the_adapter_gives() -> None:
         assert body is not None, f"{DISPATCH_LUA} has no `{command}` command any more"
         for line in lines:
             assert line in body, f"dispatch's `{command}` no longer has `{line}`"
+
+
+def test_the_dispatch_script_keeps_messages_and_reclaims_where_the_adapter_expects() -> None:
+    lua = DISPATCH_LUA.read_text()
+    # held_messages reads a queue's messages from this hash, from enqueue until acknowledgement.
+    assert 'local queue_messages = queue_full_name .. ".msgs"' in lua, (
+        "a queue's messages are no longer kept in the hash `<namespace>:<queue>.msgs`"
+    )
+    assert 'redis.call("hset", queue_messages, message_id, message_data)' in lua
+    assert re.search(r'"ack".*?redis\.call\("hdel", queue_messages, message_id\)', lua, re.S), (
+        "an acknowledgement no longer removes the message from `<queue>.msgs`"
+    )
+    # reclaim() asks for maintenance, which gives dead workers' messages back to the queue.
+    maintenance = lua[lua.index('if do_maintenance == "1" then') :]
+    for line in (
+        'redis.call("zrangebyscore", heartbeats, 0, timestamp - heartbeat_timeout)',
+        'local dead_worker_queue_acks = dead_worker_acks .. "." .. queue_name',
+        'redis.call("rpush", queue_full_name, message_id)',
+    ):
+        assert line in maintenance, f"dispatch's maintenance no longer has `{line}`"
+
+
+def test_held_messages_decodes_what_enqueue_stored(redis_url: str) -> None:
+    namespace = f"internals-{uuid.uuid4().hex[:8]}"
+    broker = RedisBrokerBase(client=redis.Redis.from_url(redis_url), namespace=namespace)
+    try:
+        now = broker.enqueue(dramatiq.Message("q", "nobody", ("job-1",), {}, {}))
+        later = broker.enqueue(dramatiq.Message("q", "nobody", ("job-2",), {}, {}), delay=60_000)
+
+        held = {m.message_id: m for m in held_messages(broker, "q")}
+
+        assert set(held) == {now.message_id, later.message_id}
+        assert held[now.message_id].args == ("job-1",)
+        assert held[later.message_id].queue_name == "q.DQ"
+    finally:
+        broker.client.delete(*broker.client.scan_iter(f"{namespace}:*"))
+        broker.close()
