@@ -29,6 +29,7 @@ from config.settings import normalise_database_url
 from devstack.__main__ import redact, start_services
 from devstack.mailsink import MailSink, eml_name
 from devstack.output import LineSplitter, Printer
+from devstack.stopping import StopRequest
 from devstack.supervisor import ProcessSpec, RestartPolicy, Supervisor
 
 
@@ -174,7 +175,7 @@ def test_a_process_that_dies_is_restarted_and_all_stop_cleanly(tmp_path: Path) -
         policy=RestartPolicy(base_delay_s=0.1),
         stop_timeout_s=5,
     )
-    stop = threading.Event()
+    stop = StopRequest()
     result: list[int] = []
     runner = threading.Thread(target=lambda: result.append(supervisor.run(stop)))
     runner.start()
