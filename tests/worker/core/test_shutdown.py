@@ -24,8 +24,9 @@ from workers.core.setup import Platform
 from workers.core.shutdown import SHUTDOWN_MARGIN_S
 
 GRACE_S = 1.0
-# The process's own start and exit, beyond what the worker promises.
-SLACK_S = 2.0
+# Beyond what the worker promises, which counts from when it begins to stop: Dramatiq's
+# worker process notices the signal within a second, and its parent the exit within another.
+SLACK_S = 4.0
 
 
 def postgres_upstream(url: str) -> tuple[str, int] | str:
