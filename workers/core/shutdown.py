@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -43,8 +44,16 @@ class ShutdownDeadline(Middleware):
     runs inside another program (a test's): the exit ends the whole process.
     """
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        margin_s: float = SHUTDOWN_MARGIN_S,
+        exit: Callable[[int], object] = os._exit,  # noqa: A002 - what it is
+    ) -> None:
         self.runtime = runtime
+        self.margin_s = margin_s
+        self.exit = exit
         self.database_url = (
             make_url(runtime.settings.database_url)
             .set(drivername="postgresql")
@@ -52,7 +61,7 @@ class ShutdownDeadline(Middleware):
         )
 
     def before_worker_shutdown(self, broker: Broker, worker: object) -> None:
-        after_s = self.runtime.settings.worker_shutdown_grace_s + SHUTDOWN_MARGIN_S
+        after_s = self.runtime.settings.worker_shutdown_grace_s + self.margin_s
         threading.Thread(
             target=self._watch, args=(after_s,), name="shutdown-deadline", daemon=True
         ).start()
@@ -77,7 +86,7 @@ class ShutdownDeadline(Middleware):
         )
         for handler in logging.getLogger().handlers:
             handler.flush()
-        os._exit(EXIT_CODE)
+        self.exit(EXIT_CODE)
 
 
 def database_answers(url: str) -> bool:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -21,7 +22,7 @@ from tests.servers import ROOT
 from tests.tcp import Proxy
 from tests.worker.conftest import eventually, load, submit_job
 from workers.core.setup import Platform
-from workers.core.shutdown import SHUTDOWN_MARGIN_S
+from workers.core.shutdown import SHUTDOWN_MARGIN_S, ShutdownDeadline
 
 GRACE_S = 1.0
 # Beyond what the worker promises, which counts from when it begins to stop: Dramatiq's
@@ -132,3 +133,50 @@ def test_a_worker_stops_within_its_grace_when_postgres_or_redis_is_gone(
     assert took_s < GRACE_S + SHUTDOWN_MARGIN_S + SLACK_S
     # Its worker processes went with it.
     assert eventually(lambda: not group_alive(worker.pid), timeout_s=2)
+
+
+class _Stopping:
+    """A worker's runtime as the deadline sees it: `running` threads in job code."""
+
+    def __init__(self, settings: Settings, running: int) -> None:
+        self.settings = settings.replace(worker_shutdown_grace_s=0.0)
+        self.running = running
+
+    def running_job_code(self) -> int:
+        return self.running
+
+
+def _exit_time(runtime: _Stopping, margin_s: float) -> float:
+    """When the deadline ended the process, in seconds after the worker began to stop."""
+    exited = threading.Event()
+    deadline = ShutdownDeadline(
+        runtime,  # type: ignore[arg-type]
+        margin_s=margin_s,
+        exit=lambda _code: exited.set(),
+    )
+    began = time.monotonic()
+    deadline.before_worker_shutdown(None, None)  # type: ignore[arg-type]
+    assert exited.wait(30)
+    return time.monotonic() - began
+
+
+def test_a_job_running_its_own_code_is_waited_for_while_the_database_answers(
+    settings: Settings,
+) -> None:
+    runtime = _Stopping(settings, running=1)
+    threading.Timer(4.0, lambda: setattr(runtime, "running", 0)).start()  # then it ends
+    assert _exit_time(runtime, margin_s=2.0) >= 4.0
+
+
+def test_with_the_database_gone_a_job_running_its_own_code_is_not_waited_for(
+    settings: Settings,
+) -> None:
+    database = Proxy(postgres_upstream(settings.database_url))
+    database.cut()
+    unreachable = (
+        make_url(settings.database_url)
+        .set(host="127.0.0.1", port=database.port, query={"sslmode": "disable"})
+        .render_as_string(hide_password=False)
+    )
+    runtime = _Stopping(settings.replace(database_url=unreachable), running=1)
+    assert _exit_time(runtime, margin_s=2.0) < 3.0
