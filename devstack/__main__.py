@@ -2,8 +2,10 @@
 
 Services named in the environment (DATABASE_URL, REDIS_URL, SMTP_HOST) are used as they are;
 the ones left unset are started here, embedded, with their data under `var/`. Then the
-migrations run and the three processes start, their output interleaved and prefixed. Ctrl-C
-or SIGTERM stops everything; a process that dies is restarted.
+migrations run and the three processes start, their output interleaved and prefixed. Ctrl-C,
+SIGTERM or SIGHUP stops everything, and a watchdog stops it all if this launcher dies without
+doing so; a process that dies is restarted. A stack still running from an earlier start is
+named, not started over.
 """
 
 from __future__ import annotations
@@ -12,22 +14,27 @@ import logging
 import os
 import re
 import shlex
-import signal
-import socket
 import subprocess
 import sys
-import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
 from config import ConfigError, Settings, load_settings
 from devstack.mailsink import MailSink
 from devstack.output import Printer, PrinterHandler
+from devstack.record import Proc, StackRecord
+from devstack.stale import blockers
+from devstack.stopping import StopRequest
 from devstack.supervisor import ProcessSpec, Supervisor
+from devstack.watchdog import Watchdog
 
 log = logging.getLogger("devstack")
 
 NAMES = ["devstack", "mail", "migrate", "api", "worker", "scheduler"]
+# How long the processes have to stop before they are killed: a worker ends itself at most
+# WORKER_SHUTDOWN_GRACE_S (5 s here) and 5 s more after its SIGTERM.
+STOP_TIMEOUT_S = 15.0
 
 
 def process_specs(settings: Settings) -> list[ProcessSpec]:
@@ -54,16 +61,22 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
 
 
 def start_services(
-    stack: ExitStack, environ: dict[str, str], settings: Settings, var: Path
+    stack: ExitStack,
+    environ: dict[str, str],
+    settings: Settings,
+    var: Path,
+    record: StackRecord | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Start what the environment leaves unset; the children's environment and a summary.
 
     Each stop is registered on `stack` before its start, so a half-started server is still
     stopped; the stack stops them in reverse order, the mail sink first, PostgreSQL last.
+    The embedded servers are written to `record` as they start, for the watchdog.
     """
     env = dict(environ, PYTHONUNBUFFERED="1")
     # Ctrl-C should not wait on long jobs: past 5 s they are queued again from their
-    # checkpoints, well within the supervisor's 10 s before it kills a process.
+    # checkpoints, and a worker still stopping 5 s later ends itself (workers/core/
+    # shutdown.py), within the supervisor's STOP_TIMEOUT_S before it kills a process.
     env.setdefault("WORKER_SHUTDOWN_GRACE_S", "5")
     summary: dict[str, str] = {}
     if not environ.get("DATABASE_URL"):
@@ -73,6 +86,9 @@ def start_services(
         stack.callback(postgres.stop)
         log.info("starting embedded PostgreSQL (data in var/pg)")
         env["DATABASE_URL"] = postgres.start()
+        if record is not None:
+            record.postgres = Proc.of(postgres.pid)
+            record.save()
         summary["PostgreSQL"] = "embedded, data in var/pg/"
     else:
         summary["PostgreSQL"] = redact(settings.database_url) + " (DATABASE_URL)"
@@ -83,6 +99,9 @@ def start_services(
         stack.callback(redis.stop)
         log.info("starting embedded Redis (data in var/redis, append-only)")
         env["REDIS_URL"] = redis.start()
+        if record is not None:
+            record.redis, record.redis_dir = Proc.of(redis.pid), redis.files
+            record.save()
         summary["Redis"] = "embedded, append-only, data in var/redis/"
     else:
         summary["Redis"] = redact(settings.redis_url) + " (REDIS_URL)"
@@ -145,16 +164,36 @@ def banner(settings: Settings, summary: dict[str, str]) -> None:
     log.info("  Ctrl-C stops everything")
 
 
-def _answers(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def start_record(stack: ExitStack, var: Path, root: Path) -> StackRecord:
+    """Start the watchdog, and the record of what this stack runs that it reads.
+
+    Registered on `stack` first, so it runs last: the record is removed and the watchdog
+    let go only once everything else has stopped.
+    """
+    launcher = Proc.of(os.getpid())
+    if launcher is None:  # cannot happen: we are running
+        raise OSError("cannot read this process's own start time")
+    record = StackRecord(var / "devstack.pid", launcher)
+    watchdog = Watchdog(record.path, root)
+    record.watchdog = Proc.of(watchdog.pid)
+    record.save()
+
+    def release() -> None:
+        record.remove()
+        watchdog.release()
+
+    stack.callback(release)
+    return record
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
+def _record_processes(record: StackRecord) -> Callable[[Supervisor], None]:
+    def update(supervisor: Supervisor) -> None:
+        leaders = {name: Proc.of(pid) for name, pid in supervisor.pids().items()}
+        record.groups = {name: p for name, p in leaders.items() if p is not None}
+        record.orphaned_groups = supervisor.orphaned_groups()
+        record.save()
+
+    return update
 
 
 def _configure_logging(printer: Printer) -> None:
@@ -169,7 +208,11 @@ def _configure_logging(printer: Printer) -> None:
 
 
 def main() -> int:
+    # First of all: from here on a stop signal is a request, never an interruption.
+    stop = StopRequest()
+    stop.install()
     root = Path.cwd()
+    var = root / "var"
     printer = Printer(NAMES)
     _configure_logging(printer)
     if not (root / "alembic.ini").exists():
@@ -180,26 +223,43 @@ def main() -> int:
     environ = dict(os.environ)
     try:
         settings = load_settings(environ)
-        if _answers(settings.port):
-            log.error(
-                "port %s is taken (another `make run`?); set PORT to a free one", settings.port
-            )
+        ports = {"PORT": settings.port}
+        if not environ.get("SMTP_HOST"):
+            ports["SMTP_PORT"] = settings.smtp_port  # the mail sink's
+        if problems := blockers(var, ports):
+            for line in problems:
+                log.error("%s", line)
             return 1
-        stop = _stop_on_signals()
         with ExitStack() as services:
-            env, summary = start_services(services, environ, settings, root / "var")
+            record = start_record(services, var, root)
+            env, summary = start_services(services, environ, settings, var, record)
             load_settings(env)  # what the children will read must be valid too
-            services.callback(write_service_env(root / "var" / "devstack.env", env))
+            services.callback(write_service_env(var / "devstack.env", env))
             if stop.is_set() or not migrate(env, printer, root):
-                return 0 if stop.is_set() else 1
+                return _stopped_early(stop)
             banner(settings, summary)
-            code = Supervisor(process_specs(settings), env, printer, cwd=root).run(stop)
+            code = Supervisor(
+                process_specs(settings),
+                env,
+                printer,
+                cwd=root,
+                stop_timeout_s=STOP_TIMEOUT_S,
+                on_change=_record_processes(record),
+            ).run(stop)
             log.info("stopping embedded services")
         log.info("stopped")
         return code
     except (ConfigError, OSError) as error:
         log.error("cannot start: %s", error)
         return 1
+
+
+def _stopped_early(stop: StopRequest) -> int:
+    """Before the processes started: 0 if a stop was asked for, 1 if the migrations failed."""
+    if not stop.is_set():
+        return 1
+    log.info("%s: stopping", stop.reason())
+    return 0
 
 
 if __name__ == "__main__":

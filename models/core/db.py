@@ -25,6 +25,9 @@ KEEPALIVES = {
     "keepalives_interval": 10,
     "keepalives_count": 3,
 }
+# libpq waits for ever by default on a server that accepts the connection and never answers
+# (a hung server, a proxy in front of one that is gone).
+CONNECT_TIMEOUT_S = 10
 
 
 def make_engine(
@@ -51,7 +54,7 @@ def make_engine(
         isolation_level="AUTOCOMMIT" if autocommit else "READ COMMITTED",
         # TCP keepalives: an idle connection that a NAT or firewall would drop silently stays
         # open, and one whose peer vanished errors within a minute, which the checkout sees.
-        connect_args=KEEPALIVES,
+        connect_args={**KEEPALIVES, "connect_timeout": CONNECT_TIMEOUT_S},
     )
     event.listen(engine, "checkout", _replace_if_hung_up)
     return engine

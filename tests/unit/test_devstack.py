@@ -7,6 +7,7 @@ import os
 import signal
 import smtplib
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -29,6 +30,9 @@ from config.settings import normalise_database_url
 from devstack.__main__ import redact, start_services
 from devstack.mailsink import MailSink, eml_name
 from devstack.output import LineSplitter, Printer
+from devstack.record import Proc, StackRecord
+from devstack.stale import blockers
+from devstack.stopping import StopRequest
 from devstack.supervisor import ProcessSpec, RestartPolicy, Supervisor
 
 
@@ -174,7 +178,7 @@ def test_a_process_that_dies_is_restarted_and_all_stop_cleanly(tmp_path: Path) -
         policy=RestartPolicy(base_delay_s=0.1),
         stop_timeout_s=5,
     )
-    stop = threading.Event()
+    stop = StopRequest()
     result: list[int] = []
     runner = threading.Thread(target=lambda: result.append(supervisor.run(stop)))
     runner.start()
@@ -226,3 +230,60 @@ def test_partial_lines_wait_for_their_end() -> None:
     assert splitter.feed(b"o\n") == ["two"]
     assert splitter.feed(b"three") == []
     assert splitter.flush() == ["three"]
+
+
+# --- a stack left running ----------------------------------------------------------------
+
+
+def _gone_process() -> Proc:
+    """A process that ran and has exited: a launcher that died, say."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    found = Proc.of(process.pid)
+    process.wait()
+    assert found is not None
+    return found
+
+
+def test_a_stack_left_running_by_a_dead_launcher_is_named_with_the_command_that_stops_it(
+    tmp_path: Path,
+) -> None:
+    # A supervised process (its own group's leader) with a child of its own, as gunicorn has.
+    parent = subprocess.Popen(PARENT, stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        _, child = (int(w) for w in parent.stdout.readline().split()[1::2])  # type: ignore[union-attr]
+        leader = Proc.of(parent.pid)
+        assert leader is not None
+        record = StackRecord(tmp_path / "devstack.pid", _gone_process(), groups={"api": leader})
+        record.save()
+
+        lines = blockers(tmp_path, {"PORT": free_port()})
+
+        assert f"stop what is left with `kill -TERM {parent.pid}`" in lines[0]  # not its child
+        named = "\n".join(lines[1:])
+        assert f"pid {parent.pid} " in named and f"pid {child} " in named
+        assert "time.sleep(60)" in named  # its command line
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait()
+    # Once it is gone, the stale record goes too and nothing stands in the way.
+    wait_for(lambda: not alive(child))
+    assert blockers(tmp_path, {"PORT": free_port()}) == []
+    assert not record.path.exists()
+
+
+def test_a_launcher_still_running_is_named_and_so_is_whoever_holds_a_port(
+    tmp_path: Path,
+) -> None:
+    launcher = Proc.of(os.getpid())
+    assert launcher is not None
+    StackRecord(tmp_path / "devstack.pid", launcher).save()
+    lines = blockers(tmp_path, {"PORT": free_port()})
+    assert f"another `make run` is running (launcher pid {os.getpid()})" in lines[0]
+    assert f"`kill -TERM {os.getpid()}`" in lines[0]
+
+    (tmp_path / "devstack.pid").unlink()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        lines = blockers(tmp_path, {"SMTP_PORT": port})
+    assert lines[0].startswith(f"port {port} (SMTP_PORT) is taken")
+    assert f"pid {os.getpid()} " in lines[1]

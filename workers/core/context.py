@@ -100,6 +100,8 @@ class JobContext:
         ):
             self.check_cancelled()
             return
+        if not finished:  # a job about to return is let finish
+            self._raise_if_interrupted()  # before the write, as in check_cancelled
         self._last_write = now
         message = message.replace("\x00", "") if message else message
         hold = self._runtime.write(
@@ -115,8 +117,6 @@ class JobContext:
         )
         self._last_cancel_check = now
         self._raise_if(hold)
-        if not finished:  # a job about to return is let finish
-            self._raise_if_interrupted()
 
     def check_cancelled(self) -> None:
         """Raise JobCancelled if someone asked to cancel this job (cheap; call it often).
@@ -127,12 +127,14 @@ class JobContext:
         hold = self._runtime.heartbeat.hold_of(self._job.id)
         if hold is not Hold.HELD:
             self._raise_if(hold)
+        # Before the database is asked about a cancel: a stopping worker must not wait on a
+        # database that may be gone (and a cancel still wins, when the job is queued again).
+        self._raise_if_interrupted()
         now = time.monotonic()
         if now - self._last_cancel_check >= CANCEL_CHECK_INTERVAL_S:
             self._last_cancel_check = now
             with self._runtime.sessions.begin() as session:
                 self._raise_if(job_runs.cancel_requested(session=session, job=self._job))
-        self._raise_if_interrupted()
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """Store where the job is, so a retry or a recovered run resumes from there."""

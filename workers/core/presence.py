@@ -14,6 +14,8 @@ import socket
 from dataclasses import asdict, dataclass
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from models.core.base import utcnow
 
@@ -46,6 +48,10 @@ class Announcer:
 
     def __init__(self, redis_url: str, namespace: str, interval_s: float) -> None:
         self._client = client_for(redis_url)
+        # One try per call: the next heartbeat is the retry. The heartbeat thread beats for
+        # the jobs' leases in PostgreSQL right after, and a stopping worker withdraws its
+        # record on its way out: neither may wait out retries against a Redis that is gone.
+        self._client.set_retry(Retry(NoBackoff(), 0))
         self._prefix = key_prefix(namespace)
         self._ttl_ms = max(1000, int(interval_s * TTL_INTERVALS * 1000))
         self.presence: Presence | None = None

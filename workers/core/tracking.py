@@ -16,10 +16,12 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from dramatiq.middleware import TimeLimitExceeded
@@ -91,6 +93,9 @@ class Runtime:
         # When the worker began to shut down, plus the grace: from then on, running jobs that
         # check in are queued again (None: not shutting down).
         self._interrupt_at: float | None = None
+        # Threads running a kind's handler, as opposed to the platform's bookkeeping around it.
+        self._in_job_code = 0
+        self._in_job_code_lock = threading.Lock()
 
     def start_heartbeat(self, queues: list[str] | None = None) -> None:
         """Start beating for held jobs, and announce this worker (on `queues`) in Redis."""
@@ -119,6 +124,10 @@ class Runtime:
                 grace_s,
                 extra={"running": running},
             )
+
+    def running_job_code(self) -> int:
+        """How many threads are running a job's own code right now."""
+        return self._in_job_code
 
     def interrupting(self) -> bool:
         """Whether a running job should stop now and be queued again (see begin_shutdown)."""
@@ -173,7 +182,8 @@ class Runtime:
         None: the success was handed over, and what follows is the hand-off's.
         """
         try:
-            result = kind.handler(JobContext(self, job), _loaded_params(kind, job.params))
+            with self._running_job_code():
+                result = kind.handler(JobContext(self, job), _loaded_params(kind, job.params))
             result = _checked_result(result)
         except JobCancelled:
             self.write(job, lambda s: job_runs.cancel(session=s, job=job))
@@ -191,6 +201,16 @@ class Runtime:
         except Exception as exc:
             return self._failed(kind, job, exc, classify(exc), extra)
         return self.handoff.succeed(kind, job, result, extra, started)
+
+    @contextmanager
+    def _running_job_code(self) -> Iterator[None]:
+        with self._in_job_code_lock:
+            self._in_job_code += 1
+        try:
+            yield
+        finally:
+            with self._in_job_code_lock:
+                self._in_job_code -= 1
 
     def _cancel_was_requested(self, job: ClaimedJob) -> bool:
         """Asked on failure, so a cancelled job is not queued for another attempt."""

@@ -148,7 +148,8 @@ class _Acker:
                     self._broker.ack_all(acks)
                     break
                 except (redis.ConnectionError, redis.TimeoutError):
-                    if self._stopped or time.monotonic() > deadline:
+                    stopping = self._stopped or self._broker.draining.is_set()
+                    if stopping or time.monotonic() > deadline:
                         raise
                     log.warning("Redis unreachable; acknowledging again shortly", exc_info=True)
                     time.sleep(RECONNECT_PAUSE_S)
@@ -199,13 +200,33 @@ class WakeableConsumer(RedisConsumer):
         if not self.broker.pending_acks.defer(
             message, lambda: self.broker.acker.put(self, message)
         ):
-            super().ack(message)
+            self._unless_stopping(super().ack, message)
 
     def nack(self, message: Any) -> None:
         """Dead-letter the message; if its job's success is not yet written, once it is."""
         nack = super().nack
-        if not self.broker.pending_acks.defer(message, lambda: nack(message)):
-            nack(message)
+        if not self.broker.pending_acks.defer(
+            message, lambda: self._unless_stopping(nack, message)
+        ):
+            self._unless_stopping(nack, message)
+
+    def _unless_stopping(self, send: Any, message: Any) -> None:
+        """Acknowledge (or dead-letter) `message`; while the worker stops, give up when Redis
+        is out of reach.
+
+        Dramatiq retries an acknowledgement every few seconds until Redis answers, and its
+        worker thread cannot stop meanwhile. A message left unacknowledged is delivered
+        again once this worker is gone, and its claim then finds the job's true state.
+        """
+        try:
+            send(message)
+        except ConnectionClosed:
+            if not self.broker.draining.is_set():
+                raise
+            log.warning(
+                "Redis out of reach while the worker stops; message left to be delivered again",
+                extra={"message_id": message.message_id},
+            )
 
     def _idle_while_draining(self) -> None:
         """The worker is stopping: take no new message, which would only wait in its memory
