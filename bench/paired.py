@@ -67,6 +67,9 @@ def start_stack(stack: ExitStack, root: Path, base_env: dict[str, str]) -> Clien
     _, headers = bench_user(env)
     log = ROOT / "var" / "bench-paired.log"
     api = api_command(port, root / "var" / "bench-gunicorn.ctl")
+    if not (root / "config" / "server.py").exists():  # a revision before config/server.py
+        api = [*api[:1], *api[3:], "--worker-class", "gthread", "--workers", "2"]
+        api += ["--threads", "16", "--keep-alive", "30"]
     stack.enter_context(process(api, env, log, cwd=root))
     stack.enter_context(process([sys.executable, "-m", "workers"], env, log, cwd=root))
     client = Client(port, headers)
