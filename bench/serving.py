@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import redis
 from sqlalchemy import select
 
 from bench.throughput import ROOT, api_command, bench_database, percentile, process
@@ -204,15 +205,27 @@ def me_with_waiters(
         polls, streams = Waiters(port, targets[:half], False), Waiters(port, targets[half:], True)
         polls.start()
         streams.start()
-        deadline = time.monotonic() + 60
-        while polls.open + streams.open < len(targets) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        # Measured once the server holds every wait (each holds a slot of its user's cap in
+        # Redis), not while it is still taking them in.
+        held = wait_until_held(env, [p[1] for p in people[:-1]], len(targets))
         time.sleep(1)
         beside = wrk(url, token, seconds)
-        held = polls.open + streams.open
         polls.stop.set()
         streams.stop.set()
     return alone, beside, held
+
+
+def wait_until_held(env: dict[str, str], user_ids: list[uuid.UUID], n: int) -> int:
+    """The number of waits the server holds, once it is `n` (or after two minutes)."""
+    settings = load_settings(env)
+    client = redis.Redis.from_url(settings.redis_url)
+    keys = [f"{settings.rate_limit_key_prefix}:waits:{u}" for u in user_ids]
+    deadline = time.monotonic() + 120
+    while True:
+        held = sum(client.zcard(k) for k in keys)
+        if held >= n or time.monotonic() > deadline:
+            return held
+        time.sleep(0.2)
 
 
 def stream_latency(env: dict[str, str], log: Path, platform: Platform, samples: int) -> list[float]:
@@ -258,7 +271,8 @@ def main() -> None:
             **os.environ,
             "DATABASE_URL": url,
             "REDIS_URL": base.redis_url,
-            "BROKER_NAMESPACE": f"bench-{uuid.uuid4().hex[:8]}",
+            "BROKER_NAMESPACE": (namespace := f"bench-{uuid.uuid4().hex[:8]}"),
+            "RATE_LIMIT_KEY_PREFIX": namespace,
             "LOG_LEVEL": "WARNING",
             # wrk calls far above RATE_LIMIT_PER_USER: measure the API, not its 429s.
             "RATE_LIMITS_ENABLED": "false",

@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         OPENAPI_JSON_PATH="openapi.json",  # /api/docs shows it (web/core/api_docs.py)
     )
     app.json = errors.JsonProvider(app)
-    app.extensions[EXTENSION] = platform or connect(settings)
+    app.extensions[EXTENSION] = platform or connect(settings, pool_size=settings.api_db_pool_size)
     app.teardown_appcontext(close_db)
     errors.init_app(app)
     requestlog.init_app(app)

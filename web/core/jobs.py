@@ -42,7 +42,7 @@ from web.core.job_schemas import (
 )
 from web.core.waits import wait_slots
 from workers.core import enqueue, registry
-from workers.core.changes import FALLBACK_POLL_S
+from workers.core.changes import fallback_poll_s
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1", description="Background jobs.")
 # A wait's slot lapses this long after the wait should have ended (web/core/waits.py).
@@ -154,6 +154,7 @@ def _wait(
 def _wait_watching(
     job_id: uuid.UUID, deadline: float, until: Callable[[JobSnapshot], bool]
 ) -> JobSnapshot:
+    db().close()  # no connection held while the subscription is made, nor while waiting
     with platform().changes.watch(job_id) as changed:
         job = _reload(job_id)
         while not until(job) and not job.status.finished:
@@ -161,7 +162,7 @@ def _wait_watching(
             if left <= 0:
                 break
             db().close()  # hand the connection back while waiting
-            changed.wait(min(left, FALLBACK_POLL_S))
+            changed.wait(min(left, fallback_poll_s()))
             changed.clear()
             job = _reload(job.id)
     return job

@@ -16,6 +16,7 @@ by publishing on it after its commits (ChangeFeed.publish_channels) and writing 
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -113,8 +114,11 @@ def _follow(
 ) -> Iterator[bytes]:
     try:
         yield f"retry: {RECONNECT_MS}\n\n".encode()
+        db().close()  # the view's reads are done: no connection held while subscribing
         with platform().changes.watch_channel(feed.channel) as announced:
-            said_at = time.monotonic()
+            # Each stream's first heartbeat comes at its own moment: streams opened together
+            # (a reconnecting crowd) must not all read and write together ever after.
+            said_at = time.monotonic() - random.uniform(0, heartbeat_s / 2)  # noqa: S311
             while True:
                 batch = feed.read(cursor)
                 db().close()  # no connection held while waiting

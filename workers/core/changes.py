@@ -11,7 +11,7 @@ subscribed to just the channels its requests follow, and to a channel of its own
 new watch wakes the listener when it is waiting for messages (so a subscription is sent at
 once, not at the end of that wait). A lost notification costs only latency: when the
 subscriber connection is lost and made again every watch is woken, and waiters re-read what
-they follow every `FALLBACK_POLL_S` seconds anyway.
+they follow about every `FALLBACK_POLL_S` seconds anyway.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import queue
+import random
 import threading
 import time
 import uuid
@@ -36,8 +37,16 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger("backline.changes")
 CLIENT_NAME = "backline-changes"
 # Notifications are lost only with a subscriber connection (every watch is then woken) or a
-# publish that failed (logged): the re-read this often is for those.
-FALLBACK_POLL_S = 5.0
+# publish that failed (logged): the re-read about this often is for those. Waiters spread
+# their re-reads (`fallback_poll_s`): a thousand started together must not read together.
+FALLBACK_POLL_S = 15.0
+
+
+def fallback_poll_s() -> float:
+    """FALLBACK_POLL_S, give or take a fifth, chosen afresh at each call."""
+    return FALLBACK_POLL_S * random.uniform(0.8, 1.2)  # noqa: S311 - spreading load, no secret
+
+
 RECONNECT_PAUSE_S = 0.5
 # How long the listener waits for a message at a time: shorter than the client's socket
 # timeout (a quiet spell is no error); new watches wake it early.
