@@ -164,3 +164,17 @@ def test_waiting_clients_hold_no_thread_and_each_user_has_a_cap(
     assert still_waiting == 150
     assert others_s < 2.0  # with 16 threads per process this took the waits' 8 s
     assert sum(d >= 7.5 for d in durations) == 150
+
+
+@pytest.mark.e2e
+def test_a_stream_ends_when_its_session_does(stack: Stack, committed_platform: Platform) -> None:
+    stack.env["STREAM_HEARTBEAT_S"] = "1"
+    stack.start_api()
+    admin = admin_client(stack)
+    with admin.stream("GET", "/api/v1/jobs/stream", timeout=30) as response:
+        assert response.status_code == 200
+        assert admin.post("/api/v1/auth/logout").status_code in (200, 204)
+        t0 = time.monotonic()
+        leftover = list(response.iter_lines())  # ends, rather than running on
+    assert time.monotonic() - t0 < 10
+    assert not any(line.startswith("data:") for line in leftover)

@@ -118,6 +118,20 @@ def _sign_in_caller() -> None:
         raise NotFound("organization not found", details={"organization_id": str(org_id)})
 
 
+def still_signed_in() -> bool:
+    """Whether the caller is still who authentication found: the token unexpired, its session
+    live, still a member of the organisation the request acts in. For requests that last (an
+    event stream asks at each heartbeat, and ends when the answer is no)."""
+    try:
+        token, _ = cookies.access_token_from_request()
+        decode_access_token(platform().settings, token or _bearer_token())
+        sign_in: SignIn = current_app.extensions[_SIGN_IN]
+        signed_in = sign_in(user_id=g.viewer.user_id, session_id=g.session_id, org_id=g.org_id)
+    except BacklineError:
+        return False
+    return signed_in is not None and signed_in.viewer.org_id == g.org_id
+
+
 def auth_required(view: F) -> F:
     """Reject the request unless it carries a valid access token of a live session."""
 

@@ -61,6 +61,9 @@ class JobFeed:
             messages.append(Message({"job_id": str(self.job_id)}, event="end"))
         return Batch(messages, cursor, done)
 
+    def resume_id(self, cursor: int) -> str | None:
+        return None  # its events carry their ids; without one, a stream starts from the first
+
 
 class OrgJobsFeed:
     """Every event of the organisation's jobs, from a cursor on."""
@@ -79,6 +82,9 @@ class OrgJobsFeed:
             for e in events
         ]
         return Batch(messages, after)
+
+    def resume_id(self, cursor: feed.Cursor) -> str | None:
+        return str(feed.Cursor(cursor.after_id, None, cursor.oldest_running))
 
 
 _STREAM_DOC: dict[str, Any] = {

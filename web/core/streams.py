@@ -24,6 +24,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from flask import Response, request, stream_with_context
 
+from web.core.auth import still_signed_in
 from web.core.context import db, platform
 from web.core.waits import Slot, wait_slots
 
@@ -75,6 +76,10 @@ class Feed(Protocol[C]):
         """What is new past `cursor`, read through the request's session (`db()`)."""
         ...
 
+    def resume_id(self, cursor: C) -> str | None:
+        """An `id:` to resume from `cursor` (None: the feed's messages carry theirs)."""
+        ...
+
 
 def last_event_id() -> str | None:
     """The client's Last-Event-ID: the header (EventSource's reconnection), or `?last_event_id`
@@ -89,6 +94,8 @@ def stream(feed: Feed[C], cursor: C, user_id: Any) -> Response:
     stream sends what is new now, asks the client to come back later (`retry:` and
     Retry-After) and ends: the client's EventSource reconnects from where it got to.
     """
+    if request.method == "HEAD":  # the headers only: nothing to follow, no slot to hold
+        return Response(mimetype="text/event-stream", headers=SSE_HEADERS)
     settings = platform().settings
     heartbeat_s = settings.stream_heartbeat_s
     lease_s = 2 * heartbeat_s + 30
@@ -99,26 +106,37 @@ def stream(feed: Feed[C], cursor: C, user_id: Any) -> Response:
         body = f"retry: {retry_s * 1000}\n\n".encode() + b"".join(
             m.encode() for m in batch.messages
         )
+        body += _resume_line(feed, batch.cursor)
         response = Response(body, mimetype="text/event-stream", headers=SSE_HEADERS)
         response.headers["Retry-After"] = str(retry_s)
         return response
-    return Response(
+    response = Response(
         stream_with_context(_follow(feed, cursor, slot, heartbeat_s, lease_s)),
         mimetype="text/event-stream",
         headers=SSE_HEADERS,
     )
+    # Also when the body is never read: the slot must not wait for its lease.
+    response.call_on_close(slot.release)
+    return response
+
+
+def _resume_line(feed: Feed[C], cursor: C) -> bytes:
+    """An id-only event: EventSource takes it as where to resume, and dispatches nothing."""
+    resume = feed.resume_id(cursor)
+    return f"id: {resume}\n\n".encode() if resume is not None else b""
 
 
 def _follow(
     feed: Feed[C], cursor: C, slot: Slot, heartbeat_s: float, lease_s: float
 ) -> Iterator[bytes]:
     try:
-        yield f"retry: {RECONNECT_MS}\n\n".encode()
+        yield f"retry: {RECONNECT_MS}\n\n".encode() + _resume_line(feed, cursor)
         db().close()  # the view's reads are done: no connection held while subscribing
         with platform().changes.watch_channel(feed.channel) as announced:
             # Each stream's first heartbeat comes at its own moment: streams opened together
             # (a reconnecting crowd) must not all read and write together ever after.
             said_at = time.monotonic() - random.uniform(0, heartbeat_s / 2)  # noqa: S311
+            renewed_at = checked_at = time.monotonic()
             while True:
                 batch = feed.read(cursor)
                 db().close()  # no connection held while waiting
@@ -128,13 +146,23 @@ def _follow(
                     said_at = time.monotonic()
                 if batch.done:
                     return
-                quiet_s = heartbeat_s - (time.monotonic() - said_at)
+                now = time.monotonic()
+                if now - checked_at >= heartbeat_s:
+                    # A token that expired, a session that ended, a member who left: the
+                    # stream ends (EventSource reconnects, and meets authentication again).
+                    checked_at = now
+                    if not still_signed_in():
+                        return
+                    db().close()
+                if now - renewed_at >= heartbeat_s:  # busy or quiet, the slot is kept
+                    renewed_at = now
+                    slot.renew(lease_s)
+                quiet_s = heartbeat_s - (now - said_at)
                 if quiet_s > 0 and announced.wait(quiet_s):
                     announced.clear()
                     continue
                 if time.monotonic() - said_at >= heartbeat_s:
                     yield b": keep-alive\n\n"
                     said_at = time.monotonic()
-                    slot.renew(lease_s)
     finally:
         slot.release()

@@ -34,14 +34,18 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
     return 0
 end
 redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[2]), ARGV[3])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+    redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+end
 return 1
 """
 _RENEW = """
 local now = redis.call('TIME')
 local now_ms = now[1] * 1000 + math.floor(now[2] / 1000)
-redis.call('ZADD', KEYS[1], 'XX', now_ms + tonumber(ARGV[1]), ARGV[2])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
+redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[1]), ARGV[2])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+    redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
+end
 return 1
 """
 
@@ -62,9 +66,10 @@ class WaitSlots:
         key, member = f"{self._prefix}{user_id}", uuid.uuid4().hex
         try:
             taken = self._take(keys=[key], args=[self.cap, int(lease_s * 1000), member])
-        except redis.RedisError:
-            log.warning("could not count a wait; answering at once", exc_info=True)
-            return None
+        except redis.RedisError:  # uncounted rather than refused: refusing would make every
+            # waiting client a tight polling loop while Redis is away
+            log.warning("could not count a wait; waiting uncounted", exc_info=True)
+            return Slot(None, None, key, member)
         return Slot(self._client, self._renew, key, member) if taken else None
 
     @contextmanager
@@ -81,17 +86,21 @@ class WaitSlots:
 class Slot:
     """One open wait of a user's."""
 
-    def __init__(self, client: redis.Redis, renew: Any, key: str, member: str) -> None:
+    def __init__(self, client: redis.Redis | None, renew: Any, key: str, member: str) -> None:
         self._client, self._renew, self._key, self._member = client, renew, key, member
 
     def renew(self, lease_s: float) -> None:
         """Keep the slot `lease_s` seconds more (a stream calls this as it goes)."""
+        if self._client is None:
+            return
         try:
             self._renew(keys=[self._key], args=[int(lease_s * 1000), self._member])
         except redis.RedisError:
             log.warning("could not renew a wait", exc_info=True)
 
     def release(self) -> None:
+        if self._client is None:
+            return
         try:
             self._client.zrem(self._key, self._member)
         except redis.RedisError:  # it lapses on its own

@@ -68,8 +68,10 @@ class Cursor:
     after_id: int = 0
     running: tuple[int, ...] | None = None
     oldest_running: int | None = None
-    # Resumed from the oldest running transaction: how far the re-reading has gone.
+    # Resumed from the oldest running transaction: how far the re-reading has gone, and the
+    # transactions running at each of its pages' reads (their events may lie below).
     page_after: int = 0
+    carried: tuple[int, ...] = ()
 
     def __str__(self) -> str:
         if self.oldest_running is None:
@@ -97,8 +99,9 @@ _JOB_EVENTS = text(
 )
 # One statement, so that the snapshot named is the one the events were read in. It answers one
 # row at least (events or none, and the snapshot on each).
-_ORG_EVENTS = """SELECT snap.s::text AS snapshot, ev.*
-    FROM (SELECT pg_current_snapshot() AS s) AS snap
+_ORG_EVENTS = """SELECT snap.s::text AS snapshot, snap.newest, ev.*
+    FROM (SELECT pg_current_snapshot() AS s,
+                 (SELECT coalesce(max(id), 0) FROM job_events) AS newest) AS snap
     LEFT JOIN LATERAL (
         SELECT {columns} FROM job_events e JOIN jobs j ON j.id = e.job_id
         WHERE j.org_id = :org_id AND NOT j.internal AND e.id > :page_after
@@ -109,7 +112,6 @@ _ORG_LIVE = text(
     _ORG_EVENTS.format(columns=_COLUMNS, overlap="e.txid = ANY(CAST(:running AS xid8[]))")
 )
 _ORG_RESUMED = text(_ORG_EVENTS.format(columns=_COLUMNS, overlap="e.txid >= CAST(:oldest AS xid8)"))
-_NEWEST = text("SELECT coalesce(max(id), 0) FROM job_events")
 
 
 def job_events(
@@ -122,8 +124,7 @@ def job_events(
 
 def org_cursor_now(*, session: Session, org_id: uuid.UUID) -> Cursor:
     """A cursor from which an organisation's feed goes on with what happens from now."""
-    newest = int(session.execute(_NEWEST).scalar_one())
-    _, cursor = org_events(session=session, org_id=org_id, cursor=Cursor(newest), limit=0)
+    _, cursor = org_events(session=session, org_id=org_id, cursor=Cursor(0, ()), limit=0)
     return cursor
 
 
@@ -145,15 +146,23 @@ def org_events(
     else:  # a job feed's cursor: everything past its id
         query, params["running"] = _ORG_LIVE, "{}"
     rows = session.execute(query, params).all()
-    xmin, _xmax, running = rows[0].snapshot.split(":")
+    xmin, _xmax, listed = rows[0].snapshot.split(":")
+    running = {int(x) for x in listed.split(",") if x}
     events = [
-        FeedEvent(**{k: v for k, v in row._mapping.items() if k != "snapshot"})
+        FeedEvent(**{k: v for k, v in row._mapping.items() if k not in ("snapshot", "newest")})
         for row in rows
         if row.id is not None
     ]
-    if query is _ORG_RESUMED and events and len(events) == limit:  # more to re-read
-        return events, dataclasses.replace(cursor, page_after=events[-1].id)
+    full = limit > 0 and len(events) == limit
+    if query is _ORG_RESUMED and full:  # more to re-read, from the next id on
+        carried = tuple(sorted(running.union(cursor.carried)))
+        return events, dataclasses.replace(cursor, page_after=events[-1].id, carried=carried)
     # Whatever was running at this read may yet commit events below the newest id read; a
-    # transaction that starts later gets ids past every one this read could see.
-    newest = max([cursor.after_id, *(e.id for e in events)])
-    return events, Cursor(newest, tuple(int(x) for x in running.split(",") if x), int(xmin))
+    # transaction that starts later gets ids past every one this read could see. A read that
+    # was not cut short saw every event up to the newest on the whole table, the organisation's
+    # or not: the cursor moves there, so a quiet organisation's reads stay short.
+    newest = max([cursor.after_id, cursor.page_after, *(e.id for e in events)])
+    if not full:
+        newest = max(newest, int(rows[0].newest))
+    running.update(cursor.carried)
+    return events, Cursor(newest, tuple(sorted(running)), int(xmin))

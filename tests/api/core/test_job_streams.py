@@ -104,3 +104,35 @@ def test_past_the_cap_a_stream_sends_what_there_is_and_asks_to_come_back(
     finally:
         for slot in held:
             slot.release()  # type: ignore[union-attr]
+
+
+def test_a_stream_that_is_never_read_gives_its_wait_back(
+    app: Flask, client: FlaskClient, alice: Caller
+) -> None:
+    job_id = client.post("/api/v1/jobs", json=a_job(), headers=alice.headers).json["id"]
+    with app.app_context():
+        cap = wait_slots().cap
+    for _ in range(cap + 2):
+        assert (
+            client.head(f"/api/v1/jobs/{job_id}/stream", headers=alice.headers).status_code == 200
+        )
+    with app.app_context():
+        held = [wait_slots().take(alice.user.id, 60) for _ in range(cap)]
+    assert all(held)
+    for slot in held:
+        slot.release()  # type: ignore[union-attr]
+
+
+def test_the_organisation_stream_says_where_to_resume_from_at_once(
+    client: FlaskClient, alice: Caller, app: Flask
+) -> None:
+    with app.app_context():
+        slots = wait_slots()
+        held = [slots.take(alice.user.id, 60) for _ in range(slots.cap)]
+    try:
+        body = client.get("/api/v1/jobs/stream", headers=alice.headers).get_data().decode()
+    finally:
+        for slot in held:
+            slot.release()  # type: ignore[union-attr]
+    assert body.startswith("retry: ")
+    assert "\nid: " in body or body.split("\n\n")[1].startswith("id: ")

@@ -122,3 +122,51 @@ def test_submissions_are_announced_on_the_organisations_channel_once_committed(
             )
             session.commit()
         assert announced.wait(2)
+
+
+def test_a_resumed_read_over_several_pages_misses_nothing_and_repeats_little(
+    committed_platform: Platform,
+) -> None:
+    platform = committed_platform
+    with platform.sessions.begin() as session:
+        owner = make_user(session)
+        org_id = org_of(session, owner.id)
+        job = a_job(platform, session, owner.id, org_id)
+    with platform.sessions() as reader:
+        live = feed.org_cursor_now(session=reader, org_id=org_id)
+        reader.commit()
+        written_out = feed.Cursor.parse(str(feed.Cursor(live.after_id, None, live.oldest_running)))
+        slow = platform.sessions()
+        slow.execute(text("UPDATE jobs SET updated_at = now() WHERE id = :j"), {"j": job})
+        slow_id = event(slow, job, "progress")  # written first, committed between two pages
+        with platform.sessions.begin() as quick:
+            quick_ids = [event(quick, job, "progress") for _ in range(3)]
+        seen: list[int] = []
+        page, cursor = feed.org_events(session=reader, org_id=org_id, cursor=written_out, limit=2)
+        reader.commit()
+        seen += [e.id for e in page]
+        slow.commit()
+        slow.close()
+        for _ in range(4):
+            page, cursor = feed.org_events(session=reader, org_id=org_id, cursor=cursor, limit=2)
+            reader.commit()
+            seen += [e.id for e in page]
+    assert set(seen) == {slow_id, *quick_ids}
+    assert len(seen) <= 2 * len(set(seen))  # again at most once each, never from the start
+
+
+def test_a_quiet_organisations_cursor_moves_with_the_others_events(
+    committed_platform: Platform,
+) -> None:
+    platform = committed_platform
+    with platform.sessions.begin() as session:
+        quiet, busy = make_user(session), make_user(session)
+        quiet_org, busy_org = org_of(session, quiet.id), org_of(session, busy.id)
+        busy_job = a_job(platform, session, busy.id, busy_org)
+    with platform.sessions() as reader:
+        cursor = feed.org_cursor_now(session=reader, org_id=quiet_org)
+        with platform.sessions.begin() as other:
+            last = max(event(other, busy_job, "progress") for _ in range(5))
+        events, cursor = feed.org_events(session=reader, org_id=quiet_org, cursor=cursor)
+    assert events == []
+    assert cursor.after_id >= last
