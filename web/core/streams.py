@@ -29,6 +29,10 @@ from web.core.context import db, platform
 from web.core.waits import Slot, wait_slots
 
 C = TypeVar("C")
+# Reads woken by announcements are at least this far apart: a burst of changes (a thousand jobs
+# of an organisation finishing) makes a few reads of each stream, not one per change; a change
+# after a quiet spell is read at once.
+MIN_READ_INTERVAL_S = 0.05
 # How long a browser waits before it reconnects (the `retry:` line).
 RECONNECT_MS = 2000
 SSE_HEADERS = {
@@ -137,6 +141,7 @@ def _follow(
             # (a reconnecting crowd) must not all read and write together ever after.
             said_at = time.monotonic() - random.uniform(0, heartbeat_s / 2)  # noqa: S311
             renewed_at = checked_at = time.monotonic()
+            woken_read_at = float("-inf")
             while True:
                 batch = feed.read(cursor)
                 db().close()  # no connection held while waiting
@@ -159,7 +164,9 @@ def _follow(
                     slot.renew(lease_s)
                 quiet_s = heartbeat_s - (now - said_at)
                 if quiet_s > 0 and announced.wait(quiet_s):
-                    announced.clear()
+                    time.sleep(max(0.0, woken_read_at + MIN_READ_INTERVAL_S - time.monotonic()))
+                    woken_read_at = time.monotonic()
+                    announced.clear()  # what was announced meanwhile, the next read sees
                     continue
                 if time.monotonic() - said_at >= heartbeat_s:
                     yield b": keep-alive\n\n"
