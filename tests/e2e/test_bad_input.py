@@ -6,23 +6,11 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from config import Settings
 from tests.e2e.stack import Stack
-from workers.core.setup import Platform
-
-
-@pytest.fixture()
-def api(settings: Settings, committed_platform: Platform, tmp_path: Path) -> Iterator[Stack]:
-    stack = Stack(settings, tmp_path)
-    stack.start_api()
-    yield stack
-    stack.stop()
 
 
 def post_chunked(stack: Stack, path: str, body: bytes) -> tuple[int, dict[str, Any]]:

@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from config import Settings
 from tests.e2e.stack import Stack
-from workers.core.setup import Platform
-
-
-@pytest.fixture()
-def api(settings: Settings, committed_platform: Platform, tmp_path: Path) -> Iterator[Stack]:
-    stack = Stack(settings, tmp_path)
-    stack.start_api()
-    yield stack
-    stack.stop()
 
 
 def raw(stack: Stack, request: bytes) -> tuple[int, dict[str, str], bytes]:

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from config import Settings
 from tests.e2e.stack import Stack
 from tests.smtp import SmtpServer
-from workers.core.setup import Platform
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture()
-def stack(settings: Settings, committed_platform: Platform, tmp_path: Path) -> Iterator[Stack]:
-    stack = Stack(settings, tmp_path)
-    yield stack
-    stack.stop()
 
 
 def poll(client: httpx.Client, url: str, until: Any, timeout_s: float = 30) -> dict[str, Any]:

@@ -8,27 +8,17 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from config import Settings
 from models.core.base import utcnow
 from tests.e2e.sse import Event, events
 from tests.e2e.stack import Stack
 from tests.e2e.test_stack import PASSWORD, login
 from workers.core.setup import Platform
-
-
-@pytest.fixture()
-def stack(settings: Settings, committed_platform: Platform, tmp_path: Path) -> Iterator[Stack]:
-    stack = Stack(settings, tmp_path)
-    yield stack
-    stack.stop()
 
 
 def admin_client(stack: Stack, email: str = "ops@example.com") -> httpx.Client:
