@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 import uuid
@@ -30,6 +29,7 @@ from bench.throughput import (
     Client,
     api_command,
     bench_database,
+    bench_env,
     percentile,
     process,
     wait_until_up,
@@ -92,17 +92,7 @@ def main() -> None:
     log.parent.mkdir(exist_ok=True)
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     with bench_database(base.database_url) as url:
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "REDIS_URL": base.redis_url,
-            "BROKER_NAMESPACE": namespace,
-            "LOG_LEVEL": "WARNING",
-            "PORT": str(free_port()),
-            # 500 single POSTs in a few seconds are above RATE_LIMIT_PER_USER: measure the
-            # API, not the 429s.
-            "RATE_LIMITS_ENABLED": "false",
-        }
+        env = bench_env(url, base.redis_url, namespace, PORT=str(free_port()))
         headers = enterprise_admin(env)
         api = api_command(env["PORT"], ROOT / "var" / "bench-batch-gunicorn.ctl")
         try:

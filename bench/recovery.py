@@ -31,7 +31,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import text
 
-from bench.throughput import BENCH_PASSWORD, ROOT, bench_database
+from bench.throughput import BENCH_PASSWORD, ROOT, bench_database, bench_env
 from config import load_settings
 from models.accounts.users import create_user
 from models.orgs.organizations import primary_org_id
@@ -228,13 +228,7 @@ def main() -> None:
     client = redis.Redis.from_url(base.redis_url)
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     with bench_database(base.database_url) as url:
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "REDIS_URL": base.redis_url,
-            "BROKER_NAMESPACE": namespace,
-            "LOG_LEVEL": "INFO",
-        }
+        env = bench_env(url, base.redis_url, namespace, LOG_LEVEL="INFO")
         worker_env = {**env, "LOG_LEVEL": "DEBUG"}  # to count the deliveries that claim nothing
         platform = connect(load_settings(env))
         timeline = Timeline()

@@ -32,7 +32,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import select
 
-from bench.throughput import ROOT, api_command, bench_database, percentile, process
+from bench.throughput import ROOT, api_command, bench_database, bench_env, percentile, process
 from config import load_settings
 from models.accounts.users import create_user, start_session
 from models.core.jobs import Job, request_cancel
@@ -267,16 +267,7 @@ def main() -> None:
     log = ROOT / "var" / "bench-serving.log"
     log.parent.mkdir(exist_ok=True)
     with bench_database(base.database_url) as url:
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "REDIS_URL": base.redis_url,
-            "BROKER_NAMESPACE": (namespace := f"bench-{uuid.uuid4().hex[:8]}"),
-            "RATE_LIMIT_KEY_PREFIX": namespace,
-            "LOG_LEVEL": "WARNING",
-            # wrk calls far above RATE_LIMIT_PER_USER: measure the API, not its 429s.
-            "RATE_LIMITS_ENABLED": "false",
-        }
+        env = bench_env(url, base.redis_url, f"bench-{uuid.uuid4().hex[:8]}")
         settings = load_settings(env)
         platform = connect(settings)
         token, owner, org_id = users(platform, 1)[0]

@@ -82,6 +82,22 @@ def bench_database(base_url: str, root: Path = ROOT) -> Iterator[str]:
         admin.dispose()
 
 
+def bench_env(database_url: str, redis_url: str, namespace: str, **extra: str) -> dict[str, str]:
+    """The environment of a bench's processes: its own database and Redis namespace (limits
+    counted under it too), quiet logs, and the rate limits off: a bench calls far above
+    RATE_LIMIT_PER_USER, and measures the API, not its 429s."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "BROKER_NAMESPACE": namespace,
+        "RATE_LIMIT_KEY_PREFIX": namespace,
+        "LOG_LEVEL": "WARNING",
+        "RATE_LIMITS_ENABLED": "false",
+        **extra,
+    }
+
+
 @contextmanager
 def process(
     args: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT
@@ -401,21 +417,17 @@ def main() -> None:
     log.parent.mkdir(exist_ok=True)
     with bench_database(base.database_url) as url:
         namespace = f"bench-{uuid.uuid4().hex[:8]}"
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "REDIS_URL": base.redis_url,
-            "BROKER_NAMESPACE": namespace,
-            "BENCH_NAMESPACE": namespace,
-            "BENCH_REDIS_URL": base.redis_url,
-            "LOG_LEVEL": "WARNING",
-            "WORKER_PROCESSES": str(base.worker_processes),
-            "WORKER_THREADS": str(base.worker_threads),
-            "dramatiq_worker_timeout": str(base.worker_idle_poll_ms),
-            "PORT": str(free_port()),
-            # One bench user polls far above RATE_LIMIT_PER_USER: measure the API, not the 429s.
-            "RATE_LIMITS_ENABLED": "false",
-        }
+        env = bench_env(
+            url,
+            base.redis_url,
+            namespace,
+            BENCH_NAMESPACE=namespace,
+            BENCH_REDIS_URL=base.redis_url,
+            WORKER_PROCESSES=str(base.worker_processes),
+            WORKER_THREADS=str(base.worker_threads),
+            dramatiq_worker_timeout=str(base.worker_idle_poll_ms),
+            PORT=str(free_port()),
+        )
         rounds = []
         for round_no in range(args.rounds):
             raw = raw_dramatiq(env, args.jobs, log)
