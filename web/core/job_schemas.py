@@ -3,6 +3,7 @@ event look like."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,8 @@ from web.core.fields import BigInt, JsonValue, Text
 
 MAX_RUN_AHEAD = timedelta(days=7)  # the Redis broker delays messages by at most 7 days
 MAX_WAIT_S = 30
+# An Idempotency-Key (the header of POST /api/v1/jobs, a field of each batch item).
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 class JobCreate(Schema):
@@ -128,7 +131,7 @@ MAX_BATCH_ITEMS = 500
 class JobBatchItem(JobCreate):
     idempotency_key = Text(
         validate=validate.Regexp(
-            r"^[\x21-\x7e]{1,200}$", error="must be 1 to 200 printable ASCII characters"
+            IDEMPOTENCY_KEY, error="must be 1 to 200 printable ASCII characters"
         ),
         metadata={
             "description": "What the Idempotency-Key header is to POST /api/v1/jobs: a repeat "

@@ -30,6 +30,7 @@ from models.core.jobs import Job, JobFilter, JobSnapshot, JobStatus
 from web.core.auth import BEARER, auth_required, current_org_id, current_viewer
 from web.core.context import db, only_reads_from_here, platform
 from web.core.job_schemas import (
+    IDEMPOTENCY_KEY,
     MAX_WAIT_S,
     EventPage,
     EventQuery,
@@ -47,7 +48,6 @@ from workers.core.changes import fallback_poll_s
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1", description="Background jobs.")
 # A wait's slot lapses this long after the wait should have ended (web/core/waits.py).
 WAIT_LEASE_MARGIN_S = 30
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 # `wait=N` among a Prefer header's preferences (N in seconds, maybe quoted).
 _PREFER_WAIT = re.compile(r'(?:^|[,;\s])wait\s*=\s*"?(\d{1,6}(?:\.\d{1,6})?)"?(?:$|[,;\s])', re.I)
 
@@ -82,7 +82,7 @@ def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not _IDEMPOTENCY_KEY.match(key):
+    if not IDEMPOTENCY_KEY.match(key):
         raise InvalidInput(
             "Idempotency-Key must be 1 to 200 printable ASCII characters",
             details={"fields": {"Idempotency-Key": ["invalid"]}},
