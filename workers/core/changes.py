@@ -184,15 +184,13 @@ class ChangeFeed:
         from models.core.jobs import Job  # noqa: PLC0415 - models is below workers; import late
 
         def collect(session: Session, _flush_context: Any, _instances: Any) -> None:
-            # A new job is announced on its organisation's channel only: nobody can be
-            # waiting on it yet (its id is not out).
-            changed = [job_channel(o.id) for o in session.dirty if isinstance(o, Job)]
-            orgs = {
-                o.org_id for o in (*session.dirty, *session.new) if isinstance(o, Job) and o.org_id
-            }
-            if changed or orgs:
+            # Changed jobs; new ones are announced by enqueue (announce_after_commit), which
+            # stores them without the ORM.
+            jobs = [o for o in session.dirty if isinstance(o, Job)]
+            if jobs:
                 pending = session.info.setdefault(_CHANGED, set())
-                pending.update(changed, (org_jobs_channel(o) for o in orgs))
+                pending.update(job_channel(o.id) for o in jobs)
+                pending.update(org_jobs_channel(o.org_id) for o in jobs if o.org_id)
 
         def committed(session: Session) -> None:
             if session.get_nested_transaction() is None:
