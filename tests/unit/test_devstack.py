@@ -247,13 +247,15 @@ def _gone_process() -> Proc:
 def test_a_stack_left_running_by_a_dead_launcher_is_named_with_the_command_that_stops_it(
     tmp_path: Path,
 ) -> None:
-    # A supervised process (its own group's leader) with a child of its own, as gunicorn has.
+    # The launcher started first (only what started after it counts as the stack's), then a
+    # supervised process (its own group's leader) with a child of its own, as gunicorn has.
+    launcher = _gone_process()
     parent = subprocess.Popen(PARENT, stdout=subprocess.PIPE, start_new_session=True)
     try:
         _, child = (int(w) for w in parent.stdout.readline().split()[1::2])  # type: ignore[union-attr]
         leader = Proc.of(parent.pid)
         assert leader is not None
-        record = StackRecord(tmp_path / "devstack.pid", _gone_process(), groups={"api": leader})
+        record = StackRecord(tmp_path / "devstack.pid", launcher, groups={"api": leader})
         record.save()
 
         lines = blockers(tmp_path, {"PORT": free_port()})
