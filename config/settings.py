@@ -7,6 +7,7 @@ developer's machine (the JWT secret above all).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -96,6 +97,20 @@ def _origins(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
                 f"(no paths, no wildcards), got {origin!r}"
             )
     return origins
+
+
+def _networks(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of CIDRs or addresses, each checked."""
+    raw = _env(environ, name) or ""
+    networks = tuple(n.strip() for n in raw.split(",") if n.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must list networks like 10.0.0.0/8 or 127.0.0.1, got {network!r}"
+            ) from None
+    return networks
 
 
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
@@ -212,6 +227,12 @@ class Settings:
     # How many reverse proxies in front of the API append to X-Forwarded-For. 0: the header is
     # ignored (anyone could forge it), so per-IP limits and the audit see the socket's peer.
     trusted_proxy_count: int = 0
+    # Uploaded files (workers/core/storage.py): a directory, or file:///an/absolute/path.
+    storage_url: str = "var/storage"
+    # Networks that outbound requests to user-chosen URLs may reach although they are not
+    # public (workers/clients/outbound.py), as CIDRs: "10.20.0.0/16,127.0.0.1/32". Empty:
+    # only public addresses.
+    outbound_allowed_networks: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -371,6 +392,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         rate_limit_per_user=_str(e, "RATE_LIMIT_PER_USER", d.rate_limit_per_user),
         trusted_proxy_count=_int(e, "TRUSTED_PROXY_COUNT", d.trusted_proxy_count),
+        storage_url=_str(e, "STORAGE_URL", d.storage_url),
+        outbound_allowed_networks=_networks(e, "OUTBOUND_ALLOWED_NETWORKS"),
     )
     settings.validate()
     return settings

@@ -37,6 +37,18 @@ class InvalidInput(BacklineError):
     code = "validation_failed"
 
 
+class TooLarge(BacklineError):
+    """A body or a file past its size cap."""
+
+    code = "payload_too_large"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(
+            f"larger than the {max_bytes:,}-byte limit", details={"max_bytes": max_bytes}
+        )
+        self.max_bytes = max_bytes
+
+
 class AuthenticationFailed(BacklineError):
     """Credentials or a token were missing, wrong, expired or revoked."""
 

@@ -33,6 +33,7 @@ from models.core.errors import (
     LimitReached,
     NotFound,
     PermissionDenied,
+    TooLarge,
 )
 
 log = logging.getLogger("backline.web")
@@ -44,6 +45,7 @@ _STATUS_OF = {
     AuthenticationFailed: 401,
     PermissionDenied: 403,
     LimitReached: 429,
+    TooLarge: 413,
 }
 _CODE_OF = {
     400: "bad_request",
