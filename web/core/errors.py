@@ -35,6 +35,7 @@ from models.core.errors import (
     PermissionDenied,
     TooLarge,
 )
+from web.core import uploads
 
 log = logging.getLogger("backline.web")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -213,6 +214,10 @@ def _require_json_body() -> None:
     """
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     if not chunked and not request.content_length:
+        return
+    upload_cap = uploads.upload_cap()
+    if upload_cap is not None:  # a file, streamed by the view itself under its own cap
+        request.max_content_length = upload_cap
         return
     if request.method in ("POST", "PUT", "PATCH") and not request.is_json:
         raise UnsupportedMediaType("send the body as application/json")
