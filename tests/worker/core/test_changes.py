@@ -144,9 +144,10 @@ def test_a_redis_that_stops_answering_holds_a_new_watch_no_longer_than_a_second(
     finally:
         proxy.close()
 
-    # The new watch woke the listener through a connection of its own (the second one), which
+    # The new watch woke the listener through a connection of its own (a second one), which
     # gave up after WAKE_TIMEOUT_S; then it waited its second for the subscription, and went
     # on without it (it still re-reads the job every second). With the feed's main client's
-    # timeouts, the wake-up alone would have held it 5 s.
-    assert connections == 2
+    # timeouts, the wake-up alone would have held it 5 s. (The listener may open a third
+    # connection by then, re-subscribing when its own stops answering: not counted exactly.)
+    assert connections >= 2
     assert took < 1 + WAKE_TIMEOUT_S + 0.5
