@@ -20,20 +20,6 @@ MIN_JWT_SECRET_BYTES = 32
 ENVIRONMENTS = ("development", "test", "production")
 SAMESITE_VALUES = ("Lax", "Strict", "None")
 
-# The settings that hold a rate limit; web/core/limits.py decorators name one of them.
-RATE_LIMIT_SETTINGS = (
-    "rate_limit_register",
-    "rate_limit_login",
-    "rate_limit_verify_email",
-    "rate_limit_refresh",
-    "rate_limit_resend_verification",
-    "rate_limit_password_reset",
-    "rate_limit_account_mail",
-    "rate_limit_email_change_confirmation",
-    "rate_limit_address_taken_notice",
-    "rate_limit_per_user",
-)
-
 
 class ConfigError(ValueError):
     """An environment variable holds a value Backline cannot use."""
@@ -287,6 +273,16 @@ class Settings:
             raise ConfigError("RATE_LIMIT_STORAGE_URL must be a redis:// or unix:// URL")
         for name in RATE_LIMIT_SETTINGS:
             _check_rate_limit(name.upper(), getattr(self, name))
+
+
+# The settings that hold a rate limit ("10/hour"); web/core/limits.py decorators name one of them.
+# Every rate_limit_* setting is one, but for where the counts are kept.
+RATE_LIMIT_SETTINGS = tuple(
+    setting.name
+    for setting in fields(Settings)
+    if setting.name.startswith("rate_limit_")
+    and setting.name not in ("rate_limit_storage_url", "rate_limit_key_prefix")
+)
 
 
 def _check_production_secret(variable: str, value: str) -> None:

@@ -64,7 +64,7 @@ class Rule:
     """One limit on a view: the setting holding its figure, and who it counts."""
 
     setting: str
-    per: str  # "ip" or "email"
+    per: str  # "ip", "email" or "user"
     field: str = "email"
 
 
@@ -91,6 +91,15 @@ def per_email(setting: str, field: str = "email") -> Callable[[F], F]:
     against the caller's IP instead (it will fail validation anyway).
     """
     return _mark(Rule(setting, "email", field))
+
+
+def per_user(setting: str) -> Callable[[F], F]:
+    """Limit a view method per caller: the live session's user, any other token's IP.
+
+    On top of RATE_LIMIT_PER_USER, for the views that cost more than a request (a search that
+    spends credits, a password change).
+    """
+    return _mark(Rule(setting, "user"))
 
 
 def by_ip() -> str:
@@ -181,17 +190,22 @@ class RateLimits:
 
     def allows_mail_to(self, setting: str, address: str) -> bool:
         """Count one mail to `address` against the cap in `setting`; False once it is spent."""
+        return self.allows(setting, "mail:" + digest(normalise_email(address)))
+
+    def allows(self, setting: str, key: str) -> bool:
+        """Count one event for `key` against the limit in `setting`; False once it is spent."""
         if not self.settings.rate_limits_enabled:
             return True
-        key = f"mail:{setting}:" + digest(normalise_email(address))
         try:
             return bool(
                 self.limiter.limiter.hit(
-                    parse(getattr(self.settings, setting)), self.settings.rate_limit_key_prefix, key
+                    parse(getattr(self.settings, setting)),
+                    self.settings.rate_limit_key_prefix,
+                    f"{setting}:{key}",
                 )
             )
         except Exception:  # noqa: BLE001 - as for every limit: a storage failure lets it through
-            log.warning("mail cap not counted: the limiter's storage failed", exc_info=True)
+            log.warning("%s not counted: the limiter's storage failed", setting, exc_info=True)
             return True
 
     def _by_caller(self) -> str:
@@ -211,7 +225,8 @@ class RateLimits:
             app.view_functions[endpoint] = wrapped
 
     def _limit(self, rule: Rule, method: str | None) -> Callable[[F], F]:
-        key = _never_raising(by_ip if rule.per == "ip" else _by_email(rule.field))
+        keys = {"ip": by_ip, "user": self._by_caller}
+        key = _never_raising(keys.get(rule.per) or _by_email(rule.field))
         self._per[key] = rule.per
         return self.limiter.limit(  # type: ignore[return-value]
             getattr(self.settings, rule.setting),
@@ -251,6 +266,16 @@ class RateLimits:
             {"limit": str(error.limit.limit), "per": per, "retry_after_s": retry_after},
             headers={"Retry-After": str(retry_after)},
         )
+
+
+def allows(setting: str, key: str) -> bool:
+    """Whether the current app allows one more event for `key` (an artist's slug, a webhook
+    source) under the limit in `setting`; views that count something other than the request's
+    caller use it and answer 429 themselves."""
+    if setting not in RATE_LIMIT_SETTINGS:
+        raise ValueError(f"{setting!r} is not a rate limit setting: {RATE_LIMIT_SETTINGS}")
+    limits: RateLimits = current_app.extensions[EXTENSION]
+    return limits.allows(setting, key)
 
 
 def allows_mail_to(setting: str, address: str) -> bool:
