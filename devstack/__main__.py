@@ -21,6 +21,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from config import ConfigError, Settings, load_settings
+from devstack.fakes import start_fakes
 from devstack.mailsink import MailSink
 from devstack.output import Printer, PrinterHandler
 from devstack.record import Proc, StackRecord
@@ -113,6 +114,7 @@ def start_services(
         summary["Mail"] = f"sink on {sink.host}:{sink.port}, saved as .eml in var/mail/"
     else:
         summary["Mail"] = f"{settings.smtp_host}:{settings.smtp_port} (SMTP_HOST)"
+    start_fakes(stack, environ, env, summary)  # external APIs without a key: their fakes
     if not environ.get("PUBLIC_BASE_URL"):  # links in mails point at this API
         env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{settings.port}"
     return env, summary
