@@ -203,6 +203,14 @@ class Reset(MethodView):
         """A stand-in for "request a password reset\""""
 
 
+@probe.route("/count/<key>")
+class Count(MethodView):
+    @probe.response(200)
+    def post(self, key: str) -> dict[str, bool]:
+        """A stand-in for a view counting something other than its caller (an artist's page)"""
+        return {"allowed": limits.allows("rate_limit_password_reset", key)}
+
+
 def probe_app(settings: Settings) -> Flask:
     app = Flask(__name__)
     app.config.update(API_TITLE="probe", API_VERSION="v1", OPENAPI_VERSION="3.0.3")
@@ -247,6 +255,28 @@ def test_odd_bodies_do_not_knock_the_limiter_off_the_shared_counters(
     assert [a.status_code for a in answers] == [202] * 5
     refused = first.post("/probe/reset", json={"email": "reset@example.com"})
     assert_rate_limited(refused, "5 per 1 hour", "email")
+
+
+def test_a_count_by_any_key_is_shared_between_processes_and_kept_apart_per_key(
+    tx_platform: Platform,
+) -> None:
+    first = probe_app(tx_platform.settings).test_client()
+    second = probe_app(tx_platform.settings).test_client()
+
+    def allowed(client: FlaskClient, key: str) -> bool:
+        answer = client.post(f"/probe/count/{key}", environ_base={"REMOTE_ADDR": "192.0.2.9"})
+        assert answer.json is not None
+        return bool(answer.json["allowed"])
+
+    answers = [allowed(first if i % 2 else second, "artist-a") for i in range(6)]
+
+    assert answers == [True] * 5 + [False]
+    assert allowed(first, "artist-b")
+    with (
+        first.application.test_request_context(),
+        pytest.raises(ValueError, match="not a rate limit setting"),
+    ):
+        limits.allows("port", "artist-a")
 
 
 @pytest.mark.parametrize(
