@@ -219,6 +219,15 @@ class Settings:
     # public (workers/clients/outbound.py), as CIDRs: "10.20.0.0/16,127.0.0.1/32". Empty:
     # only public addresses.
     outbound_allowed_networks: tuple[str, ...] = ()
+    # accounts
+    # A refresh token presented again this soon after its rotation (two tabs refreshing with
+    # one cookie) gets the successor it already got; later, the reuse revokes the session.
+    refresh_reuse_grace_s: int = 5
+    rate_limit_change_password: str = "10/hour"  # noqa: S105 - a rate, per user (and per IP)
+    # The one-time link mailed to an address's owner when a login of theirs from a new
+    # network is throttled: it makes that network count as one they logged in from.
+    rate_limit_login_unlock_mail: str = "3/hour"  # per address
+    login_unlock_token_ttl_s: int = 3600
 
     @property
     def is_production(self) -> bool:
@@ -390,6 +399,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trusted_proxy_count=_int(e, "TRUSTED_PROXY_COUNT", d.trusted_proxy_count),
         storage_url=_str(e, "STORAGE_URL", d.storage_url),
         outbound_allowed_networks=_networks(e, "OUTBOUND_ALLOWED_NETWORKS"),
+        # accounts
+        refresh_reuse_grace_s=_int(e, "REFRESH_REUSE_GRACE_S", d.refresh_reuse_grace_s),
+        rate_limit_change_password=_str(
+            e, "RATE_LIMIT_CHANGE_PASSWORD", d.rate_limit_change_password
+        ),
+        rate_limit_login_unlock_mail=_str(
+            e, "RATE_LIMIT_LOGIN_UNLOCK_MAIL", d.rate_limit_login_unlock_mail
+        ),
+        login_unlock_token_ttl_s=_int(e, "LOGIN_UNLOCK_TOKEN_TTL_S", d.login_unlock_token_ttl_s),
     )
     settings.validate()
     return settings

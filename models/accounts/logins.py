@@ -10,7 +10,10 @@ does not extend the delay.
 
 So that an attacker cannot keep the owner out, attempts from an IP the address logged in from
 successfully in the last KNOWN_IP_DAYS are judged only by the failures from that IP: the owner
-keeps getting in from their usual places while the attacker's IPs are throttled. Unknown
+keeps getting in from their usual places while the attacker's IPs are throttled. From a new
+network the owner waits like anyone, unless they use the one-time link mailed to them when a
+login of their address from that network is throttled: it records the network as unlocked,
+which counts as a known IP from then on (`unlock_offer`, `unlock_network`). Unknown
 addresses are recorded and throttled exactly like known ones, and cost the same argon2
 verification (models.accounts.users.authenticate), so the throttle tells no one who has an account.
 """
@@ -23,7 +26,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, func, insert, or_, select, true
+from sqlalchemy import Exists, delete, exists, func, insert, or_, select, true
 from sqlalchemy.orm import Session
 
 from models.accounts.devices import MAX_USER_AGENT, Device, parse_user_agent
@@ -32,8 +35,11 @@ from models.accounts.users import (
     LoginAttempt,
     User,
     authenticate,
+    find_user_by_email,
+    issue_email_token,
     normalise_email,
     revoke_session,
+    take_email_token,
     utcnow,
 )
 from models.core.errors import AuthenticationFailed, LoginThrottled, NotFound
@@ -49,6 +55,12 @@ class Outcome(enum.StrEnum):
     SUCCESS = "success"
     BAD_CREDENTIALS = "bad_credentials"
     THROTTLED = "throttled"
+    # The owner vouched for the network through a mailed link: it counts as a known IP.
+    UNLOCKED = "unlocked"
+
+
+KNOWN = (Outcome.SUCCESS, Outcome.UNLOCKED)
+UNLOCK_PURPOSE = "login_unlock"
 
 
 def delay_s(failures: int) -> int:
@@ -66,12 +78,7 @@ def _failures(session: Session, email: str, ip: str | None, now: datetime) -> tu
         .where(mine, LoginAttempt.outcome == Outcome.SUCCESS)
         .scalar_subquery()
     )
-    known_ip = exists().where(
-        mine,
-        LoginAttempt.ip == ip,
-        LoginAttempt.outcome == Outcome.SUCCESS,
-        LoginAttempt.at > now - timedelta(days=KNOWN_IP_DAYS),
-    )
+    known_ip = _known_ip(email, ip, now)
     failures = LoginAttempt.__table__.alias("failures")
     count, last = session.execute(
         select(func.count(), func.max(failures.c.at)).where(
@@ -83,6 +90,16 @@ def _failures(session: Session, email: str, ip: str | None, now: datetime) -> tu
         )
     ).one()
     return count, last or now
+
+
+def _known_ip(email: str, ip: str | None, now: datetime) -> Exists:
+    """Whether the address logged in from `ip` (or its owner unlocked it) lately."""
+    return exists().where(
+        LoginAttempt.email == email,
+        LoginAttempt.ip == ip,
+        LoginAttempt.outcome.in_(KNOWN),
+        LoginAttempt.at > now - timedelta(days=KNOWN_IP_DAYS),
+    )
 
 
 def retry_after_s(*, session: Session, email: str, ip: str | None, now: datetime) -> int:
@@ -178,6 +195,48 @@ def log_in(
         raise
     record(Outcome.SUCCESS)
     return user, device
+
+
+def unlock_offer(
+    *, session: Session, email: str, ip: str | None, ttl_s: int
+) -> tuple[User, str] | None:
+    """A one-time token that lets `ip` in for the account of `email`, if there is an account
+    and `ip` is new to it (from a known network the owner is not held up to begin with).
+
+    Older unused tokens stay valid: an attacker's throttled attempts must not void the link
+    the owner is about to use.
+    """
+    if ip is None:
+        return None
+    user = find_user_by_email(session=session, email=email)
+    if user is None or session.scalar(select(_known_ip(user.email, ip, utcnow()))):
+        return None
+    token = issue_email_token(
+        session=session,
+        user=user,
+        purpose=UNLOCK_PURPOSE,
+        ttl_s=ttl_s,
+        data={"ip": ip},
+        replace=False,
+    )
+    return user, token
+
+
+def unlock_network(*, session: Session, token: str) -> str:
+    """Use an unlock token: its network counts as known to the address from now on."""
+    row = take_email_token(session=session, token=token, purpose=UNLOCK_PURPOSE)
+    user = session.get_one(User, row.user_id)
+    ip = str((row.data or {})["ip"])
+    record_attempt(
+        session=session,
+        email=user.email,
+        ip=ip,
+        device=parse_user_agent(None),
+        user_agent=None,
+        outcome=Outcome.UNLOCKED,
+        at=utcnow(),
+    )
+    return ip
 
 
 def recent_attempts(*, session: Session, user_id: uuid.UUID, limit: int) -> Sequence[LoginAttempt]:

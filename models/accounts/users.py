@@ -7,6 +7,8 @@ database leak does not leak usable tokens.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import uuid
 from datetime import timedelta
@@ -249,8 +251,10 @@ def start_session(
     return auth_session, _issue_refresh_token(session, auth_session)
 
 
-def _issue_refresh_token(session: Session, auth_session: AuthSession) -> str:
-    token = secrets.token_urlsafe(32)
+def _issue_refresh_token(
+    session: Session, auth_session: AuthSession, token: str | None = None
+) -> str:
+    token = token or secrets.token_urlsafe(32)
     session.add(
         RefreshToken(
             user_id=auth_session.user_id,
@@ -263,13 +267,29 @@ def _issue_refresh_token(session: Session, auth_session: AuthSession) -> str:
     return token
 
 
+def successor_token(token: str, *, key: str) -> str:
+    """The refresh token that rotating `token` issues: derived from it with a server key, so
+    the same presentation again can be answered with the same successor without the
+    successor ever being stored (only its digest is, like every refresh token's)."""
+    mac = hmac.new(key.encode(), b"refresh-successor:" + token.encode(), hashlib.sha256)
+    return mac.hexdigest()
+
+
 def rotate_refresh_token(
-    *, session: Session, token: str, ttl_s: int, ip: str | None = None
+    *,
+    session: Session,
+    token: str,
+    ttl_s: int,
+    key: str,
+    grace_s: int = 0,
+    ip: str | None = None,
 ) -> tuple[User, AuthSession, str]:
     """Trade a refresh token for a new one of the same session.
 
-    A token that was already rotated is being replayed: someone holds a stolen copy, so the
-    whole session is revoked (its access tokens too) and the caller must log in again.
+    A token rotated less than `grace_s` ago is answered with the successor it already got:
+    two browser tabs refreshing with the same cookie at once both carry on. A token rotated
+    before that is being replayed: someone holds a stolen copy, so the whole session is
+    revoked (its access tokens too) and the caller must log in again.
     """
     row = session.scalar(
         select(RefreshToken).where(RefreshToken.token_hash == digest(token)).with_for_update()
@@ -277,7 +297,10 @@ def rotate_refresh_token(
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise AuthenticationFailed("refresh token is invalid, expired or revoked")
+    successor = successor_token(token, key=key)
     if row.rotated_at is not None:
+        if row.rotated_at > now - timedelta(seconds=grace_s):
+            return _answer_again(session, row, successor)
         revoke_session(session=session, session_id=row.session_id)
         raise AuthenticationFailed("refresh token was already used; its session is revoked")
     auth_session = session.get_one(AuthSession, row.session_id, with_for_update=True)
@@ -290,7 +313,28 @@ def rotate_refresh_token(
     if ip is not None:
         auth_session.ip = ip
     user = session.get_one(User, row.user_id)
-    return user, auth_session, _issue_refresh_token(session, auth_session)
+    return user, auth_session, _issue_refresh_token(session, auth_session, successor)
+
+
+def _answer_again(
+    session: Session, row: RefreshToken, successor: str
+) -> tuple[User, AuthSession, str]:
+    """The pair a token rotated within the grace window already got, if it still stands."""
+    auth_session = session.get_one(AuthSession, row.session_id)
+    issued = session.scalar(
+        select(RefreshToken).where(
+            RefreshToken.token_hash == digest(successor),
+            RefreshToken.session_id == row.session_id,
+        )
+    )
+    if (
+        issued is None
+        or issued.revoked_at is not None
+        or auth_session.revoked_at is not None
+        or auth_session.expires_at <= utcnow()
+    ):
+        raise AuthenticationFailed("refresh token is invalid, expired or revoked")
+    return session.get_one(User, row.user_id), auth_session, successor
 
 
 def revoke_session(*, session: Session, session_id: uuid.UUID) -> None:

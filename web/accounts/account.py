@@ -163,6 +163,7 @@ class ResetPassword(MethodView):
 @blp.route("/change-password")
 class ChangePassword(MethodView):
     @limits.per_ip("rate_limit_login")  # checks a password, like login
+    @limits.per_user("rate_limit_change_password")  # guesses spread over many IPs, too
     @blp.arguments(ChangePasswordRequest)
     @blp.response(204)
     @blp.doc(security=BEARER)

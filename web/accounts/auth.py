@@ -22,6 +22,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from models.accounts import flows as account_flows
 from models.accounts import logins
 from models.accounts import users as accounts
+from models.accounts.devices import parse_user_agent
 from models.accounts.users import AuthSession, User
 from models.core.access import Role, Viewer
 from models.core.db import Prepared
@@ -276,8 +277,12 @@ class Login(MethodView):
                 ip=client_ip(),
                 user_agent=user_agent,
             )
-        except (AuthenticationFailed, LoginThrottled):
+        except AuthenticationFailed:
             db().commit()  # the attempt stays on record: the audit and the throttle need it
+            raise
+        except LoginThrottled:
+            _offer_unlock(body["email"], user_agent)
+            db().commit()
             raise
         auth_session, refresh = accounts.start_session(
             session=db(),
@@ -289,6 +294,32 @@ class Login(MethodView):
         )
         db().commit()
         return issue_tokens(user, auth_session, refresh, use_cookies=body["use_cookies"])
+
+
+def _offer_unlock(email: str, user_agent: str | None) -> None:
+    """Mail the owner a link that lets this new network in (capped per address, silent)."""
+    settings = platform().settings
+    if not limits.allows_mail_to("rate_limit_login_unlock_mail", email):
+        return
+    offer = logins.unlock_offer(
+        session=db(), email=email, ip=client_ip(), ttl_s=settings.login_unlock_token_ttl_s
+    )
+    if offer is not None:
+        user, token = offer
+        device = parse_user_agent(user_agent)
+        send_mail(user, user.email, *mails.login_unlock(settings, token, client_ip(), device))
+
+
+@blp.route("/unlock-login")
+class UnlockLogin(MethodView):
+    @limits.per_ip("rate_limit_verify_email")  # a mailed token, like verify
+    @blp.arguments(VerifyEmailRequest)
+    @blp.response(200, Accepted)
+    def post(self, body: dict[str, Any]) -> dict[str, str]:
+        """Let the network named in an unlock mail log in to the account despite the throttle"""
+        ip = logins.unlock_network(session=db(), token=body["token"])
+        db().commit()
+        return {"message": f"logins from {ip} are judged on their own failures now: log in"}
 
 
 @blp.route("/refresh")
@@ -307,6 +338,8 @@ class Refresh(MethodView):
                 session=session,
                 token=token,
                 ttl_s=settings.refresh_token_ttl_s,
+                key=settings.jwt_secret,
+                grace_s=settings.refresh_reuse_grace_s,
                 ip=client_ip(),
             )
         except AuthenticationFailed:

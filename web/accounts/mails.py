@@ -7,6 +7,7 @@ are internal jobs, so whoever triggered one cannot read the token back through t
 from __future__ import annotations
 
 from config import Settings
+from models.accounts.devices import Device
 
 Mail = tuple[str, str]  # subject, text
 
@@ -80,4 +81,16 @@ def address_already_registered() -> Mail:
         "Someone tried to move an account to your address",
         "Someone asked to move their Backline account to this e-mail address, but you already "
         "have an account with it, so nothing changed.\nIf you forgot your password, reset it.",
+    )
+
+
+def login_unlock(settings: Settings, token: str, ip: str | None, device: Device) -> Mail:
+    seen = " on ".join(x for x in (device.browser, device.os) if x) or device.device
+    return (
+        "A login to your Backline account is on hold",
+        f"Someone is logging in to your Backline account from {ip} ({seen}), a network you "
+        "have not used before, while too many wrong passwords have been tried.\n"
+        "If it is you, let that network in with this token, then log in again:\n\n"
+        + _token_block(settings, token, "unlock-login", settings.login_unlock_token_ttl_s)
+        + "\n\nIf it is not you, ignore this mail and consider changing your password.",
     )

@@ -11,7 +11,7 @@ import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from models.accounts.users import User
@@ -117,12 +117,15 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(client: FlaskClient
 
 
 def test_refresh_rotates_and_a_replayed_refresh_token_revokes_the_family(
-    client: FlaskClient,
+    client: FlaskClient, session: Session
 ) -> None:
     register(client, "rotate@example.com")
     first = login(client, "rotate@example.com").json["refresh_token"]
 
     second = client.post("/api/v1/auth/refresh", json={"refresh_token": first})
+    # Past the grace window that lets two tabs share one refresh (test_two_tabs.py).
+    session.execute(text("UPDATE refresh_tokens SET rotated_at = rotated_at - interval '1 minute'"))
+    session.commit()
     replay = client.post("/api/v1/auth/refresh", json={"refresh_token": first})
     after_theft = client.post(
         "/api/v1/auth/refresh", json={"refresh_token": second.json["refresh_token"]}

@@ -3,6 +3,7 @@ and the owner still able to get in from where they usually log in."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from models.accounts.users import AuthSession, LoginAttempt, User
+from tests.api.conftest import Caller, caller, mailed_token, mails_to
 from tests.conftest import make_user
 from web import create_app
 from workers.core.setup import Platform
@@ -21,6 +23,7 @@ from workers.core.setup import Platform
 PASSWORD = "correct horse battery"
 HOME = "203.0.113.10"
 ATTACKER = "198.51.100.66"
+CAFE = "192.0.2.200"
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/120.0.0.0 Safari/537.36"
@@ -183,3 +186,71 @@ def test_parallel_guesses_cannot_slip_past_the_throttle(committed_platform: Plat
 
     # Five wrong passwords are judged, then the address waits; all at once changes nothing.
     assert answers == Counter({401: 5, 429: 7})
+
+
+def unlock_mails(session: Session, email: str) -> list[str]:
+    """The unlock tokens mailed to `email`, oldest first."""
+    return [mailed_token(m) for m in mails_to(session, email) if "on hold" in m.params["subject"]]
+
+
+def test_the_owner_on_a_new_network_gets_in_with_the_mailed_unlock_link(
+    client: FlaskClient, session: Session
+) -> None:
+    user(session, "owner@example.com")
+    assert fail(client, "owner@example.com", 6, ip=ATTACKER) == [401] * 5 + [429]
+    assert login(client, "owner@example.com", ip=CAFE).status_code == 429
+
+    tokens = unlock_mails(session, "owner@example.com")
+    mail = mails_to(session, "owner@example.com")[-1]
+    assert CAFE in mail.params["text"] and "Chrome" in mail.params["text"]
+    # One mail for the attacker's network, one for the café's; the café's lets the café in.
+    assert len(tokens) == 2
+    unlocked = client.post("/api/v1/auth/unlock-login", json={"token": tokens[-1]})
+
+    assert unlocked.status_code == 200
+    # The attacker's network is still held on its own failures; the café is let in.
+    assert login(client, "owner@example.com", ip=ATTACKER).status_code == 429
+    assert login(client, "owner@example.com", ip=CAFE).status_code == 200
+    again = client.post("/api/v1/auth/unlock-login", json={"token": tokens[-1]})
+    assert again.status_code == 422
+
+
+def test_without_the_link_the_new_network_waits_like_anyone(
+    client: FlaskClient, session: Session
+) -> None:
+    user(session, "waits@example.com")
+    fail(client, "waits@example.com", 6, ip=ATTACKER)
+
+    assert login(client, "waits@example.com", ip=CAFE).status_code == 429
+
+
+def test_unlock_mails_are_capped_and_unknown_addresses_get_none(
+    client: FlaskClient, session: Session
+) -> None:
+    user(session, "capped@example.com")
+    fail(client, "capped@example.com", 5, ip=ATTACKER)
+    for n in range(5):
+        assert login(client, "capped@example.com", ip=f"192.0.2.{n + 1}").status_code == 429
+    fail(client, "nobody@example.com", 6, ip=ATTACKER)
+
+    assert len(unlock_mails(session, "capped@example.com")) == 3  # RATE_LIMIT_LOGIN_UNLOCK_MAIL
+    assert mails_to(session, "nobody@example.com") == []
+
+
+def test_change_password_is_limited_per_user_whatever_the_ip(
+    tx_platform: Platform, session: Session
+) -> None:
+    settings = tx_platform.settings.replace(rate_limit_change_password="3/hour")
+    client = create_app(platform=dataclasses.replace(tx_platform, settings=settings)).test_client()
+    guesser, other = (caller(tx_platform, session) for _ in range(2))
+
+    def change(who: Caller, ip: str) -> int:
+        return client.post(
+            "/api/v1/auth/change-password",
+            json={"current_password": "a guess at it", "new_password": "a new password!"},
+            headers=who.headers,
+            environ_base={"REMOTE_ADDR": ip},
+        ).status_code
+
+    assert [change(guesser, f"192.0.2.{n}") for n in range(1, 5)] == [403, 403, 403, 429]
+    assert change(other, "192.0.2.1") == 403
