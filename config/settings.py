@@ -228,6 +228,7 @@ class Settings:
     # network is throttled: it makes that network count as one they logged in from.
     rate_limit_login_unlock_mail: str = "3/hour"  # per address
     login_unlock_token_ttl_s: int = 3600
+    rate_limit_account_export: str = "5/day"  # per user
 
     @property
     def is_production(self) -> bool:
@@ -408,6 +409,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             e, "RATE_LIMIT_LOGIN_UNLOCK_MAIL", d.rate_limit_login_unlock_mail
         ),
         login_unlock_token_ttl_s=_int(e, "LOGIN_UNLOCK_TOKEN_TTL_S", d.login_unlock_token_ttl_s),
+        rate_limit_account_export=_str(e, "RATE_LIMIT_ACCOUNT_EXPORT", d.rate_limit_account_export),
     )
     settings.validate()
     return settings

@@ -4,9 +4,15 @@ Importing the package registers every table on `Base.metadata` (Alembic and the 
 the full set).
 """
 
-from models.accounts import users  # noqa: F401 - the tables
-from models.core import jobs, ops, quotas, schedules  # noqa: F401 - the tables
+from models.accounts import leaving, users  # noqa: F401 - the tables, what a person leaves
+from models.core import (  # noqa: F401 - the tables
+    erasure,  # noqa: F401 - the jobs' personal data
+    jobs,
+    ops,
+    quotas,
+    schedules,
+)
 from models.core.base import Base
-from models.orgs import invitations, organizations  # noqa: F401 - the tables
+from models.orgs import invitations, organizations, people  # noqa: F401 - the tables
 
 __all__ = ["Base"]

@@ -42,6 +42,8 @@ class EmailParams(Schema):
     # The body carries a secret (a token the account flows mail): once the mail is out, the
     # stored params keep only a note, so neither the database nor an operator can reuse it.
     redact_after_send = fields.Boolean(load_default=False)
+    # The recipient is leaving for good (account deletion): once sent, the address goes too.
+    forget_recipient = fields.Boolean(load_default=False)
 
 
 def build_message(settings: Settings, params: dict[str, Any], job_id: str) -> EmailMessage:
@@ -80,4 +82,6 @@ def send_email(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("redact_after_send"):
         note = REDACTED
         ctx.redact_params({"text": note, **({"html": note} if "html" in params else {})})
+    if params.get("forget_recipient"):
+        ctx.redact_params({"to": "[erased]"})
     return sent

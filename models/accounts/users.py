@@ -78,6 +78,8 @@ class User(Base):
     email_verified_at: Mapped[timestamp | None]
     created_at: Mapped[now_ts]
     updated_at: Mapped[now_ts] = mapped_column(onupdate=func.now())
+    # Set when the account was deleted: the row stays, naming no one (models/accounts/leaving.py).
+    deleted_at: Mapped[timestamp | None]
 
 
 class AuthSession(Base):

@@ -5,6 +5,22 @@ It exports nothing of models/orgs/invitations.py, which needs the accounts domai
 importing either domain first works (accounts -> orgs -> organizations, no cycle).
 """
 
-from models.orgs.organizations import Membership, Organization, create_organization, primary_org_id
+from models.orgs.organizations import (
+    Membership,
+    Organization,
+    SoleOwnerships,
+    create_organization,
+    delete_organization,
+    primary_org_id,
+    sole_ownerships,
+)
 
-__all__ = ["Membership", "Organization", "create_organization", "primary_org_id"]
+__all__ = [
+    "Membership",
+    "Organization",
+    "SoleOwnerships",
+    "create_organization",
+    "delete_organization",
+    "primary_org_id",
+    "sole_ownerships",
+]

@@ -42,6 +42,9 @@ class Invitation(Base):
 
     __tablename__ = "invitations"
     __table_args__ = (
+        # A leaving user's invitations (models/orgs/people.py).
+        Index("ix_invitations_email", "email"),
+        Index("ix_invitations_invited_by", "invited_by"),
         # One open invitation per address and organisation.
         Index(
             "uq_invitations_open",

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Enum, ForeignKey, Index, String, func, select
+from sqlalchemy import Enum, ForeignKey, Index, String, delete, func, select
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, relationship, selectinload
 
 from models.core.access import Role
 from models.core.base import Base, now_ts, uuid_pk
@@ -304,3 +304,37 @@ def usage_today(*, session: Session, org_id: uuid.UUID, member_id: uuid.UUID) ->
     get_membership(session=session, org_id=org_id, user_id=member_id)
     tier = session.get_one(Organization, org_id).tier
     return Usage(tier=tier, jobs_per_day=jobs_per_day(session=session, org_id=org_id, tier=tier))
+
+
+# -- a member leaving for good -----------------------------------------------------------
+@dataclass(frozen=True)
+class SoleOwnerships:
+    """The organisations a user is the only owner of: with other members (to hand over
+    first) and without (deleted with the account, once the user confirms)."""
+
+    shared: list[uuid.UUID]
+    alone: list[uuid.UUID]
+
+
+def sole_ownerships(*, session: Session, user_id: uuid.UUID) -> SoleOwnerships:
+    other = aliased(Membership)
+    owners = (
+        select(func.count())
+        .where(other.org_id == Membership.org_id, other.role == Role.OWNER)
+        .scalar_subquery()
+    )
+    members = select(func.count()).where(other.org_id == Membership.org_id).scalar_subquery()
+    rows = session.execute(
+        select(Membership.org_id, members)
+        .where(Membership.user_id == user_id, Membership.role == Role.OWNER, owners == 1)
+        .order_by(Membership.org_id)
+    ).all()
+    return SoleOwnerships(
+        shared=[org_id for org_id, count in rows if count > 1],
+        alone=[org_id for org_id, count in rows if count == 1],
+    )
+
+
+def delete_organization(*, session: Session, org_id: uuid.UUID) -> None:
+    """Delete an organisation with everything that belongs to it (cascading by foreign key)."""
+    session.execute(delete(Organization).where(Organization.id == org_id))

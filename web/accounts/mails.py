@@ -94,3 +94,12 @@ def login_unlock(settings: Settings, token: str, ip: str | None, device: Device)
         + _token_block(settings, token, "unlock-login", settings.login_unlock_token_ttl_s)
         + "\n\nIf it is not you, ignore this mail and consider changing your password.",
     )
+
+
+def account_deleted() -> Mail:
+    return (
+        "Your Backline account is deleted",
+        "Your Backline account was deleted, as you asked, and your personal data erased.\n"
+        "If it was not you, someone knew your password: we are sorry, the account cannot be "
+        "restored, but you may register again with this address.",
+    )

@@ -129,6 +129,9 @@ class Job(JobFacts, Base):
         # The list endpoint: one organisation's jobs, newest first (keyset pagination).
         Index("ix_jobs_org_created", "org_id", text("created_at DESC"), text("id DESC")),
         Index("ix_jobs_created", text("created_at DESC"), text("id DESC")),
+        # A user's jobs: scrubbed of their address when they leave (models/core/erasure.py),
+        # their latest of one kind (their data export).
+        Index("ix_jobs_owner_kind_created", "owner_id", "kind", text("created_at DESC")),
         # The recovery sweep: due queued jobs and running jobs by heartbeat.
         Index("ix_jobs_queued_run_after", "run_after", postgresql_where=text("status = 'queued'")),
         Index(
