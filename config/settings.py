@@ -229,6 +229,12 @@ class Settings:
     rate_limit_login_unlock_mail: str = "3/hour"  # per address
     login_unlock_token_ttl_s: int = 3600
     rate_limit_account_export: str = "5/day"  # per user
+    # Sign in with Google (OpenID Connect); off while the client id is empty. `make run`
+    # serves a local fake provider and sets all three.
+    google_client_id: str = ""
+    google_client_secret: str = ""
+    google_issuer_url: str = "https://accounts.google.com"
+    provider_sign_in_ttl_s: int = 600  # from the redirect to the provider to its answer
 
     @property
     def is_production(self) -> bool:
@@ -410,6 +416,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         login_unlock_token_ttl_s=_int(e, "LOGIN_UNLOCK_TOKEN_TTL_S", d.login_unlock_token_ttl_s),
         rate_limit_account_export=_str(e, "RATE_LIMIT_ACCOUNT_EXPORT", d.rate_limit_account_export),
+        google_client_id=_str(e, "GOOGLE_CLIENT_ID", d.google_client_id),
+        google_client_secret=_str(e, "GOOGLE_CLIENT_SECRET", d.google_client_secret),
+        google_issuer_url=_str(e, "GOOGLE_ISSUER_URL", d.google_issuer_url).rstrip("/"),
+        provider_sign_in_ttl_s=_int(
+            e, "PROVIDER_SIGN_IN_TTL_S", d.provider_sign_in_ttl_s, minimum=60
+        ),
     )
     settings.validate()
     return settings

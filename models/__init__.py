@@ -4,7 +4,7 @@ Importing the package registers every table on `Base.metadata` (Alembic and the 
 the full set).
 """
 
-from models.accounts import leaving, users  # noqa: F401 - the tables, what a person leaves
+from models.accounts import identities, leaving, users  # noqa: F401 - tables, erasers
 from models.core import (  # noqa: F401 - the tables
     erasure,  # noqa: F401 - the jobs' personal data
     jobs,

@@ -9,6 +9,7 @@ from typing import Any
 from marshmallow import Schema
 from sqlalchemy import select
 
+from models.accounts.identities import prune_sign_ins
 from models.accounts.leaving import export_account
 from models.accounts.logins import prune_attempts
 from models.core.base import utcnow
@@ -60,4 +61,6 @@ def prune_login_attempts(ctx: JobContext, params: dict[str, Any]) -> dict[str, A
         removed += batch
         ctx.progress(removed, None, f"{removed} removed")
         if batch == 0:
-            return {"removed": removed}
+            with ctx.sessions.begin() as session:
+                sign_ins = prune_sign_ins(session=session)
+            return {"removed": removed, "expired_sign_ins": sign_ins}

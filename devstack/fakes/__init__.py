@@ -23,7 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 log = logging.getLogger("devstack.fakes")
 
 # The vendors' modules, each defining FAKE.
-FAKES: tuple[str, ...] = ()
+FAKES: tuple[str, ...] = ("devstack.fakes.oidc",)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""accounts, finished: deleted accounts' tombstones and the indexes leaving needs.
+"""accounts, finished: provider sign-ins and identities, deleted accounts' tombstones, and
+the indexes leaving needs.
 
 Reviewed by hand. A deleted account keeps its users row, naming no one (deleted_at set), so
 the jobs its organisations keep still have an owner. Erasure looks up a user's jobs by owner
@@ -30,9 +31,44 @@ def upgrade() -> None:
     )
     op.create_index("ix_invitations_email", "invitations", ["email"])
     op.create_index("ix_invitations_invited_by", "invitations", ["invited_by"])
+    op.create_table(
+        "provider_identities",
+        sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
+        sa.Column("user_id", sa.UUID(), nullable=False),
+        sa.Column("provider", sa.String(20), nullable=False),
+        sa.Column("subject", sa.String(255), nullable=False),
+        sa.Column("email", sa.String(320), nullable=True),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        # One account per subject at a provider: the identity is the subject, never the address.
+        sa.UniqueConstraint("provider", "subject", name="uq_provider_identities_subject"),
+    )
+    op.create_index("ix_provider_identities_user_id", "provider_identities", ["user_id"])
+    op.create_table(
+        "provider_sign_ins",
+        sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
+        sa.Column("state_hash", sa.String(64), nullable=False),
+        sa.Column("provider", sa.String(20), nullable=False),
+        sa.Column("nonce", sa.String(64), nullable=False),
+        sa.Column("code_verifier", sa.String(128), nullable=False),
+        sa.Column("link_user_id", sa.UUID(), nullable=True),
+        sa.Column("use_cookies", sa.Boolean(), server_default="false", nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["link_user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("state_hash"),
+    )
+    op.create_index("ix_provider_sign_ins_expires_at", "provider_sign_ins", ["expires_at"])
+    op.create_index("ix_provider_sign_ins_link_user_id", "provider_sign_ins", ["link_user_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("provider_sign_ins")
+    op.drop_table("provider_identities")
     op.drop_index("ix_invitations_invited_by", table_name="invitations")
     op.drop_index("ix_invitations_email", table_name="invitations")
     op.drop_index("ix_jobs_owner_kind_created", table_name="jobs")

@@ -130,6 +130,11 @@ def reset_password(*, session: Session, token: str, password: str) -> User:
 
 def check_password(user: User, password: str, *, field: str = "password") -> None:
     """Ask for the password again before a sensitive change."""
+    if not user.has_password:
+        raise WrongPassword(
+            "this account has no password yet: set one with a password reset first",
+            details={"fields": {field: ["none_set"]}},
+        )
     if not PASSWORDS.verify(password, user.password_hash):
         raise WrongPassword("the password is wrong", details={"fields": {field: ["wrong"]}})
 

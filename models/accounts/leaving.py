@@ -17,6 +17,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from models.accounts.flows import check_password
+from models.accounts.identities import ProviderIdentity, ProviderSignIn, identities_of
 from models.accounts.users import (
     AuthSession,
     EmailToken,
@@ -135,6 +136,10 @@ def _export(session: Session, person: Person) -> dict[str, Any]:
             }
             for s in sessions
         ],
+        "identities": [
+            {"provider": i.provider, "email": i.email, "linked_at": _iso(i.created_at)}
+            for i in identities_of(session=session, user_id=person.user_id)
+        ],
         "login_attempts": [
             {"at": _iso(a.at), "ip": a.ip, "outcome": a.outcome, "device": a.device}
             for a in attempts
@@ -149,6 +154,8 @@ def _iso(value: Any) -> str | None:
 @personal_data("accounts", export=_export)
 def _erase(session: Session, person: Person) -> None:
     session.execute(delete(AuthSession).where(AuthSession.user_id == person.user_id))
+    session.execute(delete(ProviderIdentity).where(ProviderIdentity.user_id == person.user_id))
+    session.execute(delete(ProviderSignIn).where(ProviderSignIn.link_user_id == person.user_id))
     session.execute(delete(EmailToken).where(EmailToken.user_id == person.user_id))
     session.execute(
         delete(LoginAttempt).where(

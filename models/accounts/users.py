@@ -78,6 +78,12 @@ class User(Base):
     email_verified_at: Mapped[timestamp | None]
     created_at: Mapped[now_ts]
     updated_at: Mapped[now_ts] = mapped_column(onupdate=func.now())
+
+    @property
+    def has_password(self) -> bool:
+        """False for an account made through a provider, until a password reset sets one."""
+        return bool(self.password_hash)
+
     # Set when the account was deleted: the row stays, naming no one (models/accounts/leaving.py).
     deleted_at: Mapped[timestamp | None]
 
@@ -179,16 +185,22 @@ def create_user(
     *,
     session: Session,
     email: str,
-    password: str,
+    password: str | None,
     display_name: str | None = None,
     is_admin: bool = False,
     organization_name: str | None = None,
 ) -> User:
-    """Add a user and the organisation they own; the e-mail must not be taken."""
-    check_password_rules(password)
+    """Add a user and the organisation they own; the e-mail must not be taken.
+
+    Without a password (an account made by signing in with a provider) the hash is empty:
+    no password matches it until the user sets one through a password reset.
+    """
     email = normalise_email(email)
-    # Hashed before the check, so a taken address answers no faster than a free one.
-    password_hash = PASSWORDS.hash(password)
+    password_hash = ""
+    if password is not None:
+        check_password_rules(password)
+        # Hashed before the check, so a taken address answers no faster than a free one.
+        password_hash = PASSWORDS.hash(password)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("an account with this e-mail already exists", details={"email": email})
     user = User(
@@ -222,6 +234,9 @@ def authenticate(*, session: Session, email: str, password: str) -> User:
     """The user with these credentials; the same error and cost whatever was wrong."""
     user = find_user_by_email(session=session, email=email)
     if user is None:
+        PASSWORDS.verify(password, _DUMMY_HASH)
+        raise AuthenticationFailed("wrong e-mail or password")
+    if not user.password_hash:  # signs in through a provider only, so far
         PASSWORDS.verify(password, _DUMMY_HASH)
         raise AuthenticationFailed("wrong e-mail or password")
     if not PASSWORDS.verify(password, user.password_hash):

@@ -6,11 +6,11 @@ admins' user and organisation pages, and the `flask users` commands.
 
 from flask import Flask
 
-from web.accounts import account, admin, auth, cli, leaving, sessions
+from web.accounts import account, admin, auth, cli, leaving, providers, sessions
 from web.accounts.auth import send_mail
 from web.core.auth import install_sign_in
 
-blueprints = [auth.blp, account.blp, sessions.blp, admin.blp, leaving.blp]
+blueprints = [auth.blp, account.blp, sessions.blp, admin.blp, leaving.blp, providers.blp]
 
 
 def init_app(app: Flask) -> None:
