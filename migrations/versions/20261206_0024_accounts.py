@@ -1,5 +1,5 @@
-"""accounts, finished: provider sign-ins and identities, deleted accounts' tombstones, and
-the indexes leaving needs.
+"""accounts, finished: where logins came from, provider sign-ins and identities, deleted
+accounts' tombstones, and the indexes leaving needs.
 
 Reviewed by hand. A deleted account keeps its users row, naming no one (deleted_at set), so
 the jobs its organisations keep still have an owner. Erasure looks up a user's jobs by owner
@@ -23,6 +23,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    for table in ("login_attempts", "auth_sessions"):
+        op.add_column(table, sa.Column("country", sa.String(2), nullable=True))
+        op.add_column(table, sa.Column("city", sa.String(100), nullable=True))
     op.add_column("users", sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index(
         "ix_jobs_owner_kind_created",
@@ -73,3 +76,6 @@ def downgrade() -> None:
     op.drop_index("ix_invitations_email", table_name="invitations")
     op.drop_index("ix_jobs_owner_kind_created", table_name="jobs")
     op.drop_column("users", "deleted_at")
+    for table in ("auth_sessions", "login_attempts"):
+        op.drop_column(table, "city")
+        op.drop_column(table, "country")

@@ -30,6 +30,7 @@ from sqlalchemy import Exists, delete, exists, func, insert, or_, select, true
 from sqlalchemy.orm import Session
 
 from models.accounts.devices import MAX_USER_AGENT, Device, parse_user_agent
+from models.accounts.places import locate
 from models.accounts.users import (
     AuthSession,
     LoginAttempt,
@@ -129,6 +130,7 @@ def record_attempt(
             outcome=outcome,
             at=at,
             **device.as_dict(),
+            **locate(ip).as_dict(),
         )
     )
 
@@ -237,6 +239,41 @@ def unlock_network(*, session: Session, token: str) -> str:
         at=utcnow(),
     )
     return ip
+
+
+END_SESSION_PURPOSE = "end_session"
+END_SESSION_LINK_TTL_S = 7 * 24 * 3600
+
+
+def first_login_from(*, session: Session, user_id: uuid.UUID, country: str | None) -> bool:
+    """Whether the login just recorded is the account's first from `country`, and not its
+    first login at all (a new account has no usual places yet)."""
+    if country is None:
+        return False
+    successes = select(func.count(), func.count().filter(LoginAttempt.country == country)).where(
+        LoginAttempt.user_id == user_id, LoginAttempt.outcome == Outcome.SUCCESS
+    )
+    total, here = session.execute(successes).one()
+    return bool(here == 1 and total > 1)
+
+
+def end_session_link(*, session: Session, user: User, session_id: uuid.UUID) -> str:
+    """A one-time token that ends one session, for the mail that tells of it."""
+    return issue_email_token(
+        session=session,
+        user=user,
+        purpose=END_SESSION_PURPOSE,
+        ttl_s=END_SESSION_LINK_TTL_S,
+        data={"session_id": str(session_id)},
+        replace=False,
+    )
+
+
+def end_session_by_link(*, session: Session, token: str) -> uuid.UUID:
+    row = take_email_token(session=session, token=token, purpose=END_SESSION_PURPOSE)
+    session_id = uuid.UUID(str((row.data or {})["session_id"]))
+    end_session(session=session, user_id=row.user_id, session_id=session_id)
+    return session_id
 
 
 def recent_attempts(*, session: Session, user_id: uuid.UUID, limit: int) -> Sequence[LoginAttempt]:

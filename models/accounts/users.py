@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models.accounts.places import locate
 from models.core.addresses import normalise_email
 from models.core.base import Base, digest, now_ts, timestamp, utcnow, uuid_pk
 from models.core.concurrency import off_loop
@@ -107,6 +108,9 @@ class AuthSession(Base):
     device: Mapped[str | None] = mapped_column(String(20))
     browser: Mapped[str | None] = mapped_column(String(100))
     os: Mapped[str | None] = mapped_column(String(100))
+    # Where the login came from (models/accounts/places.py), when the IP says.
+    country: Mapped[str | None] = mapped_column(String(2))
+    city: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[now_ts]
     last_used_at: Mapped[now_ts]
     expires_at: Mapped[timestamp]
@@ -132,6 +136,8 @@ class LoginAttempt(Base):
     device: Mapped[str | None] = mapped_column(String(20))
     browser: Mapped[str | None] = mapped_column(String(100))
     os: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str | None] = mapped_column(String(2))
+    city: Mapped[str | None] = mapped_column(String(100))
     outcome: Mapped[str] = mapped_column(String(20))
     at: Mapped[now_ts]
 
@@ -262,6 +268,7 @@ def start_session(
         user_agent=(user_agent or "")[:400] or None,
         expires_at=utcnow() + timedelta(seconds=ttl_s),
         **(device or {}),
+        **locate(ip).as_dict(),
     )
     session.add(auth_session)
     session.flush()

@@ -292,8 +292,19 @@ class Login(MethodView):
             user_agent=user_agent,
             device=device.as_dict(),
         )
+        notice_new_country(user, auth_session)
         db().commit()
         return issue_tokens(user, auth_session, refresh, use_cookies=body["use_cookies"])
+
+
+def notice_new_country(user: User, auth_session: AuthSession) -> None:
+    """Tell the owner of a login from a country the account never logged in from, with a
+    link that ends that session."""
+    country = auth_session.country
+    if not logins.first_login_from(session=db(), user_id=user.id, country=country):
+        return
+    token = logins.end_session_link(session=db(), user=user, session_id=auth_session.id)
+    send_mail(user, user.email, *mails.new_country(platform().settings, token, auth_session))
 
 
 def _offer_unlock(email: str, user_agent: str | None) -> None:
@@ -320,6 +331,18 @@ class UnlockLogin(MethodView):
         ip = logins.unlock_network(session=db(), token=body["token"])
         db().commit()
         return {"message": f"logins from {ip} are judged on their own failures now: log in"}
+
+
+@blp.route("/end-session")
+class EndSession(MethodView):
+    @limits.per_ip("rate_limit_verify_email")  # a mailed token, like verify
+    @blp.arguments(VerifyEmailRequest)
+    @blp.response(200, Accepted)
+    def post(self, body: dict[str, Any]) -> dict[str, str]:
+        """End the session a new-country notice told of, with the mailed token"""
+        logins.end_session_by_link(session=db(), token=body["token"])
+        db().commit()
+        return {"message": "that session is over; change your password if it was not you"}
 
 
 @blp.route("/refresh")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from config import Settings
 from models.accounts.devices import Device
+from models.accounts.logins import END_SESSION_LINK_TTL_S
+from models.accounts.users import AuthSession
 
 Mail = tuple[str, str]  # subject, text
 
@@ -102,4 +104,17 @@ def account_deleted() -> Mail:
         "Your Backline account was deleted, as you asked, and your personal data erased.\n"
         "If it was not you, someone knew your password: we are sorry, the account cannot be "
         "restored, but you may register again with this address.",
+    )
+
+
+def new_country(settings: Settings, token: str, login: AuthSession) -> Mail:
+    seen = " on ".join(x for x in (login.browser, login.os) if x) or login.device or "a device"
+    where = ", ".join(x for x in (login.city, login.country) if x)
+    return (
+        f"New login to your Backline account from {where}",
+        f"Your Backline account was just logged in to from {where} ({login.ip}), with {seen}: "
+        "a country it was never used from before.\n"
+        "If it was you, there is nothing to do. If not, end that session with this token, "
+        "then change your password:\n\n"
+        + _token_block(settings, token, "end-session", END_SESSION_LINK_TTL_S),
     )

@@ -27,7 +27,7 @@ from models.accounts.devices import parse_user_agent
 from models.accounts.identities import ProviderIdentity, Verified
 from models.accounts.users import User, utcnow
 from models.core.errors import AuthenticationFailed, NotFound
-from web.accounts.auth import TokenPair, issue_tokens
+from web.accounts.auth import TokenPair, issue_tokens, notice_new_country
 from web.core import limits
 from web.core.auth import BEARER, auth_required, client_ip
 from web.core.context import db, platform
@@ -132,6 +132,7 @@ def _signed_in(user: User, *, use_cookies: bool) -> dict[str, Any]:
         user_agent=user_agent,
         device=device.as_dict(),
     )
+    notice_new_country(user, auth_session)
     db().commit()
     return issue_tokens(user, auth_session, refresh, use_cookies=use_cookies)
 

@@ -50,6 +50,8 @@ class LoginAttemptRead(Schema):
     )
     browser = fields.String(allow_none=True)
     os = fields.String(allow_none=True)
+    country = fields.String(allow_none=True, metadata={"description": "ISO 3166-1, from the IP"})
+    city = fields.String(allow_none=True)
 
 
 class SessionRead(Schema):
@@ -60,6 +62,8 @@ class SessionRead(Schema):
     device = fields.String(allow_none=True)
     browser = fields.String(allow_none=True)
     os = fields.String(allow_none=True)
+    country = fields.String(allow_none=True, metadata={"description": "ISO 3166-1, from the IP"})
+    city = fields.String(allow_none=True)
     current = fields.Function(
         lambda s: s.id == g.session_id,
         metadata={"description": "True for the session of the token making this request."},

@@ -58,7 +58,8 @@ def test_sessions_list_where_the_caller_is_logged_in_and_which_is_this_one(
         ("desktop", "Firefox 121", "Linux", "203.0.113.2", False),
     }
     assert set(listed.json[0]) == {
-        "id", "created_at", "last_used_at", "ip", "device", "browser", "os", "current"
+        "id", "created_at", "last_used_at", "ip", "device", "browser", "os", "country", "city",
+        "current",
     }  # fmt: skip
 
 
