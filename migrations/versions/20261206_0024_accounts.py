@@ -26,6 +26,7 @@ def upgrade() -> None:
     for table in ("login_attempts", "auth_sessions"):
         op.add_column(table, sa.Column("country", sa.String(2), nullable=True))
         op.add_column(table, sa.Column("city", sa.String(100), nullable=True))
+    op.add_column("auth_sessions", sa.Column("provider", sa.String(20), nullable=True))
     op.add_column("users", sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index(
         "ix_jobs_owner_kind_created",
@@ -76,6 +77,7 @@ def downgrade() -> None:
     op.drop_index("ix_invitations_email", table_name="invitations")
     op.drop_index("ix_jobs_owner_kind_created", table_name="jobs")
     op.drop_column("users", "deleted_at")
+    op.drop_column("auth_sessions", "provider")
     for table in ("auth_sessions", "login_attempts"):
         op.drop_column(table, "city")
         op.drop_column(table, "country")

@@ -217,7 +217,9 @@ def resolve(
     return user
 
 
-def confirm_link(*, session: Session, token: str, password: str) -> User:
+def confirm_link(*, session: Session, token: str, password: str) -> tuple[User, str]:
+    """The account the link token is for, once its password is confirmed, and the provider
+    now linked to it."""
     row = take_email_token(session=session, token=token, purpose=LINK_PURPOSE)
     user = session.get_one(User, row.user_id)
     check_password(user, password)
@@ -225,7 +227,7 @@ def confirm_link(*, session: Session, token: str, password: str) -> User:
     who = Verified(data["provider"], data["subject"], data.get("email"), True)
     if _find(session, who.provider, who.subject) is None:
         _attach(session, user, who)
-    return user
+    return user, who.provider
 
 
 def identities_of(*, session: Session, user_id: uuid.UUID) -> Sequence[ProviderIdentity]:

@@ -11,6 +11,7 @@ with its data, once they confirm.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select
@@ -27,7 +28,7 @@ from models.accounts.users import (
     utcnow,
 )
 from models.core.erasure import Person, erase_person, export_person, personal_data
-from models.core.errors import Conflict
+from models.core.errors import Conflict, PermissionDenied
 from models.core.jobs import Job
 from models.orgs import delete_organization, sole_ownerships
 
@@ -50,11 +51,40 @@ def tombstone_email(user_id: uuid.UUID) -> str:
     return f"deleted-{user_id}@deleted.invalid"
 
 
+FRESH_PROVIDER_LOGIN = timedelta(minutes=10)
+
+
+class FreshLoginNeeded(PermissionDenied):
+    """An account without a password proves itself by a provider login of a few minutes ago."""
+
+    code = "fresh_login_needed"
+
+
+def _check_it_is_them(
+    session: Session, user: User, password: str | None, session_id: uuid.UUID
+) -> None:
+    """The password again, or (for an account without one) a provider login just now."""
+    if user.has_password or password:
+        check_password(user, password or "")
+        return
+    current = session.get_one(AuthSession, session_id)
+    if current.provider is None or current.created_at < utcnow() - FRESH_PROVIDER_LOGIN:
+        raise FreshLoginNeeded(
+            "your account has no password: sign in with your provider again, then delete "
+            "within 10 minutes"
+        )
+
+
 def delete_account(
-    *, session: Session, user: User, password: str, delete_organizations: bool
+    *,
+    session: Session,
+    user: User,
+    password: str | None,
+    session_id: uuid.UUID,
+    delete_organizations: bool,
 ) -> Person:
     """Erase the user; returns who they were (to say goodbye at the old address)."""
-    check_password(user, password)
+    _check_it_is_them(session, user, password, session_id)
     sole = sole_ownerships(session=session, user_id=user.id)
     if sole.shared:
         raise OrganizationNeedsOwner(

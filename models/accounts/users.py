@@ -111,6 +111,8 @@ class AuthSession(Base):
     # Where the login came from (models/accounts/places.py), when the IP says.
     country: Mapped[str | None] = mapped_column(String(2))
     city: Mapped[str | None] = mapped_column(String(100))
+    # The provider the login went through ("google"); None for a password login.
+    provider: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[now_ts]
     last_used_at: Mapped[now_ts]
     expires_at: Mapped[timestamp]
@@ -260,10 +262,12 @@ def start_session(
     ip: str | None = None,
     user_agent: str | None = None,
     device: dict[str, str | None] | None = None,
+    provider: str | None = None,
 ) -> tuple[AuthSession, str]:
     """A new login session and its first refresh token (returned once, never stored)."""
     auth_session = AuthSession(
         user_id=user.id,
+        provider=provider,
         ip=ip,
         user_agent=(user_agent or "")[:400] or None,
         expires_at=utcnow() + timedelta(seconds=ttl_s),

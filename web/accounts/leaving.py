@@ -31,7 +31,14 @@ blp = Blueprint(
 
 
 class DeleteAccountRequest(Schema):
-    password = Text(required=True, load_only=True, validate=validate.Length(max=1024))
+    password = Text(
+        load_only=True,
+        validate=validate.Length(max=1024),
+        metadata={
+            "description": "Required, unless the account has none: then a provider login of "
+            "the last 10 minutes proves it is you."
+        },
+    )
     delete_organizations = fields.Boolean(
         load_default=False,
         metadata={
@@ -90,7 +97,8 @@ class Leave(MethodView):
         person = leaving.delete_account(
             session=db(),
             user=g.user,
-            password=body["password"],
+            password=body.get("password"),
+            session_id=g.session_id,
             delete_organizations=body["delete_organizations"],
         )
         _goodbye(person.email)

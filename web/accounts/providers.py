@@ -110,7 +110,7 @@ def _start(name: str, *, link_user_id: uuid.UUID | None, use_cookies: bool) -> d
     return {"authorization_url": url}
 
 
-def _signed_in(user: User, *, use_cookies: bool) -> dict[str, Any]:
+def _signed_in(user: User, *, provider: str, use_cookies: bool) -> dict[str, Any]:
     """A login session like a password login's, with its attempt on the audit."""
     settings = platform().settings
     user_agent = request.headers.get("User-Agent")
@@ -131,6 +131,7 @@ def _signed_in(user: User, *, use_cookies: bool) -> dict[str, Any]:
         ip=client_ip(),
         user_agent=user_agent,
         device=device.as_dict(),
+        provider=provider,
     )
     notice_new_country(user, auth_session)
     db().commit()
@@ -194,7 +195,7 @@ class Callback(MethodView):
         except identities.LinkNeedsPassword:
             db().commit()  # keep the link token
             raise
-        return _signed_in(user, use_cookies=pending.use_cookies)
+        return _signed_in(user, provider=name, use_cookies=pending.use_cookies)
 
 
 @blp.route("/providers/confirm-link")
@@ -204,10 +205,10 @@ class ConfirmLink(MethodView):
     @blp.response(200, TokenPair)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Link a provider to the account that has its address, with that account's password"""
-        user = identities.confirm_link(
+        user, provider = identities.confirm_link(
             session=db(), token=body["link_token"], password=body["password"]
         )
-        return _signed_in(user, use_cookies=body["use_cookies"])
+        return _signed_in(user, provider=provider, use_cookies=body["use_cookies"])
 
 
 @blp.route("/identities")

@@ -4,6 +4,7 @@ signed ID tokens, PKCE), through Authlib and joserfc; and the takeover cases ref
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -11,7 +12,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx2
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from devstack.fakes import serve
@@ -176,3 +177,32 @@ def test_unlinking_never_removes_the_last_way_in(
         client.delete(f"/api/v1/auth/identities/{mine['id']}", headers=alice.headers).status_code
         == 204
     )
+
+
+def test_an_account_without_password_leaves_with_a_fresh_provider_login(
+    client: FlaskClient, session: Session
+) -> None:
+    older = sign_in(client, "leaves@example.com")
+    session.execute(text("UPDATE auth_sessions SET created_at = created_at - interval '1 hour'"))
+    session.commit()
+
+    stale = client.delete(
+        "/api/v1/auth/me", json={"delete_organizations": True}, headers=bearer(older)
+    )
+    assert stale.status_code == 403 and stale.json["code"] == "fresh_login_needed"
+
+    fresh = sign_in(client, "leaves@example.com")
+    gone_id = uuid.UUID(me(client, fresh)["id"])
+    gone = client.delete(
+        "/api/v1/auth/me", json={"delete_organizations": True}, headers=bearer(fresh)
+    )
+    assert gone.status_code == 204
+    assert session.scalars(select(ProviderIdentity)).all() == []
+    # Signing in with the provider again makes a new, empty account.
+    again = sign_in(client, "leaves@example.com")
+    assert again.status_code == 200
+    assert session.scalar(select(ProviderIdentity.user_id)) != gone_id
+
+
+def bearer(answer: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {answer.json['access_token']}"}
