@@ -148,6 +148,12 @@ def test_an_id_token_minted_for_another_client_is_refused(
     assert session.scalars(select(ProviderIdentity)).all() == []
 
 
+def test_an_id_token_with_another_sign_ins_nonce_is_refused(client: FlaskClient) -> None:
+    answer = sign_in(client, "nonce@example.com", fake_nonce="from-another-sign-in")
+
+    assert answer.status_code == 401 and answer.json["code"] == "provider_sign_in_failed"
+
+
 def test_unlinking_never_removes_the_last_way_in(
     client: FlaskClient, session: Session, tx_platform: Platform
 ) -> None:
