@@ -235,6 +235,10 @@ class Settings:
     google_client_secret: str = ""
     google_issuer_url: str = "https://accounts.google.com"
     provider_sign_in_ttl_s: int = 600  # from the redirect to the provider to its answer
+    # Sign in with GitHub (an OAuth app); off while the client id is empty.
+    github_client_id: str = ""
+    github_client_secret: str = ""
+    github_base_url: str = "https://github.com"  # or a GitHub Enterprise host
 
     @property
     def is_production(self) -> bool:
@@ -419,6 +423,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         google_client_id=_str(e, "GOOGLE_CLIENT_ID", d.google_client_id),
         google_client_secret=_str(e, "GOOGLE_CLIENT_SECRET", d.google_client_secret),
         google_issuer_url=_str(e, "GOOGLE_ISSUER_URL", d.google_issuer_url).rstrip("/"),
+        github_client_id=_str(e, "GITHUB_CLIENT_ID", d.github_client_id),
+        github_client_secret=_str(e, "GITHUB_CLIENT_SECRET", d.github_client_secret),
+        github_base_url=_str(e, "GITHUB_BASE_URL", d.github_base_url).rstrip("/"),
         provider_sign_in_ttl_s=_int(
             e, "PROVIDER_SIGN_IN_TTL_S", d.provider_sign_in_ttl_s, minimum=60
         ),

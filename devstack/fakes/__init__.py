@@ -23,7 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 log = logging.getLogger("devstack.fakes")
 
 # The vendors' modules, each defining FAKE.
-FAKES: tuple[str, ...] = ("devstack.fakes.oidc",)
+FAKES: tuple[str, ...] = ("devstack.fakes.oidc", "devstack.fakes.github")
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@ authorization-code flow with PKCE (S256), and RS256-signed ID tokens carrying th
 
 /authorize signs in whoever `login_hint` names (a form asks when it is missing, for `make
 run`), as Google would after its own login page, and redirects back with a one-time code.
-Two extra parameters let tests play a provider's odd answers: `fake_email_verified=false`
-(an address the provider has not verified), `fake_audience=<client id>` (an ID token
-minted for another client) and `fake_nonce=` (one minted for another sign-in). /token refuses, as Google does with `invalid_grant`, a code used
-twice, a redirect URI or verifier that does not match.
+Extra parameters let tests play a provider's odd answers: `fake_email_verified=false` (an
+address the provider has not verified), `fake_audience=<client id>` (an ID token minted for
+another client) and `fake_nonce=` (one minted for another sign-in). /token refuses, as
+Google does with `invalid_grant`, a code used twice, a redirect URI or verifier that does
+not match.
 """
 
 from __future__ import annotations

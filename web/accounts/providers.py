@@ -1,4 +1,5 @@
-"""/api/v1/auth/providers: sign in with Google (OpenID Connect), link and unlink providers.
+"""/api/v1/auth/providers: sign in with Google (OpenID Connect) or GitHub (OAuth 2.0), link
+and unlink providers. `google` below may be `github` throughout.
 
     POST /auth/providers/google/start         -> {"authorization_url": ...}; send the browser there
     GET  /auth/providers/google/callback      <- the provider sends it back with code and state
@@ -13,6 +14,9 @@ The rules that keep accounts from being taken over live in models/accounts/ident
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from flask import g, request
@@ -32,7 +36,7 @@ from web.core import limits
 from web.core.auth import BEARER, auth_required, client_ip
 from web.core.context import db, platform
 from web.core.fields import Text
-from workers.clients import oidc
+from workers.clients import github, oidc
 
 blp = Blueprint(
     "providers", __name__, url_prefix="/api/v1/auth", description="Sign in with a provider."
@@ -66,20 +70,38 @@ class IdentityRead(Schema):
     created_at = fields.DateTime(required=True)
 
 
-def providers(settings: Settings) -> dict[str, oidc.Provider]:
+@dataclass(frozen=True)
+class Offered:
+    """A provider's two steps: the URL to send the browser to, and who came back."""
+
+    authorization_url: Callable[..., str]  # redirect_uri, state, nonce, code_verifier
+    finish: Callable[..., oidc.Identity]  # redirect_uri, code, code_verifier, nonce
+
+
+def providers(settings: Settings) -> dict[str, Offered]:
     """The providers this deployment offers (those with a client id)."""
     offered = {}
     if settings.google_client_id:
-        offered["google"] = oidc.Provider(
+        google = oidc.Provider(
             name="google",
             issuer_url=settings.google_issuer_url,
             client_id=settings.google_client_id,
             client_secret=settings.google_client_secret,
         )
+        offered["google"] = Offered(
+            partial(oidc.authorization_url, google), partial(oidc.finish, google)
+        )
+    if settings.github_client_id:
+        hub = github.GitHub(
+            settings.github_client_id, settings.github_client_secret, settings.github_base_url
+        )
+        offered["github"] = Offered(
+            partial(github.authorization_url, hub), partial(github.finish, hub)
+        )
     return offered
 
 
-def _provider(name: str) -> oidc.Provider:
+def _provider(name: str) -> Offered:
     found = providers(platform().settings).get(name)
     if found is None:
         raise NotFound("no such sign-in provider here", details={"provider": name})
@@ -99,8 +121,7 @@ def _start(name: str, *, link_user_id: uuid.UUID | None, use_cookies: bool) -> d
         link_user_id=link_user_id,
         use_cookies=use_cookies,
     )
-    url = oidc.authorization_url(
-        provider,
+    url = provider.authorization_url(
         redirect_uri=_redirect_uri(name),
         state=pending.state,
         nonce=pending.nonce,
@@ -177,8 +198,7 @@ class Callback(MethodView):
         db().commit()  # the state is spent whatever happens next
         if "code" not in query:
             raise AuthenticationFailed(f"{name} did not sign you in ({query.get('error')})")
-        found = oidc.finish(
-            provider,
+        found = provider.finish(
             redirect_uri=_redirect_uri(name),
             code=query["code"],
             code_verifier=pending.code_verifier,
