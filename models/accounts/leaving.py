@@ -187,6 +187,8 @@ def _erase(session: Session, person: Person) -> None:
     session.execute(delete(ProviderIdentity).where(ProviderIdentity.user_id == person.user_id))
     session.execute(delete(ProviderSignIn).where(ProviderSignIn.link_user_id == person.user_id))
     session.execute(delete(EmailToken).where(EmailToken.user_id == person.user_id))
+    # The archives of earlier exports are the person's data through and through.
+    session.execute(delete(Job).where(Job.owner_id == person.user_id, Job.kind == EXPORT_KIND))
     session.execute(
         delete(LoginAttempt).where(
             or_(LoginAttempt.user_id == person.user_id, LoginAttempt.email == person.email)

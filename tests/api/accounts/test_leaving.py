@@ -41,6 +41,8 @@ def test_the_only_owner_of_a_team_hands_it_over_first(
     bob = org_member(tx_platform, session, org_id)
     submitted = client.post("/api/v1/jobs", json=a_job(), headers=alice.headers)
     assert submitted.status_code == 202
+    export = client.post("/api/v1/auth/me/export", headers=alice.headers)
+    assert export.status_code == 202
 
     status, body = delete_me(client, alice, delete_organizations=True)
     assert (status, body["code"]) == (409, "organization_needs_owner")
@@ -64,6 +66,7 @@ def test_the_only_owner_of_a_team_hands_it_over_first(
     assert ghost.deleted_at is not None and ghost.display_name is None
     assert email not in ghost.email
     assert session.scalar(select(Job.owner_id).where(Job.id == submitted.json["id"])) == ghost.id
+    assert session.get(Job, export.json["job_id"]) is None  # the archive goes with the person
     members = session.scalars(select(Membership.user_id).where(Membership.org_id == org_id)).all()
     assert members == [bob.user.id]
 

@@ -1,0 +1,41 @@
+"""Every table that names a user is erased when the account is deleted: a deleted account's
+row stays as a tombstone, so nothing cascades, and a table no eraser knows keeps the person."""
+
+from __future__ import annotations
+
+from models import Base
+from models.core.erasure import holders
+
+# The tables referencing users.id, and who erases their rows (a domain's eraser, or the
+# tombstone itself for rows that must stay and name no one but it).
+ERASED_BY = {
+    "auth_sessions": "accounts",
+    "refresh_tokens": "accounts (with auth_sessions)",
+    "email_tokens": "accounts",
+    "login_attempts": "accounts",
+    "provider_identities": "accounts",
+    "provider_sign_ins": "accounts",
+    "memberships": "orgs",
+    "invitations": "orgs",
+    "jobs": "jobs (scrubbed of the address; the owner is the tombstone)",
+    "ops_audit": "stays: names the tombstone, carries no address",
+    "queue_pauses": "stays: names the tombstone (paused_by), carries no address",
+}
+
+
+def test_every_table_that_references_users_has_an_eraser() -> None:
+    referencing = {
+        table.name
+        for table in Base.metadata.sorted_tables
+        for key in table.foreign_keys
+        if key.column.table.name == "users"
+    }
+
+    assert referencing == set(ERASED_BY), (
+        "a table references users.id: register its eraser with @personal_data "
+        "(models/core/erasure.py) and name it here"
+    )
+
+
+def test_the_domains_register_their_erasers() -> None:
+    assert {"accounts", "jobs", "orgs"} <= set(holders())
