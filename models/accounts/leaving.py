@@ -100,7 +100,7 @@ def delete_account(
         )
     for org_id in sole.alone:
         delete_organization(session=session, org_id=org_id)
-    person = Person(user_id=user.id, email=user.email)
+    person = Person(user_id=user.id, email=user.email, display_name=user.display_name)
     revoke_all_sessions(session=session, user_id=user.id)
     erase_person(session=session, person=person)
     user.email = tombstone_email(user.id)

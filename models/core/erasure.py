@@ -30,10 +30,11 @@ from models.core.jobs.tables import Job, JobEffect, JobEvent
 
 @dataclass(frozen=True)
 class Person:
-    """Who is leaving or asking for their data: the account and the address it had."""
+    """Who is leaving or asking for their data: the account, the address and name it had."""
 
     user_id: uuid.UUID
     email: str
+    display_name: str | None = None
 
 
 Eraser = Callable[[Session, Person], None]
@@ -83,12 +84,22 @@ def export_person(*, session: Session, person: Person) -> dict[str, Any]:
 ERASED = "[erased]"
 
 
-def _scrubbed(column: Any, email: str) -> Any:
-    """A JSON or text column with every occurrence of `email` replaced (JSON escapes none of
-    an address's characters but backslash and quote, which addresses we accept do not hold)."""
-    if isinstance(column.type, JSONB):
-        return cast(func.replace(cast(column, Text), email, ERASED), JSONB)
-    return func.replace(column, email, ERASED)
+def _scrubbed(column: Any, person: Person) -> Any:
+    """A JSON or text column with every occurrence of the person's address (and name, if it
+    is distinctive enough to search for) replaced. JSON escapes none of an address's
+    characters but backslash and quote, which addresses we accept do not hold."""
+    is_json = isinstance(column.type, JSONB)
+    scrubbed = cast(column, Text) if is_json else column
+    for needle in _needles(person):
+        scrubbed = func.replace(scrubbed, needle, ERASED)
+    return cast(scrubbed, JSONB) if is_json else scrubbed
+
+
+def _needles(person: Person) -> list[str]:
+    name = (person.display_name or "").strip()
+    # A name of a few letters would match inside unrelated words: only the address then.
+    plain = len(name) >= 4 and not set(name) & set('"\\')
+    return [person.email, *([name] if plain else [])]
 
 
 EXPORT_JOBS = 1_000
@@ -118,15 +129,14 @@ def _export_jobs(session: Session, person: Person) -> list[dict[str, Any]]:
 
 @personal_data("jobs", export=_export_jobs)
 def _erase_from_jobs(session: Session, person: Person) -> None:
-    """The person's jobs stay (their organisation's history), without the person's address."""
-    email = person.email
+    """The person's jobs stay (their organisation's history), without their address or name."""
     theirs = select(Job.id).where(Job.owner_id == person.user_id)
     session.execute(
         update(Job)
         .where(Job.owner_id == person.user_id)
         .values(
             {
-                c: _scrubbed(c, email)
+                c: _scrubbed(c, person)
                 for c in (Job.params, Job.result, Job.error, Job.checkpoint, Job.progress_message)
             }
         )
@@ -134,10 +144,10 @@ def _erase_from_jobs(session: Session, person: Person) -> None:
     session.execute(
         update(JobEvent)
         .where(JobEvent.job_id.in_(theirs))
-        .values(data=_scrubbed(JobEvent.data, email), message=_scrubbed(JobEvent.message, email))
+        .values(data=_scrubbed(JobEvent.data, person), message=_scrubbed(JobEvent.message, person))
     )
     session.execute(
         update(JobEffect)
         .where(JobEffect.job_id.in_(theirs))
-        .values(result=_scrubbed(JobEffect.result, email))
+        .values(result=_scrubbed(JobEffect.result, person))
     )

@@ -4,7 +4,7 @@ what the organisation keeps (its jobs) names no one afterwards."""
 from __future__ import annotations
 
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from models.accounts.users import User
@@ -21,6 +21,20 @@ def delete_me(client: FlaskClient, who: Caller, **body: object) -> tuple[int, di
         "/api/v1/auth/me", json={"password": PASSWORD, **body}, headers=who.headers
     )
     return answer.status_code, answer.get_json(silent=True) or {}
+
+
+def naming(session: Session, *needles: str) -> int:
+    """How many jobs of an account (with their events) hold one of `needles` anywhere; the
+    goodbye mail, of no account, forgets its recipient once sent (tests/worker)."""
+    found = session.scalar(
+        text(
+            "SELECT count(*) FROM jobs j WHERE j.owner_id IS NOT NULL AND (j::text || "
+            "coalesce((SELECT string_agg(e::text, '') FROM job_events e "
+            "WHERE e.job_id = j.id), '')) ILIKE ANY(:p)"
+        ),
+        {"p": [f"%{n}%" for n in needles]},
+    )
+    return found or 0
 
 
 def test_a_wrong_password_deletes_nothing(
@@ -43,6 +57,15 @@ def test_the_only_owner_of_a_team_hands_it_over_first(
     assert submitted.status_code == 202
     export = client.post("/api/v1/auth/me/export", headers=alice.headers)
     assert export.status_code == 202
+    # Jobs of hers that name her: an account mail to her address, and one carrying her name.
+    client.patch("/api/v1/auth/me", json={"display_name": "Alice Liddell"}, headers=alice.headers)
+    client.post("/api/v1/auth/request-password-reset", json={"email": email})
+    session.execute(
+        text('UPDATE jobs SET params = params || \'{"note": "for Alice Liddell"}\' WHERE id = :id'),
+        {"id": submitted.json["id"]},
+    )
+    session.commit()
+    assert naming(session, email, "Alice Liddell") == 2
 
     status, body = delete_me(client, alice, delete_organizations=True)
     assert (status, body["code"]) == (409, "organization_needs_owner")
@@ -67,6 +90,7 @@ def test_the_only_owner_of_a_team_hands_it_over_first(
     assert email not in ghost.email
     assert session.scalar(select(Job.owner_id).where(Job.id == submitted.json["id"])) == ghost.id
     assert session.get(Job, export.json["job_id"]) is None  # the archive goes with the person
+    assert naming(session, email, "Alice Liddell") == 0
     members = session.scalars(select(Membership.user_id).where(Membership.org_id == org_id)).all()
     assert members == [bob.user.id]
 
