@@ -282,8 +282,13 @@ class Login(MethodView):
             db().commit()  # the attempt stays on record: the audit and the throttle need it
             raise
         except LoginThrottled:
+            started = time.monotonic()
             _offer_unlock(body["email"], user_agent)
-            db().commit()
+            db().commit()  # before the wait: the address's login lock is released here
+            # No sooner than ACCOUNT_MAIL_ANSWER_MS, as the other answers that may mail an
+            # owner: the unlock mail's work must not tell which addresses have accounts.
+            floor_s = settings.account_mail_answer_ms / 1000
+            time.sleep(max(0.0, floor_s - (time.monotonic() - started)))
             raise
         auth_session, refresh = accounts.start_session(
             session=db(),
@@ -309,21 +314,7 @@ def notice_new_country(user: User, auth_session: AuthSession) -> None:
 
 
 def _offer_unlock(email: str, user_agent: str | None) -> None:
-    """Mail the owner a link that lets this new network in (capped per address, silent).
-
-    Answered no sooner than ACCOUNT_MAIL_ANSWER_MS after it starts, as the other endpoints
-    that mail an address's owner: the work done for an address with an account must not
-    tell it apart from one without.
-    """
-    started = time.monotonic()
-    try:
-        _mail_unlock(email, user_agent)
-    finally:
-        floor_s = platform().settings.account_mail_answer_ms / 1000
-        time.sleep(max(0.0, floor_s - (time.monotonic() - started)))
-
-
-def _mail_unlock(email: str, user_agent: str | None) -> None:
+    """Mail the owner a link that lets this new network in (capped per address, silent)."""
     settings = platform().settings
     if not limits.allows_mail_to("rate_limit_login_unlock_mail", email):
         return
