@@ -239,6 +239,21 @@ class Settings:
     github_client_id: str = ""
     github_client_secret: str = ""
     github_base_url: str = "https://github.com"  # or a GitHub Enterprise host
+    # influencers
+    # The creator-data API (workers/clients/scrapecreators.py); `make run` serves a fake of it
+    # unless SCRAPECREATORS_API_KEY is set.
+    scrapecreators_base_url: str = "https://api.scrapecreators.com"
+    scrapecreators_api_key: str = field(default="", repr=False)
+    scrapecreators_timeout_s: float = 30.0
+    # Requests per second to the provider, shared by every worker process (counted in Redis).
+    scrapecreators_requests_per_s: int = 10
+    # Tries of one request on 429, 5xx and timeouts before the job's own retry takes over.
+    scrapecreators_attempts: int = 4
+    # Profiles younger than this are taken from the provider's cache (0 credits).
+    scrapecreators_cache_max_age: str = "7d"
+    # The most results one influencer search may ask for.
+    influencer_search_max_target: int = 1000
+    rate_limit_influencer_search: str = "60/hour"  # searches started, per user
 
     @property
     def is_production(self) -> bool:
@@ -293,6 +308,15 @@ class Settings:
             raise ConfigError("RATE_LIMIT_STORAGE_URL must be a redis:// or unix:// URL")
         for name in RATE_LIMIT_SETTINGS:
             _check_rate_limit(name.upper(), getattr(self, name))
+        if self.scrapecreators_cache_max_age not in CACHE_MAX_AGES:
+            raise ConfigError(
+                f"SCRAPECREATORS_CACHE_MAX_AGE must be one of {', '.join(CACHE_MAX_AGES)}, "
+                f"got {self.scrapecreators_cache_max_age!r}"
+            )
+
+
+# The ages the creator-data API's profile cache takes (`cache_max_age`).
+CACHE_MAX_AGES = ("1d", "3d", "7d", "14d", "30d")
 
 
 # The settings that hold a rate limit ("10/hour"); web/core/limits.py decorators name one of them.
@@ -428,6 +452,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         github_base_url=_str(e, "GITHUB_BASE_URL", d.github_base_url).rstrip("/"),
         provider_sign_in_ttl_s=_int(
             e, "PROVIDER_SIGN_IN_TTL_S", d.provider_sign_in_ttl_s, minimum=60
+        ),
+        # influencers
+        scrapecreators_base_url=_str(e, "SCRAPECREATORS_BASE_URL", d.scrapecreators_base_url),
+        scrapecreators_api_key=_str(e, "SCRAPECREATORS_API_KEY", d.scrapecreators_api_key),
+        scrapecreators_timeout_s=_float(
+            e, "SCRAPECREATORS_TIMEOUT_S", d.scrapecreators_timeout_s, minimum=0.1
+        ),
+        scrapecreators_requests_per_s=_int(
+            e, "SCRAPECREATORS_REQUESTS_PER_S", d.scrapecreators_requests_per_s, minimum=1
+        ),
+        scrapecreators_attempts=_int(
+            e, "SCRAPECREATORS_ATTEMPTS", d.scrapecreators_attempts, minimum=1
+        ),
+        scrapecreators_cache_max_age=_str(
+            e, "SCRAPECREATORS_CACHE_MAX_AGE", d.scrapecreators_cache_max_age
+        ),
+        influencer_search_max_target=_int(
+            e, "INFLUENCER_SEARCH_MAX_TARGET", d.influencer_search_max_target, minimum=1
+        ),
+        rate_limit_influencer_search=_str(
+            e, "RATE_LIMIT_INFLUENCER_SEARCH", d.rate_limit_influencer_search
         ),
     )
     settings.validate()

@@ -1,0 +1,173 @@
+"""The creator-data client against the fake provider: key, errors sorted, retries, credits,
+and one request rate shared by every client on the same Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from config import Settings
+from devstack.fakes import Served, serve
+from devstack.fakes.scrapecreators import KEY, FakeScrapeCreators, creator
+from workers.clients.scrapecreators import (
+    OutOfCredits,
+    ProfileNotFound,
+    ProviderRefused,
+    ProviderUnavailable,
+    ScrapeCreators,
+)
+
+
+@pytest.fixture()
+def fake() -> Iterator[tuple[FakeScrapeCreators, Served]]:
+    app = FakeScrapeCreators()
+    app.state.retry_after_s = 0
+    served = serve(app)
+    yield app, served
+    served.stop()
+
+
+def client_settings(settings: Settings, url: str, **changes: object) -> Settings:
+    return settings.replace(
+        scrapecreators_base_url=url,
+        scrapecreators_api_key=KEY,
+        broker_namespace=f"sc-{uuid.uuid4().hex[:8]}",  # a rate counter of this test's own
+        scrapecreators_requests_per_s=1000,
+        **changes,
+    )
+
+
+def test_an_answer_carries_its_body_and_what_it_cost(
+    settings: Settings, fake: tuple[FakeScrapeCreators, Served]
+) -> None:
+    app, served = fake
+    with ScrapeCreators(client_settings(settings, served.url)) as api:
+        answer = api.get("/v1/tiktok/search/keyword", {"query": "gaming", "cursor": 0})
+    assert len(answer.body["search_item_list"]) == 20
+    assert answer.credits_charged == 1
+    assert answer.credits_remaining == app.state.credits
+
+
+def test_a_cached_profile_costs_nothing(
+    settings: Settings, fake: tuple[FakeScrapeCreators, Served]
+) -> None:
+    _, served = fake
+    handle = creator("tiktok", 0)["handle"]
+    with ScrapeCreators(client_settings(settings, served.url)) as api:
+        first = api.get("/v1/tiktok/profile", {"handle": handle, "cache_max_age": "7d"})
+        second = api.get("/v1/tiktok/profile", {"handle": handle, "cache_max_age": "7d"})
+    assert (first.credits_charged, first.cached) == (1, False)
+    assert (second.credits_charged, second.cached) == (0, True)
+
+
+def test_429_and_500_are_retried_until_an_answer(
+    settings: Settings, fake: tuple[FakeScrapeCreators, Served]
+) -> None:
+    app, served = fake
+    app.state.failure_rate = 0.5
+    with ScrapeCreators(client_settings(settings, served.url, scrapecreators_attempts=20)) as api:
+        for cursor in range(0, 200, 20):
+            api.get("/v1/tiktok/search/keyword", {"query": "music", "cursor": cursor})
+    assert sum(app.state.requests.values()) > len(app.state.answered)  # failures happened
+    assert all(count == 1 for count in app.state.answered.values())
+
+
+def test_retries_give_up_as_a_transient_error_honouring_retry_after(
+    settings: Settings, fake: tuple[FakeScrapeCreators, Served]
+) -> None:
+    app, served = fake
+    app.state.failure_rate = 1.0
+    waits: list[float] = []
+    app.state.retry_after_s = 3
+    s = client_settings(settings, served.url, scrapecreators_attempts=3)
+    with ScrapeCreators(s, sleep=waits.append) as api, pytest.raises(ProviderUnavailable):
+        api.get("/v1/tiktok/search/keyword", {"query": "x", "cursor": 0})
+    assert len(waits) == 2
+    # A 429 asks for 3 s, a 500 for nothing: each wait honours what its answer asked.
+    assert all(w >= 0 for w in waits)
+
+
+def test_malformed_json_is_transient(
+    settings: Settings, fake: tuple[FakeScrapeCreators, Served]
+) -> None:
+    app, served = fake
+    app.state.malformed_rate = 1.0
+    s = client_settings(settings, served.url, scrapecreators_attempts=2)
+    with ScrapeCreators(s, sleep=lambda _: None) as api, pytest.raises(ProviderUnavailable):
+        api.get("/v1/youtube/search", {"query": "x"})
+
+
+def test_out_of_credits_is_permanent(
+    settings: Settings, fake: tuple[FakeScrapeCreators, Served]
+) -> None:
+    app, served = fake
+    app.state.credits = 0
+    with ScrapeCreators(client_settings(settings, served.url)) as api, pytest.raises(OutOfCredits):
+        api.get("/v1/tiktok/search/keyword", {"query": "x", "cursor": 0})
+    assert sum(app.state.requests.values()) == 1  # not retried
+
+
+def test_not_found_sent_with_200_is_permanent(
+    settings: Settings, fake: tuple[FakeScrapeCreators, Served]
+) -> None:
+    _, served = fake
+    with (
+        ScrapeCreators(client_settings(settings, served.url)) as api,
+        pytest.raises(ProfileNotFound),
+    ):
+        api.get("/v1/instagram/profile", {"handle": "nobody-here"})
+
+
+def test_a_missing_or_wrong_key_is_permanent(
+    settings: Settings, fake: tuple[FakeScrapeCreators, Served]
+) -> None:
+    _, served = fake
+    no_key = client_settings(settings, served.url).replace(scrapecreators_api_key="")
+    with ScrapeCreators(no_key) as api, pytest.raises(ProviderRefused, match="key is not set"):
+        api.get("/v1/youtube/search", {"query": "x"})
+    wrong = client_settings(settings, served.url).replace(scrapecreators_api_key="nope")
+    with ScrapeCreators(wrong) as api, pytest.raises(ProviderRefused, match="401"):
+        api.get("/v1/youtube/search", {"query": "x"})
+
+
+def test_instagram_page_12_is_refused(
+    settings: Settings, fake: tuple[FakeScrapeCreators, Served]
+) -> None:
+    _, served = fake
+    with (
+        ScrapeCreators(client_settings(settings, served.url)) as api,
+        pytest.raises(ProviderRefused, match="400"),
+    ):
+        api.get("/v2/instagram/reels/search", {"query": "x", "page": 12})
+
+
+def test_the_request_rate_is_shared_by_every_client(
+    settings: Settings, fake: tuple[FakeScrapeCreators, Served]
+) -> None:
+    app, served = fake
+    shared = client_settings(settings, served.url).replace(scrapecreators_requests_per_s=10)
+
+    def hammer() -> None:
+        with ScrapeCreators(shared) as api:
+            for cursor in range(15):
+                api.get("/v1/tiktok/search/keyword", {"query": "rate", "cursor": cursor})
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=hammer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    # 30 requests at 10 per second over two clients. The limiter counts each request as it
+    # leaves and the fake as it arrives: the network's jitter may move one across a window's
+    # edge, not more.
+    times = sorted(app.state.times)
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= 11
+    assert elapsed >= 2.0
+    assert len(times) == 30
