@@ -13,6 +13,7 @@ from models.core import (  # noqa: F401 - the tables
     schedules,
 )
 from models.core.base import Base
+from models.influencers import tables as influencer_tables  # noqa: F401 - the tables
 from models.orgs import invitations, organizations, people  # noqa: F401 - the tables
 
 __all__ = ["Base"]

@@ -40,6 +40,7 @@ from workers.core.setup import Platform, connect
 DOMAINS = (
     "web.accounts",
     "web.orgs",
+    "web.influencers",
 )
 
 log = logging.getLogger("backline.web")

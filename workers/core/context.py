@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -76,6 +77,11 @@ class JobContext:
     @property
     def job_id(self) -> str:
         return str(self._job.id)
+
+    @property
+    def org_id(self) -> uuid.UUID | None:
+        """The organisation the job belongs to (None for the platform's own jobs)."""
+        return self._job.org_id
 
     @property
     def attempt(self) -> int:

@@ -1,0 +1,91 @@
+"""The job kinds, thin: each loads what its message names and hands over to its module."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from models.core.fields import BigInt, Text
+from models.influencers import Platform, SearchState
+from models.influencers.searches import SearchGone, set_state
+from workers.clients.scrapecreators import ScrapeCreators
+from workers.core.context import JobContext
+from workers.core.errors import PermanentError
+from workers.core.registry import job_kind
+from workers.influencers.export import write_export
+from workers.influencers.search import SearchRun
+
+
+class SearchParams(Schema):
+    search_id = fields.UUID(required=True)
+
+
+@job_kind(
+    "influencers.search",
+    params=SearchParams,
+    queue="influencers",
+    # Spends the organisation's provider credits.
+    requires_verified_email=True,
+    max_attempts=8,
+    time_limit_ms=2 * 60 * 60 * 1000,
+    min_backoff_ms=2000,
+    max_backoff_ms=5 * 60 * 1000,
+)
+def run_search(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Search creators for a campaign, page by page, then enrich their profiles."""
+    search_id, job_id = uuid.UUID(str(params["search_id"])), uuid.UUID(ctx.job_id)
+    with ScrapeCreators(ctx.settings, sleep=ctx.sleep) as api:
+        run = SearchRun(
+            sessions=ctx.sessions,
+            api=api,
+            job_id=job_id,
+            search_id=search_id,
+            cache_max_age=ctx.settings.scrapecreators_cache_max_age,
+            progress=ctx.progress,
+        )
+        try:
+            return run.run()
+        except SearchGone as exc:
+            raise PermanentError(str(exc)) from None
+        except PermanentError as exc:
+            with ctx.sessions.begin() as session:
+                set_state(
+                    session=session,
+                    search_id=search_id,
+                    job_id=job_id,
+                    state=SearchState.FAILED,
+                    error=str(exc)[:1000],
+                )
+            raise
+
+
+class CreatorFilters(Schema):
+    """Which of a campaign's creators: the results list and the export take the same."""
+
+    platform = Text(validate=validate.OneOf([p.value for p in Platform]))
+    search_id = fields.UUID()
+    followers_min = BigInt(validate=validate.Range(min=0))
+    followers_max = BigInt(validate=validate.Range(min=0))
+    engagement_min = fields.Decimal(places=6, as_string=True, validate=validate.Range(min=0))
+    engagement_max = fields.Decimal(places=6, as_string=True, validate=validate.Range(min=0))
+    has_email = fields.Boolean()
+    engagement_formula = Text(validate=validate.Length(max=60))
+
+
+class ExportParams(Schema):
+    campaign_id = fields.UUID(required=True)
+    filters = fields.Nested(CreatorFilters, load_default=dict)
+
+
+@job_kind(
+    "influencers.export",
+    params=ExportParams,
+    queue="influencers",
+    max_attempts=3,
+    time_limit_ms=30 * 60 * 1000,
+)
+def export_creators(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Export a campaign's creators as a CSV file (UTF-8 with a BOM, for spreadsheets)."""
+    return write_export(ctx, uuid.UUID(str(params["campaign_id"])), params.get("filters") or {})
