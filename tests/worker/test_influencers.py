@@ -4,6 +4,8 @@ runs through a real worker, and injected failures lose and duplicate nothing."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -302,3 +304,102 @@ def test_each_platform_and_type_completes_through_a_worker_despite_failures(
             )
             == 30
         )
+
+
+def test_an_export_writes_every_creator_as_csv_for_spreadsheets(
+    committed_platform: Platform,
+    provider_settings: Settings,
+    fake: tuple[FakeScrapeCreators, Served],
+    tmp_path: Any,
+) -> None:
+    search_id, search_job = new_search(committed_platform, target=40, credit_budget=3)
+    run(committed_platform, provider_settings, search_id, search_job)
+    with committed_platform.sessions.begin() as session:
+        search = session.get_one(Search, search_id)
+        tricky = session.scalars(select(Creator).where(Creator.search_id == search_id)).first()
+        assert tricky is not None
+        tricky.display_name = '=HYPERLINK("http://evil") "quoted", Zoë'
+        owner, campaign_id = search.created_by, search.campaign_id
+        kind = get_kind("influencers.export")
+        assert kind is not None and owner is not None
+        job, _ = submit(
+            session=session,
+            dispatcher=committed_platform.dispatcher,
+            owner_id=owner,
+            org_id=search.org_id,
+            kind=kind,
+            params={"campaign_id": str(campaign_id), "filters": {}},
+        )
+    storage_settings = provider_settings.replace(storage_url=str(tmp_path))
+    worker = RunningWorker(storage_settings).start()
+    try:
+        done = wait_for(committed_platform, job.id, timeout_s=30)
+    finally:
+        worker.stop()
+
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert done.result is not None and done.result["rows"] == 40
+    assert done.result["download_path"] == f"/api/v1/influencers/exports/{job.id}"
+    raw = (tmp_path / "influencers" / "exports" / f"{job.id}.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM
+    rows = list(csv.reader(io.StringIO(raw[3:].decode("utf-8"), newline="")))
+    assert rows[0][:3] == ["platform", "handle", "display_name"]
+    assert len(rows) == 41
+    assert [r[2] for r in rows if "HYPERLINK" in r[2]] == [
+        '\'=HYPERLINK("http://evil") "quoted", Zoë'
+    ]
+
+
+def test_an_export_of_another_organizations_campaign_fails(
+    committed_platform: Platform, provider_settings: Settings, tmp_path: Any
+) -> None:
+    search_id, _ = new_search(committed_platform)
+    with committed_platform.sessions.begin() as session:
+        campaign_id = session.get_one(Search, search_id).campaign_id
+        stranger = make_user(session)
+        kind = get_kind("influencers.export")
+        assert kind is not None
+        job, _ = submit(
+            session=session,
+            dispatcher=committed_platform.dispatcher,
+            owner_id=stranger.id,
+            org_id=org_of(session, stranger.id),
+            kind=kind,
+            params={"campaign_id": str(campaign_id)},
+        )
+    worker = RunningWorker(provider_settings.replace(storage_url=str(tmp_path))).start()
+    try:
+        done = wait_for(committed_platform, job.id, timeout_s=30)
+    finally:
+        worker.stop()
+    assert done.status == JobStatus.FAILED
+    assert done.attempts == 1
+    assert done.error is not None and "campaign not found" in done.error["message"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_search_job_for_a_search_it_was_not_made_for_fails_and_touches_nothing(
+    committed_platform: Platform, provider_settings: Settings
+) -> None:
+    search_id, _ = new_search(committed_platform)
+    with committed_platform.sessions.begin() as session:
+        stranger = make_user(session)
+        kind = get_kind("influencers.search")
+        assert kind is not None
+        job, _ = submit(  # as POST /api/v1/jobs would, naming someone else's search
+            session=session,
+            dispatcher=committed_platform.dispatcher,
+            owner_id=stranger.id,
+            org_id=org_of(session, stranger.id),
+            kind=kind,
+            params={"search_id": str(search_id)},
+        )
+    worker = RunningWorker(provider_settings).start()
+    try:
+        done = wait_for(committed_platform, job.id, timeout_s=30)
+    finally:
+        worker.stop()
+    assert done.status == JobStatus.FAILED
+    assert done.attempts == 1
+    search = load_search(committed_platform, search_id)
+    assert (search.state, search.pages_fetched, search.credits_used) == ("queued", 0, 0)
