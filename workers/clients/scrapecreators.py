@@ -67,7 +67,9 @@ class SharedRate:
     """At most `per_second` requests per moving second, over every process using `redis_url`."""
 
     def __init__(self, redis_url: str, per_second: int, key: str = "scrapecreators") -> None:
-        self._limiter = MovingWindowRateLimiter(storage_from_string(redis_url))
+        # The `limits` library names a unix socket's Redis redis+unix://.
+        url = "redis+" + redis_url if redis_url.startswith("unix://") else redis_url
+        self._limiter = MovingWindowRateLimiter(storage_from_string(url))
         self._item = RateLimitItemPerSecond(per_second)
         self._key = key
 

@@ -19,6 +19,7 @@ from workers.clients.scrapecreators import (
     ProviderRefused,
     ProviderUnavailable,
     ScrapeCreators,
+    SharedRate,
 )
 
 
@@ -171,3 +172,8 @@ def test_the_request_rate_is_shared_by_every_client(
     assert busiest <= 11
     assert elapsed >= 2.0
     assert len(times) == 30
+
+
+def test_a_redis_on_a_unix_socket_is_understood() -> None:
+    # make run's embedded Redis listens on a socket; the rate counter must take its URL.
+    SharedRate("unix:///tmp/backline-redis.sock?db=0", 5)
