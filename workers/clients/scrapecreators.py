@@ -10,7 +10,8 @@ Retry-After the provider asked for) up to SCRAPECREATORS_ATTEMPTS, then raised a
 ProviderUnavailable, a transient error the job's own retry takes over. 402 (out of credits),
 401 and other 4xx, and "not found" sent as HTTP 200 with an `error` field, are permanent.
 The provider documents no rate-limit headers: the rate is SCRAPECREATORS_REQUESTS_PER_S, counted
-in Redis over a moving one-second window so that every process keeps to it together.
+in Redis over a moving one-second window so that every process keeps to it together, and
+shared out between the organisations asking at the moment (SharedRate).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+import redis
 from limits import RateLimitItemPerSecond
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -64,23 +66,56 @@ class Answer:
 
 
 class SharedRate:
-    """At most `per_second` requests per moving second, over every process using `redis_url`."""
+    """At most `per_second` requests per moving second, over every process using `redis_url`,
+    shared fairly between the tenants asking at the moment.
+
+    A tenant (an organisation) that names itself gets at most its share of the rate: the
+    rate divided by the tenants that made a request in the last ACTIVE_S seconds. One
+    organisation's twenty searches then share half the provider's rate while another's single
+    search has the other half, instead of one twenty-first.
+    """
+
+    ACTIVE_S = 2.0
 
     def __init__(self, redis_url: str, per_second: int, key: str = "scrapecreators") -> None:
         # The `limits` library names a unix socket's Redis redis+unix://.
         url = "redis+" + redis_url if redis_url.startswith("unix://") else redis_url
         self._limiter = MovingWindowRateLimiter(storage_from_string(url))
+        self._redis = redis.Redis.from_url(redis_url)
+        self._per_second = per_second
         self._item = RateLimitItemPerSecond(per_second)
         self._key = key
 
-    def wait(self, sleep: Callable[[float], None]) -> None:
-        while not self._limiter.hit(self._item, self._key):
+    def wait(self, sleep: Callable[[float], None], tenant: str | None = None) -> None:
+        while not self._take(tenant):
             reset_at, _ = self._limiter.get_window_stats(self._item, self._key)
-            sleep(min(1.0, max(0.01, reset_at - time.time())))
+            sleep(min(0.25, max(0.01, reset_at - time.time())))
+
+    def _take(self, tenant: str | None) -> bool:
+        if not self._limiter.test(self._item, self._key):
+            return False
+        if tenant is not None:
+            share = max(1, self._per_second // self._active_tenants(tenant))
+            _, remaining = self._limiter.get_window_stats(self._item, self._key, tenant)
+            if self._per_second - remaining >= share:
+                return False
+            self._limiter.hit(self._item, self._key, tenant)
+        return self._limiter.hit(self._item, self._key)
+
+    def _active_tenants(self, tenant: str) -> int:
+        now = time.time()
+        key = f"{self._key}:tenants"
+        pipe = self._redis.pipeline()
+        pipe.zadd(key, {tenant: now})
+        pipe.zremrangebyscore(key, 0, now - self.ACTIVE_S)
+        pipe.zcard(key)
+        pipe.expire(key, int(self.ACTIVE_S) + 1)
+        return max(1, int(pipe.execute()[2]))
 
 
 class ScrapeCreators:
-    """A client of the API; `sleep` is the job's (so a cancel interrupts a wait)."""
+    """A client of the API; `sleep` is the job's (so a cancel interrupts a wait), `tenant`
+    the organisation whose share of the shared rate its requests count against."""
 
     def __init__(
         self,
@@ -88,9 +123,11 @@ class ScrapeCreators:
         *,
         sleep: Callable[[float], None] = time.sleep,
         rate: SharedRate | None = None,
+        tenant: str | None = None,
     ) -> None:
         self._settings = settings
         self._sleep = sleep
+        self._tenant = tenant
         self._rate = rate or SharedRate(
             settings.redis_url,
             settings.scrapecreators_requests_per_s,
@@ -131,7 +168,7 @@ class ScrapeCreators:
         raise AssertionError("unreachable")
 
     def _once(self, path: str, params: dict[str, Any]) -> Answer:
-        self._rate.wait(self._sleep)
+        self._rate.wait(self._sleep, self._tenant)
         try:
             response = self._http.get(path, params=params)
         except httpx.TimeoutException as exc:

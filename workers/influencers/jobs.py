@@ -36,7 +36,8 @@ class SearchParams(Schema):
 def run_search(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Search creators for a campaign, page by page, then enrich their profiles."""
     search_id, job_id = uuid.UUID(str(params["search_id"])), uuid.UUID(ctx.job_id)
-    with ScrapeCreators(ctx.settings, sleep=ctx.sleep) as api:
+    tenant = str(ctx.org_id) if ctx.org_id else None
+    with ScrapeCreators(ctx.settings, sleep=ctx.sleep, tenant=tenant) as api:
         run = SearchRun(
             sessions=ctx.sessions,
             api=api,

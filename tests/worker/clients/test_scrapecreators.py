@@ -177,3 +177,35 @@ def test_the_request_rate_is_shared_by_every_client(
 def test_a_redis_on_a_unix_socket_is_understood() -> None:
     # make run's embedded Redis listens on a socket; the rate counter must take its URL.
     SharedRate("unix:///tmp/backline-redis.sock?db=0", 5)
+
+
+def test_a_busy_organization_does_not_starve_another_of_the_shared_rate(
+    settings: Settings, fake: tuple[FakeScrapeCreators, Served]
+) -> None:
+    app, served = fake
+    shared = client_settings(settings, served.url).replace(scrapecreators_requests_per_s=20)
+    made: dict[str, list[float]] = {"big": [], "small": []}
+    stop = threading.Event()
+
+    def searches(org: str) -> None:
+        with ScrapeCreators(shared, tenant=org) as api:
+            while not stop.is_set():
+                api.get("/v1/youtube/search", {"query": org})
+                made[org].append(time.monotonic())
+
+    # The big organisation runs six searches at once, the small one a single search.
+    threads = [threading.Thread(target=searches, args=("big",)) for _ in range(6)]
+    threads.append(threading.Thread(target=searches, args=("small",)))
+    for thread in threads:
+        thread.start()
+    time.sleep(3.0)
+    stop.set()
+    for thread in threads:
+        thread.join()
+
+    window_start = made["small"][0] + 0.5  # once both are under way
+    big = sum(1 for t in made["big"] if t >= window_start)
+    small = sum(1 for t in made["small"] if t >= window_start)
+    # Without shares the single search would get about 1/7 of the rate; with them, half.
+    assert small / (big + small) >= 0.4
+    assert big + small <= 20 * 2.6 + 2  # and the two together keep to the shared rate
