@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from config import Settings
 from devstack.fakes import Served, serve
 from devstack.fakes.scrapecreators import KEY, FakeScrapeCreators, creator, results
-from models.core.jobs import JobStatus, NewJob, create_job
+from models.core.jobs import Job, JobStatus, NewJob, create_job
 from models.influencers import Creator, Search
 from models.influencers.campaigns import create_campaign
 from models.influencers.searches import add_search
@@ -295,6 +295,14 @@ def test_each_platform_and_type_completes_through_a_worker_despite_failures(
     assert len(found) == len(set(found)) == 30
     assert seed["id"] not in found
     assert sum(app.state.requests.values()) > sum(app.state.answered.values())  # failures hit
+    with committed_platform.sessions() as session:
+        mails = [
+            j
+            for j in session.scalars(select(Job).where(Job.kind == "email.send"))
+            if j.params["to"] == [user.email]
+        ]
+    assert len(mails) == 1  # once, however many times the job ran
+    assert "Found: 30 of 30" in mails[0].params["text"]
     with committed_platform.sessions() as session:
         assert (
             session.scalar(

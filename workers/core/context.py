@@ -28,6 +28,7 @@ from models.core.job_runs import ClaimedJob, Hold
 from workers.core.errors import JobCancelled, JobInterrupted, LeaseLost
 
 if TYPE_CHECKING:
+    from workers.core.enqueue import Dispatcher
     from workers.core.tracking import Runtime
 
 T = TypeVar("T")
@@ -82,6 +83,11 @@ class JobContext:
     def org_id(self) -> uuid.UUID | None:
         """The organisation the job belongs to (None for the platform's own jobs)."""
         return self._job.org_id
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """For jobs this job submits (`enqueue.submit` in a `ctx.sessions` transaction)."""
+        return self._runtime.dispatcher
 
     @property
     def attempt(self) -> int:

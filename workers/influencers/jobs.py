@@ -6,14 +6,17 @@ import uuid
 from typing import Any
 
 from marshmallow import Schema, fields, validate
+from sqlalchemy.orm import Session
 
+from models.accounts import User
 from models.core.fields import BigInt, Text
-from models.influencers import Platform, SearchState
+from models.influencers import Platform, Search, SearchState
 from models.influencers.searches import SearchGone, set_state
 from workers.clients.scrapecreators import ScrapeCreators
 from workers.core.context import JobContext
+from workers.core.enqueue import submit
 from workers.core.errors import PermanentError
-from workers.core.registry import job_kind
+from workers.core.registry import get_kind, job_kind
 from workers.influencers.export import write_export
 from workers.influencers.search import SearchRun
 
@@ -45,6 +48,7 @@ def run_search(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             search_id=search_id,
             cache_max_age=ctx.settings.scrapecreators_cache_max_age,
             progress=ctx.progress,
+            on_complete=lambda session, search: mail_completion(ctx, session, search),
         )
         try:
             return run.run()
@@ -73,6 +77,39 @@ class CreatorFilters(Schema):
     engagement_max = fields.Decimal(places=6, as_string=True, validate=validate.Range(min=0))
     has_email = fields.Boolean()
     engagement_formula = Text(validate=validate.Length(max=60))
+
+
+def mail_completion(ctx: JobContext, session: Session, search: Search) -> None:
+    """Tell the search's author it finished: queued in the transaction that completes it, so
+    it is sent once however often the job runs."""
+    author = session.get(User, search.created_by) if search.created_by else None
+    kind = get_kind("email.send")
+    if author is None or kind is None:
+        return
+    what = (
+        ", ".join(f"'{k}'" for k in search.keywords)
+        if search.type == "keyword"
+        else f"creators like {search.seed_handle}"
+    )
+    base = ctx.settings.public_base_url
+    text = (
+        f"Your {search.platform} search for {what} has finished.\n\n"
+        f"Found: {search.found} of {search.target} asked for"
+        f" (stopped: {search.stop_reason or 'completed'}).\n"
+        f"Profiles enriched: {search.enriched}. Credits used: {search.credits_used}"
+        f" of {search.credit_budget}.\n\n"
+        f"The creators: {base}/api/v1/influencers/campaigns/{search.campaign_id}/creators"
+        f"?search_id={search.id}\n"
+    )
+    submit(
+        session=session,
+        dispatcher=ctx.dispatcher,
+        owner_id=author.id,
+        org_id=search.org_id,
+        kind=kind,
+        params={"to": [author.email], "subject": "Your creator search has finished", "text": text},
+        internal=True,  # the platform's notice, not a job the user submitted
+    )
 
 
 class ExportParams(Schema):

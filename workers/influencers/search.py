@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.influencers import Creator, SearchState, SearchType, StopReason
+from models.influencers import Creator, Search, SearchState, SearchType, StopReason
 from models.influencers.creators import apply_profile, to_enrich
 from models.influencers.searches import save_page, search_for_job, set_state, spend
 from workers.clients.scrapecreators import ProfileNotFound, ScrapeCreators
@@ -41,6 +41,8 @@ class SearchRun:
     search_id: uuid.UUID
     cache_max_age: str
     progress: Progress
+    # Called in the transaction that marks the search completed (the mail to its author).
+    on_complete: Callable[[Session, Search], None] = lambda session, search: None
 
     def _search(self) -> dict[str, Any]:
         with self.sessions() as session:
@@ -190,7 +192,7 @@ class SearchRun:
     def _finish(self, search: dict[str, Any], *, budget_hit: bool) -> dict[str, Any]:
         with self.sessions.begin() as session:
             found = _drop_unmatched(session, self.search_id, search["filters"])
-            set_state(
+            completed = set_state(
                 session=session,
                 search_id=self.search_id,
                 job_id=self.job_id,
@@ -198,6 +200,7 @@ class SearchRun:
                 stop_reason=StopReason.BUDGET if budget_hit else None,
                 found=found,
             )
+            self.on_complete(session, completed)
         return self._search()
 
     def summary(self, search: dict[str, Any]) -> dict[str, Any]:
