@@ -148,6 +148,52 @@ def test_a_search_killed_after_a_page_resumes_without_fetching_any_page_twice(
     assert summary["pages_fetched"] == 5
 
 
+class DiesAfterFetching(ScrapeCreators):
+    """Dies (as a killed worker would) right after its `pages`-th answer came, unsaved."""
+
+    def __init__(self, settings: Settings, pages: int) -> None:
+        super().__init__(settings)
+        self.left = pages
+
+    def get(self, path: str, params: dict[str, Any]) -> Any:
+        answer = super().get(path, params)
+        self.left -= 1
+        if self.left == 0:
+            raise Killed
+        return answer
+
+
+def test_a_search_killed_between_fetching_and_saving_a_page_fetches_that_page_again_only(
+    committed_platform: Platform,
+    provider_settings: Settings,
+    fake: tuple[FakeScrapeCreators, Served],
+) -> None:
+    app, _ = fake
+    search_id, job_id = new_search(committed_platform, target=100)
+    with DiesAfterFetching(provider_settings, pages=3) as api, pytest.raises(Killed):
+        SearchRun(
+            sessions=committed_platform.sessions,
+            api=api,
+            job_id=job_id,
+            search_id=search_id,
+            cache_max_age="7d",
+            progress=lambda done, total, message: None,
+        ).run()
+
+    run(committed_platform, provider_settings, search_id, job_id)
+
+    requests = search_requests(app, "/v1/tiktok/search/keyword")
+    assert requests == {
+        "gaming|0": 1,
+        "gaming|20": 1,
+        "gaming|40": 2,  # the page fetched when the process died, not saved: the one refetch
+        "gaming|60": 1,
+        "gaming|80": 1,
+    }
+    found = creator_ids(committed_platform, search_id)
+    assert len(found) == len(set(found)) == 100
+
+
 def test_the_budget_stops_a_search_at_its_limit(
     committed_platform: Platform,
     provider_settings: Settings,

@@ -3,6 +3,8 @@ and one request rate shared by every client on the same Redis."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -13,6 +15,7 @@ import pytest
 from config import Settings
 from devstack.fakes import Served, serve
 from devstack.fakes.scrapecreators import KEY, FakeScrapeCreators, creator
+from tests.servers import ROOT
 from workers.clients.scrapecreators import (
     OutOfCredits,
     ProfileNotFound,
@@ -209,3 +212,34 @@ def test_a_busy_organization_does_not_starve_another_of_the_shared_rate(
     # Without shares the single search would get about 1/7 of the rate; with them, half.
     assert small / (big + small) >= 0.4
     assert big + small <= 20 * 2.6 + 2  # and the two together keep to the shared rate
+
+
+_PROCESS = """
+import sys
+from config import Settings
+from workers.clients.scrapecreators import ScrapeCreators
+url, redis_url, namespace = sys.argv[1:4]
+settings = Settings(
+    redis_url=redis_url, broker_namespace=namespace, scrapecreators_base_url=url,
+    scrapecreators_api_key=sys.argv[4], scrapecreators_requests_per_s=10,
+)
+with ScrapeCreators(settings) as api:
+    for cursor in range(20):
+        api.get("/v1/tiktok/search/keyword", {"query": "processes", "cursor": cursor})
+"""
+
+
+def test_the_request_rate_holds_across_two_processes(
+    settings: Settings, fake: tuple[FakeScrapeCreators, Served]
+) -> None:
+    app, served = fake
+    namespace = f"sc-{uuid.uuid4().hex[:8]}"
+    args = [sys.executable, "-c", _PROCESS, served.url, settings.redis_url, namespace, KEY]
+    processes = [subprocess.Popen(args, cwd=ROOT) for _ in range(2)]
+    assert [p.wait(timeout=60) for p in processes] == [0, 0]
+
+    times = sorted(app.state.times)
+    assert len(times) == 40
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= 11  # 10 per second; one may cross a window's edge on the way (above)
+    assert times[-1] - times[0] >= 3.0
