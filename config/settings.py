@@ -254,6 +254,18 @@ class Settings:
     # The most results one influencer search may ask for.
     influencer_search_max_target: int = 1000
     rate_limit_influencer_search: str = "60/hour"  # searches started, per user
+    # The avatar proxy fetches from these hosts (and their subdomains) only: platform CDNs.
+    influencer_avatar_hosts: tuple[str, ...] = (
+        "tiktokcdn.com",
+        "tiktokcdn-us.com",
+        "cdninstagram.com",
+        "fbcdn.net",
+        "ggpht.com",
+        "ytimg.com",
+        "googleusercontent.com",
+    )
+    influencer_avatar_max_bytes: int = 5 * 1024 * 1024
+    influencer_avatar_timeout_s: float = 10.0
 
     @property
     def is_production(self) -> bool:
@@ -346,6 +358,14 @@ def _check_rate_limit(variable: str, value: str) -> None:
         parsed = []
     if not parsed or any(item.amount < 1 for item in parsed):
         raise ConfigError(f'{variable} must be a rate limit like "10/hour", got {value!r}')
+
+
+def _hosts(environ: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of host names, lower-cased (unset: the default)."""
+    raw = environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return tuple(h.strip().lower().strip(".") for h in raw.split(",") if h.strip())
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -473,6 +493,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         rate_limit_influencer_search=_str(
             e, "RATE_LIMIT_INFLUENCER_SEARCH", d.rate_limit_influencer_search
+        ),
+        influencer_avatar_hosts=_hosts(e, "INFLUENCER_AVATAR_HOSTS", d.influencer_avatar_hosts),
+        influencer_avatar_max_bytes=_int(
+            e, "INFLUENCER_AVATAR_MAX_BYTES", d.influencer_avatar_max_bytes, minimum=1024
+        ),
+        influencer_avatar_timeout_s=_float(
+            e, "INFLUENCER_AVATAR_TIMEOUT_S", d.influencer_avatar_timeout_s, minimum=0.1
         ),
     )
     settings.validate()

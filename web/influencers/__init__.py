@@ -1,5 +1,6 @@
-"""The influencer domain's API: campaigns, searches, creators, exports, exclusions, credits."""
+"""The influencer domain's API: campaigns, searches, creators, exports, exclusions, credits,
+and the avatar proxy."""
 
-from web.influencers import campaigns, searches
+from web.influencers import campaigns, media, searches
 
-blueprints = [campaigns.blp, searches.blp]
+blueprints = [campaigns.blp, searches.blp, media.blp]

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from models.influencers import CampaignStatus, Platform, SearchType
 from web.core.fields import BigInt, Text
+from web.influencers.media import avatar_path
 from workers.influencers.jobs import CreatorFilters
 
 MAX_KEYWORDS = 10
@@ -136,7 +137,12 @@ class CreatorRead(Schema):
     handle = fields.String(required=True)
     display_name = fields.String(required=True)
     profile_url = fields.String(required=True)
-    avatar_url = fields.String(required=True)
+    avatar_url = fields.String(required=True, metadata={"description": "The CDN's link."})
+    avatar_proxy_url = fields.Function(
+        lambda creator: avatar_path(creator.avatar_url),
+        allow_none=True,
+        metadata={"description": "The picture through Backline (CDN links expire)."},
+    )
     followers = fields.Integer(allow_none=True)
     bio = fields.String(required=True)
     emails = fields.List(fields.String(), required=True)
