@@ -10,8 +10,9 @@ the provider sends them: no key is HTTP 500 `apiKey is required`, a wrong key 40
 
 Answers are deterministic: each platform has a pool of creators, and a query's results are
 the pool ordered by a hash of the query. Knobs on `FakeScrapeCreators.state` (tests set them
-directly) inject 429s with Retry-After, 500s, malformed JSON, slow answers and duplicates; it
-counts every request per endpoint and cursor, and the times they arrived.
+directly) inject 429s with Retry-After, 500s, malformed JSON, slow answers and duplicates, or
+enforce a request rate (`rate_limit_per_s`: 429 past it); it counts every request per endpoint
+and cursor, and the times they arrived.
 """
 
 from __future__ import annotations
@@ -51,16 +52,23 @@ class FakeState:
     malformed_rate: float = 0.0  # share of answers that are cut-off JSON
     retry_after_s: int = 1
     slow_s: float = 0.0
+    rate_limit_per_s: int = 0  # past this many requests in the last second: 429 (0: no limit)
     duplicates: bool = False  # each page repeats the previous page's last item
     seed: int = 7
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)  # (path, page) -> n
     answered: Counter[tuple[str, str]] = field(default_factory=Counter)  # the 200s with data
     times: list[float] = field(default_factory=list)
+    rate_limited: int = 0  # the 429s rate_limit_per_s caused
     cached_profiles: set[tuple[str, str]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def requests_within(self, start: float, end: float) -> int:
-        return sum(1 for t in self.times if start <= t < end)
+        found = 0
+        for t in reversed(self.times):  # the newest first: a window is usually the last second
+            if t < start:
+                break
+            found += t < end
+        return found
 
 
 def _hash(*parts: object) -> int:
@@ -196,9 +204,18 @@ class FakeScrapeCreators:
         )
         key = (request.path, f"{request.args.get('query', '')}|{page_key}")
         with s.lock:
+            now = time.monotonic()
             s.requests[key] += 1
-            s.times.append(time.monotonic())
+            s.times.append(now)
             roll, malformed_roll = self._random.random(), self._random.random()
+            over_rate = s.rate_limit_per_s and s.requests_within(now - 1.0, now + 1) > (
+                s.rate_limit_per_s
+            )
+        if over_rate:
+            s.rate_limited += 1
+            return _json(
+                {"success": False, "message": "Too many requests"}, 429, {"Retry-After": "1"}
+            )
         if s.slow_s:
             time.sleep(s.slow_s)
         given = request.headers.get("x-api-key")
