@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from models.influencers import CampaignStatus, Platform, SearchType
 from web.core.fields import BigInt, Text
 from web.influencers.media import avatar_path
-from workers.influencers.jobs import CreatorFilters
+from workers.influencers.jobs import CreatorFilters, rate_field
 
 MAX_KEYWORDS = 10
 MAX_BUDGET = 1_000_000
@@ -53,8 +53,8 @@ class CampaignPage(Schema):
 class SearchFilters(Schema):
     followers_min = BigInt(validate=validate.Range(min=0))
     followers_max = BigInt(validate=validate.Range(min=0))
-    engagement_min = fields.Decimal(places=6, as_string=True, validate=validate.Range(min=0))
-    engagement_max = fields.Decimal(places=6, as_string=True, validate=validate.Range(min=0))
+    engagement_min = rate_field()
+    engagement_max = rate_field()
     has_email = fields.Boolean()
     country = Text(
         validate=validate.Regexp(r"^[A-Za-z]{2}$", error="an ISO 3166 two-letter country code"),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy.orm import Session
 
 from models.accounts import User
@@ -19,6 +20,8 @@ from workers.core.errors import PermanentError
 from workers.core.registry import get_kind, job_kind
 from workers.influencers.export import write_export
 from workers.influencers.search import SearchRun
+
+MAX_RATE = 1000
 
 
 class SearchParams(Schema):
@@ -66,6 +69,23 @@ def run_search(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             raise
 
 
+def _rate_in_range(value: Decimal) -> None:
+    # A function rather than validate.Range: the API's document would show a Range over
+    # decimals as a string bound.
+    if not 0 <= value <= MAX_RATE:
+        raise ValidationError(f"must be between 0 and {MAX_RATE}")
+
+
+def rate_field() -> fields.Decimal:
+    """An engagement rate bound: a decimal such as 0.035."""
+    return fields.Decimal(
+        places=6,
+        as_string=True,
+        validate=_rate_in_range,
+        metadata={"description": f"An engagement rate such as 0.035 (0 to {MAX_RATE})."},
+    )
+
+
 class CreatorFilters(Schema):
     """Which of a campaign's creators: the results list and the export take the same."""
 
@@ -73,8 +93,8 @@ class CreatorFilters(Schema):
     search_id = fields.UUID()
     followers_min = BigInt(validate=validate.Range(min=0))
     followers_max = BigInt(validate=validate.Range(min=0))
-    engagement_min = fields.Decimal(places=6, as_string=True, validate=validate.Range(min=0))
-    engagement_max = fields.Decimal(places=6, as_string=True, validate=validate.Range(min=0))
+    engagement_min = rate_field()
+    engagement_max = rate_field()
     has_email = fields.Boolean()
     engagement_formula = Text(validate=validate.Length(max=60))
 
