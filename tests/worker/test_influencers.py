@@ -19,6 +19,7 @@ from devstack.fakes.scrapecreators import KEY, FakeScrapeCreators, creator, resu
 from models.core.jobs import Job, JobStatus, NewJob, create_job
 from models.influencers import Creator, Search
 from models.influencers.campaigns import create_campaign
+from models.influencers.creators import exclude
 from models.influencers.searches import add_search
 from tests.conftest import make_user, org_of
 from tests.worker.conftest import RunningWorker, wait_for
@@ -457,3 +458,30 @@ def test_a_search_job_for_a_search_it_was_not_made_for_fails_and_touches_nothing
     assert done.attempts == 1
     search = load_search(committed_platform, search_id)
     assert (search.state, search.pages_fetched, search.credits_used) == ("queued", 0, 0)
+
+
+def test_excluded_creators_and_those_outside_the_filters_are_skipped(
+    committed_platform: Platform, provider_settings: Settings
+) -> None:
+    first = [creator("tiktok", n) for n in results("tiktok", "gaming", 20)]
+    contacted = next(c for c in first if c["followers"] >= 500_000)  # the filters keep it
+    search_id, job_id = new_search(
+        committed_platform, target=40, credit_budget=6, filters={"followers_min": 500_000}
+    )
+    with committed_platform.sessions.begin() as session:
+        org_id = session.get_one(Search, search_id).org_id
+        exclude(
+            session=session,
+            org_id=org_id,
+            platform="tiktok",
+            platform_id=contacted["id"],
+            reason="contacted",
+        )
+
+    run(committed_platform, provider_settings, search_id, job_id)
+
+    with committed_platform.sessions() as session:
+        creators = list(session.scalars(select(Creator).where(Creator.search_id == search_id)))
+    assert creators
+    assert contacted["id"] not in {c.platform_id for c in creators}
+    assert all(c.followers is not None and c.followers >= 500_000 for c in creators)
