@@ -167,12 +167,13 @@ def test_the_request_rate_is_shared_by_every_client(
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
-    # 30 requests at 10 per second over two clients. The limiter counts each request as it
-    # leaves and the fake as it arrives: the network's jitter may move one across a window's
-    # edge, not more.
+    # 30 requests at 10 per second over two clients: the third ten cannot start before 2 s.
+    # The limiter counts each request as it leaves and the fake as it arrives, so on a busy
+    # machine the delays on the way may move a request or two across a window's edge (hence
+    # SCRAPECREATORS_REQUESTS_PER_S a little under the provider's limit, docs/performance.md).
     times = sorted(app.state.times)
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
-    assert busiest <= 11
+    assert busiest <= 12
     assert elapsed >= 2.0
     assert len(times) == 30
 
@@ -241,5 +242,5 @@ def test_the_request_rate_holds_across_two_processes(
     times = sorted(app.state.times)
     assert len(times) == 40
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
-    assert busiest <= 11  # 10 per second; one may cross a window's edge on the way (above)
+    assert busiest <= 12  # 10 per second, give or take the delays on the way (above)
     assert times[-1] - times[0] >= 3.0
