@@ -9,7 +9,7 @@ job loads its search), credits summed per organisation. Every row of the domain 
 organisation (ON DELETE CASCADE); a deleted user leaves their campaigns to the organisation.
 
 Revision ID: 0017_influencers
-Revises: 0005
+Revises: 0024_accounts
 Create Date: 2026-12-06 19:48:19.339467
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0017_influencers"
-down_revision: str | None = "0005"
+down_revision: str | None = "0024_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -12,8 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.core.erasure import Person, erase_person, export_person
 from models.core.jobs import Job
-from models.influencers import Creator, Search
+from models.influencers import Campaign, Creator, Search
 from tests.api.conftest import Caller
 
 BASE = "/api/v1/influencers"
@@ -208,3 +209,22 @@ def test_an_excluded_creator_is_recorded_for_the_organization(
     )
     assert response.status_code == 204
     assert client.get(f"{BASE}/credits", headers=alice.headers).json == {"credits_used": 0}
+
+
+def test_a_leaving_member_is_exported_then_erased_from_campaigns_the_org_keeps(
+    client: FlaskClient, alice: Caller, session: Session
+) -> None:
+    campaign = new_campaign(client, alice)
+    client.post(
+        f"{BASE}/campaigns/{campaign['id']}/searches", json=a_search(), headers=alice.headers
+    )
+    person = Person(user_id=alice.user.id, email=alice.user.email)
+
+    exported = export_person(session=session, person=person)["influencers"]
+    erase_person(session=session, person=person)
+
+    assert [c["name"] for c in exported["campaigns"]] == ["Spring launch"]
+    assert exported["searches"][0]["keywords"] == ["gaming"]
+    kept = session.get_one(Campaign, uuid.UUID(campaign["id"]))
+    assert kept.created_by is None
+    assert [s.created_by for s in session.scalars(select(Search))] == [None]

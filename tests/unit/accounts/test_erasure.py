@@ -20,6 +20,8 @@ ERASED_BY = {
     "jobs": "jobs (scrubbed of the address; the owner is the tombstone)",
     "ops_audit": "stays: names the tombstone, carries no address",
     "queue_pauses": "stays: names the tombstone (paused_by), carries no address",
+    "influencer_campaigns": "influencers (created_by emptied; the organisation keeps them)",
+    "influencer_searches": "influencers (created_by emptied; the organisation keeps them)",
 }
 
 
@@ -38,4 +40,4 @@ def test_every_table_that_references_users_has_an_eraser() -> None:
 
 
 def test_the_domains_register_their_erasers() -> None:
-    assert {"accounts", "jobs", "orgs"} <= set(holders())
+    assert {"accounts", "jobs", "orgs", "influencers"} <= set(holders())
