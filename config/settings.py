@@ -99,6 +99,15 @@ def _networks(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
     return networks
 
 
+def _list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of secrets (at most two: the current one and the next)."""
+    raw = _env(environ, name) or ""
+    values = tuple(v.strip() for v in raw.split(",") if v.strip())
+    if len(values) > 2:
+        raise ConfigError(f"{name} takes at most two secrets (current and next), got {len(values)}")
+    return values
+
+
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
@@ -239,6 +248,16 @@ class Settings:
     github_client_id: str = ""
     github_client_secret: str = ""
     github_base_url: str = "https://github.com"  # or a GitHub Enterprise host
+    # webhooks (web/core/webhooks.py, docs/webhooks.md). A source exists once its secrets are
+    # set; two secrets at once (comma-separated) let a sender rotate without downtime.
+    webhook_tolerance_s: int = 300
+    webhook_max_body_bytes: int = 256 * 1024
+    qstash_current_signing_key: str = ""
+    qstash_next_signing_key: str = ""
+    qstash_callback_url: str = ""  # when set, the token's `sub` must be exactly this URL
+    stripe_webhook_secrets: tuple[str, ...] = ()
+    resend_webhook_secrets: tuple[str, ...] = ()
+    sendgrid_webhook_public_keys: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -429,6 +448,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         provider_sign_in_ttl_s=_int(
             e, "PROVIDER_SIGN_IN_TTL_S", d.provider_sign_in_ttl_s, minimum=60
         ),
+        # webhooks
+        webhook_tolerance_s=_int(e, "WEBHOOK_TOLERANCE_S", d.webhook_tolerance_s, minimum=1),
+        webhook_max_body_bytes=_int(
+            e, "WEBHOOK_MAX_BODY_BYTES", d.webhook_max_body_bytes, minimum=1024
+        ),
+        qstash_current_signing_key=_str(
+            e, "QSTASH_CURRENT_SIGNING_KEY", d.qstash_current_signing_key
+        ),
+        qstash_next_signing_key=_str(e, "QSTASH_NEXT_SIGNING_KEY", d.qstash_next_signing_key),
+        qstash_callback_url=_str(e, "QSTASH_CALLBACK_URL", d.qstash_callback_url),
+        stripe_webhook_secrets=_list(e, "STRIPE_WEBHOOK_SECRET"),
+        resend_webhook_secrets=_list(e, "RESEND_WEBHOOK_SECRET"),
+        sendgrid_webhook_public_keys=_list(e, "SENDGRID_WEBHOOK_PUBLIC_KEY"),
     )
     settings.validate()
     return settings

@@ -12,6 +12,7 @@ from models.core import (  # noqa: F401 - the tables
     quotas,
     schedules,
 )
+from models.core import webhooks as received  # noqa: F401 - the tables
 from models.core.base import Base
 from models.orgs import invitations, organizations, people  # noqa: F401 - the tables
 

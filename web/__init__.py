@@ -30,6 +30,7 @@ from web.core import (
     ops,
     requestlog,
     waits,
+    webhooks,
 )
 from web.core.context import EXTENSION, close_db
 from web.core.fields import EmailAddress
@@ -91,7 +92,15 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     api.register_field(EmailAddress, "string", "email")
     cors.init_app(app, settings)
     waits.init_app(app, settings)
-    for blueprint in (jobs.blp, job_batches.blp, job_streams.blp, health.blp, ops.blp):
+    for blueprint in (
+        jobs.blp,
+        job_batches.blp,
+        job_streams.blp,
+        health.blp,
+        ops.blp,
+        webhooks.blp,
+        webhooks.admin_blp,
+    ):
         api.register_blueprint(blueprint)
     for name in DOMAINS:
         domain = importlib.import_module(name)
