@@ -24,10 +24,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from config import Settings
 from models.core import webhooks as events
 from models.core.errors import AuthenticationFailed, NotFound
+from models.core.fields import BigInt, Text
 from models.core.webhooks import NewEvent, WebhookEvent, WebhookStatus
 from web.core.auth import BEARER, admin_required
 from web.core.context import db, platform
-from models.core.fields import BigInt, Text
 from web.core.metrics import record_webhook_signature_failure
 from web.core.uploads import accepts_upload
 from web.core.webhook_signatures import (
