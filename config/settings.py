@@ -258,6 +258,13 @@ class Settings:
     stripe_webhook_secrets: tuple[str, ...] = ()
     resend_webhook_secrets: tuple[str, ...] = ()
     sendgrid_webhook_public_keys: tuple[str, ...] = ()
+    # billing (models/billing.py): the trial new organisations get, and Stripe
+    trial_days: int = 7
+    stripe_api_key: str = ""
+    stripe_api_base_url: str = "https://api.stripe.com"
+    stripe_price_creator: str = "price_creator"
+    stripe_price_professional: str = "price_professional"
+    billing_return_url: str = "http://localhost:3000/billing"
 
     @property
     def is_production(self) -> bool:
@@ -461,6 +468,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         stripe_webhook_secrets=_list(e, "STRIPE_WEBHOOK_SECRET"),
         resend_webhook_secrets=_list(e, "RESEND_WEBHOOK_SECRET"),
         sendgrid_webhook_public_keys=_list(e, "SENDGRID_WEBHOOK_PUBLIC_KEY"),
+        # billing
+        trial_days=_int(e, "TRIAL_DAYS", d.trial_days),
+        stripe_api_key=_str(e, "STRIPE_API_KEY", d.stripe_api_key),
+        stripe_api_base_url=_str(e, "STRIPE_API_BASE_URL", d.stripe_api_base_url),
+        stripe_price_creator=_str(e, "STRIPE_PRICE_CREATOR", d.stripe_price_creator),
+        stripe_price_professional=_str(e, "STRIPE_PRICE_PROFESSIONAL", d.stripe_price_professional),
+        billing_return_url=_str(e, "BILLING_RETURN_URL", d.billing_return_url),
     )
     settings.validate()
     return settings

@@ -41,6 +41,7 @@ from workers.core.setup import Platform, connect
 DOMAINS = (
     "web.accounts",
     "web.orgs",
+    "web.billing",
 )
 
 log = logging.getLogger("backline.web")

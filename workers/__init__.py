@@ -8,4 +8,5 @@ domain adds its line here and nothing else.
 DOMAINS = (
     "workers.accounts",
     "workers.mail",
+    "workers.billing",
 )

@@ -23,7 +23,11 @@ from werkzeug.serving import BaseWSGIServer, make_server
 log = logging.getLogger("devstack.fakes")
 
 # The vendors' modules, each defining FAKE.
-FAKES: tuple[str, ...] = ("devstack.fakes.oidc", "devstack.fakes.github")
+FAKES: tuple[str, ...] = (
+    "devstack.fakes.oidc",
+    "devstack.fakes.github",
+    "devstack.fakes.stripe",
+)
 
 
 @dataclass(frozen=True)

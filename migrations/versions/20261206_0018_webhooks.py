@@ -1,10 +1,16 @@
-"""webhook_events: signed callbacks received, each stored once and processed by a job.
+"""webhook_events: signed callbacks received, each stored once and processed by a job;
+billing: organisations' trials, Stripe checkouts and subscriptions.
 
 Reviewed by hand. (source, message_id) is unique: the sender's retries and replays of a
 captured request are recognised by the database, not by a check that two requests could
 both pass. QStash's signed token id is unique as well where there is one (partial index).
 The three (…, received_at, id) indexes serve the operators' list, newest first, whole or by
 source or status.
+
+organizations.trial_ends_at is added without a default (no rewrite; existing organisations
+have had no trial), with a partial index for the periodic job that ends trials. A checkout's
+and a subscription's tier can only be a paid one (CHECK). A Stripe subscription belongs to one
+organisation (unique), and an organisation has one subscription row: the one it pays by.
 
 Revision ID: 0018_webhooks
 Revises: 0005
@@ -70,7 +76,78 @@ def upgrade() -> None:
         "ix_webhook_events_status_received", "webhook_events", ["status", "received_at", "id"]
     )
 
+    _billing()
+
+
+def _billing() -> None:
+    op.add_column(
+        "organizations", sa.Column("trial_ends_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.create_index(
+        "ix_organizations_trial_ends_at",
+        "organizations",
+        ["trial_ends_at"],
+        postgresql_where=sa.text("trial_ends_at IS NOT NULL"),
+    )
+    paid = "tier IN ('creator', 'professional')"
+    op.create_table(
+        "billing_checkouts",
+        sa.Column("id", sa.String(255), nullable=False),
+        sa.Column("org_id", postgresql.UUID(as_uuid=True), nullable=False),
+        sa.Column("created_by", postgresql.UUID(as_uuid=True), nullable=True),
+        sa.Column("tier", sa.String(20), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("paid", sa.Boolean(), server_default="false", nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_billing_checkouts"),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name="fk_billing_checkouts_org_id_organizations",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by"],
+            ["users.id"],
+            name="fk_billing_checkouts_created_by_users",
+            ondelete="SET NULL",
+        ),
+        sa.CheckConstraint(paid, name="ck_billing_checkouts_paid_tier"),
+    )
+    op.create_index("ix_billing_checkouts_org_id", "billing_checkouts", ["org_id", "created_at"])
+    op.create_table(
+        "billing_subscriptions",
+        sa.Column("org_id", postgresql.UUID(as_uuid=True), nullable=False),
+        sa.Column("stripe_subscription_id", sa.String(255), nullable=False),
+        sa.Column("stripe_customer_id", sa.String(255), nullable=True),
+        sa.Column("tier", sa.String(20), nullable=False),
+        sa.Column("status", sa.String(40), nullable=False),
+        sa.Column("current_period_end", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("event_created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("org_id", name="pk_billing_subscriptions"),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name="fk_billing_subscriptions_org_id_organizations",
+            ondelete="CASCADE",
+        ),
+        sa.UniqueConstraint(
+            "stripe_subscription_id", name="uq_billing_subscriptions_stripe_subscription_id"
+        ),
+        sa.CheckConstraint(paid, name="ck_billing_subscriptions_paid_tier"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("billing_subscriptions")
+    op.drop_table("billing_checkouts")
+    op.drop_index("ix_organizations_trial_ends_at", table_name="organizations")
+    op.drop_column("organizations", "trial_ends_at")
     op.drop_table("webhook_events")
     WEBHOOK_STATUS.drop(op.get_bind(), checkfirst=False)

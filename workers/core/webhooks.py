@@ -3,7 +3,7 @@
 A domain registers what it does with a source's events (the mail domain, bounces):
 
     @webhook_handler("resend", "email.bounced", "email.complained")
-    def suppress(session: Session, event: ReceivedEvent) -> None: ...
+    def suppress(session: Session, event: ReceivedEvent, settings: Settings) -> None: ...
 
 The handler runs inside the transaction that marks the event processed, so its writes and
 the outcome commit together, once; jobs it submits in that session are sent after the
@@ -23,6 +23,7 @@ from typing import Any
 from marshmallow import Schema, fields
 from sqlalchemy.orm import Session
 
+from config import Settings
 from models.core import webhooks as events
 from models.core.jobs import NewJob, create_job
 from models.core.webhooks import WebhookStatus
@@ -51,7 +52,7 @@ class ReceivedEvent:
         return json.loads(self.body)
 
 
-WebhookHandler = Callable[[Session, ReceivedEvent], Any]
+WebhookHandler = Callable[[Session, ReceivedEvent, Settings], Any]
 _HANDLERS: dict[tuple[str, str], WebhookHandler] = {}
 
 
@@ -92,7 +93,9 @@ def submit_processing(
     return job.id
 
 
-def process_event(*, session: Session, event_id: uuid.UUID) -> WebhookStatus | None:
+def process_event(
+    *, session: Session, event_id: uuid.UUID, settings: Settings
+) -> WebhookStatus | None:
     """Run the event's handler if it has not run; the event's outcome (None: gone)."""
     event = events.lock_event(session=session, event_id=event_id)
     if event is None or event.status != WebhookStatus.RECEIVED:
@@ -111,6 +114,7 @@ def process_event(*, session: Session, event_id: uuid.UUID) -> WebhookStatus | N
             body=event.body,
             received_at=event.received_at,
         ),
+        settings,
     )
     events.finish(event, WebhookStatus.PROCESSED)
     return WebhookStatus.PROCESSED
@@ -136,7 +140,7 @@ def process(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     event_id = uuid.UUID(str(params["event_id"]))
     try:
         with ctx.sessions.begin() as session:
-            status = process_event(session=session, event_id=event_id)
+            status = process_event(session=session, event_id=event_id, settings=ctx.settings)
     except Exception as exc:
         final = ctx.attempt >= PROCESS_MAX_ATTEMPTS
         with ctx.sessions.begin() as session:

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config import Settings
 from models.core.jobs import Job
 from models.core.webhooks import WebhookEvent, WebhookStatus
 from tests.api.conftest import Caller
@@ -28,10 +29,11 @@ from workers.core.webhooks import ReceivedEvent, process_event, webhook_handler
 RESEND = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 STRIPE = "whsec_test_secret"
 HANDLED: list[str] = []
+SETTINGS = Settings()  # the handlers under test read none
 
 
 @webhook_handler("resend", "test.handled")
-def _record(session: Session, event: ReceivedEvent) -> None:
+def _record(session: Session, event: ReceivedEvent, settings: Settings) -> None:
     HANDLED.append(event.json()["data"]["n"])
 
 
@@ -160,10 +162,19 @@ def test_processing_runs_the_registered_handler_once_and_ignores_unknown_types(
     client.post("/api/v1/webhooks/resend", **signed({"type": "nobody.cares"}, "msg_2"))
     handled, ignored = stored(session)
     HANDLED.clear()
-    assert process_event(session=session, event_id=handled.id) == WebhookStatus.PROCESSED
-    assert process_event(session=session, event_id=handled.id) == WebhookStatus.PROCESSED
+    assert (
+        process_event(settings=SETTINGS, session=session, event_id=handled.id)
+        == WebhookStatus.PROCESSED
+    )
+    assert (
+        process_event(settings=SETTINGS, session=session, event_id=handled.id)
+        == WebhookStatus.PROCESSED
+    )
     assert HANDLED == ["7"]
-    assert process_event(session=session, event_id=ignored.id) == WebhookStatus.IGNORED
+    assert (
+        process_event(settings=SETTINGS, session=session, event_id=ignored.id)
+        == WebhookStatus.IGNORED
+    )
 
 
 def test_admins_list_events_and_replay_one(
@@ -181,13 +192,16 @@ def test_admins_list_events_and_replay_one(
     )
     early = client.post(f"/api/v1/admin/webhook-events/{event.id}/replay", headers=admin.headers)
     assert early.status_code == 409
-    process_event(session=session, event_id=event.id)
+    process_event(settings=SETTINGS, session=session, event_id=event.id)
     session.commit()
     HANDLED.clear()
     again = client.post(f"/api/v1/admin/webhook-events/{event.id}/replay", headers=admin.headers)
     assert again.status_code == 202
     assert again.json["event"]["status"] == "received"
-    assert process_event(session=session, event_id=event.id) == WebhookStatus.PROCESSED
+    assert (
+        process_event(settings=SETTINGS, session=session, event_id=event.id)
+        == WebhookStatus.PROCESSED
+    )
     assert HANDLED == ["1"]
     forbidden = client.get("/api/v1/admin/webhook-events", headers=alice.headers)
     assert forbidden.status_code == 403

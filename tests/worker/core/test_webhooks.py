@@ -8,6 +8,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
+from config import Settings
 from models.core import webhooks as events
 from models.core.jobs import JobStatus
 from models.core.webhooks import NewEvent, WebhookEvent, WebhookStatus
@@ -20,12 +21,12 @@ SEEN: list[str] = []
 
 
 @webhook_handler("test-worker", "ok")
-def _ok(session: Session, event: ReceivedEvent) -> None:
+def _ok(session: Session, event: ReceivedEvent, settings: Settings) -> None:
     SEEN.append(event.message_id)
 
 
 @webhook_handler("test-worker", "broken")
-def _broken(session: Session, event: ReceivedEvent) -> None:
+def _broken(session: Session, event: ReceivedEvent, settings: Settings) -> None:
     raise RuntimeError("the handler could not cope")
 
 
