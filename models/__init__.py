@@ -4,7 +4,7 @@ Importing the package registers every table on `Base.metadata` (Alembic and the 
 the full set).
 """
 
-from models import billing  # noqa: F401 - the tables
+from models import billing, webhooks  # noqa: F401 - the tables
 from models.accounts import identities, leaving, users  # noqa: F401 - tables, erasers
 from models.core import (  # noqa: F401 - the tables
     erasure,  # noqa: F401 - the jobs' personal data

@@ -30,10 +30,11 @@ from web.core import (
     ops,
     requestlog,
     waits,
-    webhooks,
 )
 from web.core.context import EXTENSION, close_db
 from web.core.fields import EmailAddress
+from web.core.webhooks import admin_blp as webhook_events_blp
+from web.core.webhooks import blp as webhook_receive_blp
 from workers.core.setup import Platform, connect
 
 # The product domains: each is a module (or package) web/<domain> with a list `blueprints`,
@@ -42,6 +43,7 @@ DOMAINS = (
     "web.accounts",
     "web.orgs",
     "web.billing",
+    "web.webhooks",
 )
 
 log = logging.getLogger("backline.web")
@@ -99,8 +101,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         job_streams.blp,
         health.blp,
         ops.blp,
-        webhooks.blp,
-        webhooks.admin_blp,
+        webhook_receive_blp,  # web.webhooks, a domain, is another module
+        webhook_events_blp,
     ):
         api.register_blueprint(blueprint)
     for name in DOMAINS:

@@ -9,4 +9,5 @@ DOMAINS = (
     "workers.accounts",
     "workers.mail",
     "workers.billing",
+    "workers.webhooks",
 )

@@ -77,6 +77,7 @@ def upgrade() -> None:
     )
 
     _billing()
+    _outbound()
 
 
 def _billing() -> None:
@@ -144,7 +145,106 @@ def _billing() -> None:
     )
 
 
+def _outbound() -> None:
+    status = postgresql.ENUM(
+        "pending", "delivered", "failed", name="webhook_delivery_status", create_type=False
+    )
+    status.create(op.get_bind(), checkfirst=False)
+    op.create_table(
+        "webhook_endpoints",
+        sa.Column(
+            "id",
+            postgresql.UUID(as_uuid=True),
+            server_default=sa.text("gen_random_uuid()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", postgresql.UUID(as_uuid=True), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("events", postgresql.ARRAY(sa.String(100)), nullable=False),
+        sa.Column("secret", sa.String(100), nullable=False),
+        sa.Column("previous_secret", sa.String(100), nullable=True),
+        sa.Column("previous_secret_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("enabled", sa.Boolean(), server_default="true", nullable=False),
+        sa.Column("disabled_reason", sa.Text(), nullable=True),
+        sa.Column("consecutive_failures", sa.Integer(), server_default="0", nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_webhook_endpoints"),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name="fk_webhook_endpoints_org_id_organizations",
+            ondelete="CASCADE",
+        ),
+    )
+    op.create_index("ix_webhook_endpoints_org_id", "webhook_endpoints", ["org_id", "created_at"])
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column(
+            "id",
+            postgresql.UUID(as_uuid=True),
+            server_default=sa.text("gen_random_uuid()"),
+            nullable=False,
+        ),
+        sa.Column("endpoint_id", postgresql.UUID(as_uuid=True), nullable=False),
+        sa.Column("msg_id", sa.String(64), nullable=False),
+        sa.Column("event_type", sa.String(100), nullable=False),
+        sa.Column("payload", postgresql.JSONB(), nullable=False),
+        sa.Column("status", status, server_default="pending", nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("last_status_code", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("last_duration_ms", sa.Integer(), nullable=True),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_webhook_deliveries"),
+        sa.ForeignKeyConstraint(
+            ["endpoint_id"],
+            ["webhook_endpoints.id"],
+            name="fk_webhook_deliveries_endpoint_id_webhook_endpoints",
+            ondelete="CASCADE",
+        ),
+        sa.UniqueConstraint("msg_id", name="uq_webhook_deliveries_msg_id"),
+    )
+    op.create_index(
+        "ix_webhook_deliveries_endpoint_id", "webhook_deliveries", ["endpoint_id", "created_at"]
+    )
+    op.create_table(
+        "webhook_attempts",
+        sa.Column(
+            "id",
+            postgresql.UUID(as_uuid=True),
+            server_default=sa.text("gen_random_uuid()"),
+            nullable=False,
+        ),
+        sa.Column("delivery_id", postgresql.UUID(as_uuid=True), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("duration_ms", sa.Integer(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_webhook_attempts"),
+        sa.ForeignKeyConstraint(
+            ["delivery_id"],
+            ["webhook_deliveries.id"],
+            name="fk_webhook_attempts_delivery_id_webhook_deliveries",
+            ondelete="CASCADE",
+        ),
+    )
+    op.create_index(
+        "ix_webhook_attempts_delivery_id", "webhook_attempts", ["delivery_id", "attempt"]
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("webhook_attempts")
+    op.drop_table("webhook_deliveries")
+    op.drop_table("webhook_endpoints")
+    op.execute("DROP TYPE webhook_delivery_status")
     op.drop_table("billing_subscriptions")
     op.drop_table("billing_checkouts")
     op.drop_index("ix_organizations_trial_ends_at", table_name="organizations")

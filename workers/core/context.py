@@ -27,6 +27,7 @@ from models.core.job_runs import ClaimedJob, Hold
 from workers.core.errors import JobCancelled, JobInterrupted, LeaseLost
 
 if TYPE_CHECKING:
+    from workers.core.enqueue import Dispatcher
     from workers.core.tracking import Runtime
 
 T = TypeVar("T")
@@ -72,6 +73,11 @@ class JobContext:
 
         Jobs submitted in such a transaction are sent once it commits, as from the API."""
         return self._runtime.job_sessions
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """Sends the jobs job code submits, once its transaction commits."""
+        return self._runtime.dispatcher
 
     @property
     def job_id(self) -> str:
