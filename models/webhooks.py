@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import hashlib
 import random
 import secrets
 import uuid
@@ -27,13 +28,15 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    func,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.core.base import Base, now_ts, utcnow, uuid_pk
 from models.core.errors import Conflict, InvalidInput, NotFound
+from models.core.jobs.feed import Cursor, FeedEvent, org_cursor_now, org_events
 
 # The spec's retry schedule, after the first attempt (seconds), each with jitter.
 RETRY_SCHEDULE_S = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
@@ -193,9 +196,17 @@ def disable(endpoint: WebhookEndpoint, reason: str) -> None:
 
 # -- deliveries ------------------------------------------------------------------------------
 def deliveries_for(
-    *, session: Session, org_id: uuid.UUID, event_type: str, data: dict[str, Any]
-) -> list[WebhookDelivery]:
-    """A delivery of the event to each enabled endpoint of the organisation that wants it."""
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    event_type: str,
+    data: dict[str, Any],
+    key: str | None = None,
+) -> list[uuid.UUID]:
+    """A delivery of the event to each enabled endpoint of the organisation that wants it.
+
+    With `key` (the event's own id), the message id is derived from it, so notifying the
+    same event twice makes no second delivery."""
     endpoints = session.scalars(
         select(WebhookEndpoint).where(
             WebhookEndpoint.org_id == org_id,
@@ -204,19 +215,31 @@ def deliveries_for(
         )
     )
     payload = {"type": event_type, "timestamp": utcnow().isoformat(), "data": data}
-    made = [
-        WebhookDelivery(
-            endpoint_id=e.id,
-            msg_id=f"msg_{uuid.uuid4().hex}",
-            event_type=event_type,
-            payload=payload,
-            next_attempt_at=utcnow(),
-        )
+    rows = [
+        {
+            "endpoint_id": e.id,
+            "msg_id": _msg_id(e.id, key),
+            "event_type": event_type,
+            "payload": payload,
+            "next_attempt_at": utcnow(),
+        }
         for e in endpoints
     ]
-    session.add_all(made)
-    session.flush()
-    return made
+    if not rows:
+        return []
+    inserted = session.scalars(
+        insert(WebhookDelivery)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[WebhookDelivery.msg_id])
+        .returning(WebhookDelivery.id)
+    )
+    return list(inserted)
+
+
+def _msg_id(endpoint_id: uuid.UUID, key: str | None) -> str:
+    if key is None:
+        return f"msg_{uuid.uuid4().hex}"
+    return "msg_" + hashlib.sha256(f"{endpoint_id}:{key}".encode()).hexdigest()[:32]
 
 
 def delivery_of(*, session: Session, org_id: uuid.UUID, delivery_id: uuid.UUID) -> WebhookDelivery:
@@ -315,3 +338,45 @@ def redeliver(*, session: Session, delivery: WebhookDelivery) -> WebhookDelivery
     delivery.next_attempt_at = utcnow()
     session.flush()
     return delivery
+
+
+# -- job notifications -----------------------------------------------------------------------
+class WebhookJobFeed(Base):
+    """Where the job notifications of an organisation have got to in its job feed."""
+
+    __tablename__ = "webhook_job_feeds"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    cursor: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[now_ts] = mapped_column(onupdate=func.now())
+
+
+def orgs_wanting_job_events(*, session: Session) -> list[uuid.UUID]:
+    """Organisations with an enabled endpoint that subscribed to a job event."""
+    return list(
+        session.scalars(
+            select(WebhookEndpoint.org_id)
+            .where(
+                WebhookEndpoint.enabled.is_(True),
+                WebhookEndpoint.events.overlap(list(JOB_EVENTS)),
+            )
+            .distinct()
+        )
+    )
+
+
+def job_changes(*, session: Session, org_id: uuid.UUID) -> list[FeedEvent]:
+    """The organisation's jobs' finishing events since the last call (the first call starts
+    from now), its place in the feed moved on in the caller's transaction."""
+    feed = session.get(WebhookJobFeed, org_id, with_for_update=True)
+    if feed is None:
+        start = org_cursor_now(session=session, org_id=org_id)
+        session.add(WebhookJobFeed(org_id=org_id, cursor=str(start)))
+        session.flush()
+        return []
+    events, cursor = org_events(session=session, org_id=org_id, cursor=Cursor.parse(feed.cursor))
+    feed.cursor = str(cursor)
+    finished = {t.removeprefix("job.") for t in JOB_EVENTS}
+    return [e for e in events if e.type in finished]

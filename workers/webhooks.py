@@ -34,6 +34,7 @@ from models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from workers.clients.outbound import public_client
 from workers.core.context import JobContext
 from workers.core.enqueue import Dispatch, Dispatcher, validate_params
+from workers.core.periodic import periodic
 from workers.core.registry import get_kind, job_kind
 
 DELIVER_KIND = "webhooks.deliver"
@@ -62,13 +63,17 @@ def notify(
     org_id: uuid.UUID,
     event_type: str,
     data: dict[str, Any],
+    key: str | None = None,
 ) -> list[uuid.UUID]:
     """Send `event_type` to every endpoint of the organisation that subscribed to it, once
-    the caller commits; the deliveries' ids."""
-    made = outbound.deliveries_for(session=session, org_id=org_id, event_type=event_type, data=data)
-    for delivery in made:
-        schedule(session=session, dispatcher=dispatcher, delivery_id=delivery.id)
-    return [d.id for d in made]
+    the caller commits; the deliveries' ids. A `key` (the event's own id) makes a repeated
+    notification of the same event a no-op."""
+    made = outbound.deliveries_for(
+        session=session, org_id=org_id, event_type=event_type, data=data, key=key
+    )
+    for delivery_id in made:
+        schedule(session=session, dispatcher=dispatcher, delivery_id=delivery_id)
+    return made
 
 
 def schedule(
@@ -219,3 +224,35 @@ def deliver(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         if was_enabled and not endpoint.enabled:
             _mail_owners(session, ctx, endpoint)
         return {"status": delivery.status.value, "status_code": outcome["status_code"]}
+
+
+@periodic(
+    "webhooks.job_notifications",
+    every_s=10,
+    queue="webhooks",
+    max_attempts=1,  # the next slot reads on from the same place
+    time_limit_ms=60_000,
+)
+def job_notifications(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Notify the endpoints subscribed to job.succeeded/failed/cancelled of their jobs' ends."""
+    with ctx.sessions() as session:
+        orgs = outbound.orgs_wanting_job_events(session=session)
+    sent = 0
+    for org_id in orgs:
+        with ctx.sessions.begin() as session:
+            for event in outbound.job_changes(session=session, org_id=org_id):
+                sent += len(
+                    notify(
+                        session=session,
+                        dispatcher=ctx.dispatcher,
+                        org_id=org_id,
+                        event_type=f"job.{event.type}",
+                        data={
+                            "job_id": str(event.job_id),
+                            "kind": event.kind,
+                            "at": event.at.isoformat(),
+                        },
+                        key=f"job_event:{event.id}",
+                    )
+                )
+    return {"organizations": len(orgs), "deliveries": sent}

@@ -238,9 +238,25 @@ def _outbound() -> None:
     op.create_index(
         "ix_webhook_attempts_delivery_id", "webhook_attempts", ["delivery_id", "attempt"]
     )
+    op.create_table(
+        "webhook_job_feeds",
+        sa.Column("org_id", postgresql.UUID(as_uuid=True), nullable=False),
+        sa.Column("cursor", sa.String(64), nullable=False),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("org_id", name="pk_webhook_job_feeds"),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name="fk_webhook_job_feeds_org_id_organizations",
+            ondelete="CASCADE",
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("webhook_job_feeds")
     op.drop_table("webhook_attempts")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_endpoints")

@@ -7,10 +7,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models import webhooks as outbound
 from models.core.access import Role
 from models.core.jobs import Job
 from models.webhooks import DeliveryStatus, WebhookDelivery
-from tests.api.conftest import Caller, org_member
+from tests.api.conftest import Caller, a_job, org_member
 from tests.conftest import org_of
 from workers.core.setup import Platform
 from workers.webhooks import notify
@@ -104,3 +105,40 @@ def test_the_delivery_log_and_redelivery(
     assert again.status_code == 202 and again.json["status"] == "pending"
     jobs = session.scalars(select(Job).where(Job.kind == "webhooks.deliver")).all()
     assert len(jobs) == 2
+
+
+def test_a_cancelled_job_is_notified_once_to_endpoints_that_want_it(
+    client: FlaskClient, tx_platform: Platform, session: Session, alice: Caller
+) -> None:
+    wants = client.post(
+        PATH,
+        json={"url": "https://hooks.example.com/a", "events": ["job.cancelled"]},
+        headers=alice.headers,
+    ).json
+    register(client, alice)  # succeeded and failed only
+    org_id = org_of(session, alice.user.id)
+    assert outbound.orgs_wanting_job_events(session=session) == [org_id]
+    assert outbound.job_changes(session=session, org_id=org_id) == []  # starts from now
+    job = client.post("/api/v1/jobs", json=a_job(), headers=alice.headers).json
+    assert client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=alice.headers).status_code < 300
+    [change] = outbound.job_changes(session=session, org_id=org_id)
+    made = notify(
+        session=session,
+        dispatcher=tx_platform.dispatcher,
+        org_id=org_id,
+        event_type=f"job.{change.type}",
+        data={"job_id": str(change.job_id)},
+        key=f"job_event:{change.id}",
+    )
+    again = notify(
+        session=session,
+        dispatcher=tx_platform.dispatcher,
+        org_id=org_id,
+        event_type=f"job.{change.type}",
+        data={"job_id": str(change.job_id)},
+        key=f"job_event:{change.id}",
+    )
+    assert (len(made), again) == (1, [])
+    [delivery] = session.scalars(select(WebhookDelivery)).all()
+    assert (str(delivery.endpoint_id), delivery.payload["type"]) == (wants["id"], "job.cancelled")
+    assert delivery.payload["data"] == {"job_id": job["id"]}
