@@ -82,11 +82,20 @@ class NewEvent:
     token_id: str | None = None
 
 
-def store_event(*, session: Session, new: NewEvent) -> uuid.UUID | None:
-    """Store a verified event; its id, or None when the message was seen before."""
+def store_event(
+    *,
+    session: Session,
+    new: NewEvent,
+    event_id: uuid.UUID | None = None,
+    job_id: uuid.UUID | None = None,
+) -> uuid.UUID | None:
+    """Store a verified event (with the id and processing job given); its id, or None when
+    the message was seen before."""
     inserted = session.execute(
         insert(WebhookEvent)
         .values(
+            id=event_id or uuid.uuid4(),
+            job_id=job_id,
             source=new.source,
             message_id=new.message_id,
             token_id=new.token_id,

@@ -148,11 +148,13 @@ def receive(source: str) -> Any:
         raise AuthenticationFailed("the request's signature did not verify") from None
     session = db()
     new = NewEvent(source, verified.message_id, verified.event_type, body, verified.token_id)
-    event_id = events.store_event(session=session, new=new)
-    if event_id is None:
+    # The job first, then the event naming it: one statement fewer than an UPDATE after. A
+    # duplicate rolls both back, and the dispatcher drops the job's message with them.
+    event_id = uuid.uuid4()
+    job_id = submit_processing(session=session, dispatcher=platform().dispatcher, event_id=event_id)
+    if events.store_event(session=session, new=new, event_id=event_id, job_id=job_id) is None:
         session.rollback()
         return {"id": _seen(source, verified.message_id), "status": "duplicate"}, 200
-    submit_processing(session=session, dispatcher=platform().dispatcher, event_id=event_id)
     session.commit()
     return {"id": event_id, "status": "accepted"}
 
@@ -193,5 +195,6 @@ def replay(event_id: uuid.UUID) -> dict[str, Any]:
     session = db()
     event = events.reopen_for_replay(session=session, event_id=event_id)
     job_id = submit_processing(session=session, dispatcher=platform().dispatcher, event_id=event.id)
+    events.attach_job(session=session, event_id=event.id, job_id=job_id)
     session.commit()
     return {"event": event, "job_id": job_id}

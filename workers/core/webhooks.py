@@ -76,8 +76,9 @@ def handler_for(source: str, event_type: str) -> WebhookHandler | None:
 def submit_processing(
     *, session: Session, dispatcher: Dispatcher, event_id: uuid.UUID
 ) -> uuid.UUID:
-    """Queue the job that processes a stored event, sent once the caller commits. It is the
-    platform's own job: operators see it, no organisation does."""
+    """Queue the job that processes the event `event_id` (stored, or stored next in the same
+    transaction), sent once the caller commits. It is the platform's own job: operators see
+    it, no organisation does."""
     kind = get_kind(PROCESS_KIND)
     assert kind is not None  # noqa: S101 - declared below, in this module
     new = NewJob(
@@ -88,7 +89,6 @@ def submit_processing(
         internal=True,
     )
     job, _ = create_job(session=session, owner_id=None, org_id=None, new=new)
-    events.attach_job(session=session, event_id=event_id, job_id=job.id)
     dispatcher.send_after_commit(session, Dispatch.of(job))
     return job.id
 

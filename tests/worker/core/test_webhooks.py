@@ -34,13 +34,17 @@ def receive(platform: Platform, event_type: str) -> tuple[uuid.UUID, uuid.UUID]:
     with platform.sessions.begin() as session:
         msg_id = f"msg_{uuid.uuid4().hex}"
         body = json.dumps({"type": event_type}).encode()
-        event_id = events.store_event(
-            session=session, new=NewEvent("test-worker", msg_id, event_type, body)
-        )
-        assert event_id is not None
+        event_id = uuid.uuid4()
         job_id = submit_processing(
             session=session, dispatcher=platform.dispatcher, event_id=event_id
         )
+        stored = events.store_event(
+            session=session,
+            new=NewEvent("test-worker", msg_id, event_type, body),
+            event_id=event_id,
+            job_id=job_id,
+        )
+        assert stored == event_id
     return event_id, job_id
 
 
