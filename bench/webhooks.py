@@ -7,6 +7,9 @@
 2. A flood of --flood signed events, a tenth of them sent twice, concurrently: the events
    stored and the processing jobs queued are counted, workers are started, and every event
    must end processed (here: `ignored`, no handler) by exactly one succeeded job.
+3. Outbound: --deliveries notifications to a local receiver that fails a third of them at
+   first (503): all must arrive, each verified with the reference library, and none be sent
+   again once the receiver answered 2xx.
 
 Uses DATABASE_URL / REDIS_URL (default: local) in a database and namespace of its own.
 """
@@ -14,9 +17,11 @@ Uses DATABASE_URL / REDIS_URL (default: local) in a database and namespace of it
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import statistics
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +34,15 @@ from flask import Flask, request
 from sqlalchemy import create_engine, text
 
 from bench.serving import api
-from bench.throughput import BIN, ROOT, bench_database, bench_env, percentile, process
+from bench.throughput import (
+    BENCH_PASSWORD,
+    BIN,
+    ROOT,
+    bench_database,
+    bench_env,
+    percentile,
+    process,
+)
 from config import load_settings
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - the spec's test secret
@@ -159,12 +172,95 @@ def flood(env: dict[str, str], log: Path, n: int, senders: int, timeout_s: float
     )
 
 
+class Receiver:
+    """Fails the first attempt of every third message, verifies and counts every request."""
+
+    def __init__(self) -> None:
+        import standardwebhooks  # noqa: PLC0415
+
+        self.verifier: Any = None
+        self.webhook = standardwebhooks
+        self.seen: dict[str, int] = {}
+        self.ok: dict[str, int] = {}
+        self.bad_signatures = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        from werkzeug.wrappers import Request, Response  # noqa: PLC0415
+
+        req = Request(environ)
+        msg_id = req.headers.get("webhook-id", "")
+        try:
+            self.verifier.verify(req.get_data(), dict(req.headers))
+        except Exception:  # noqa: BLE001 - counted: the bench fails on any
+            with self.lock:
+                self.bad_signatures += 1
+            return Response("bad", 400)(environ, start_response)
+        with self.lock:
+            tries = self.seen[msg_id] = self.seen.get(msg_id, 0) + 1
+            fail = tries == 1 and int(msg_id[-4:], 16) % 3 == 0
+            if not fail:
+                self.ok[msg_id] = self.ok.get(msg_id, 0) + 1
+        return Response("no" if fail else "ok", 503 if fail else 200)(environ, start_response)
+
+
+def outbound_deliveries(env: dict[str, str], log: Path, n: int, timeout_s: float) -> None:
+    from devstack.fakes import serve  # noqa: PLC0415
+    from models.accounts.users import create_user  # noqa: PLC0415
+    from models.orgs import primary_org_id  # noqa: PLC0415
+    from models.webhooks import create_endpoint  # noqa: PLC0415
+    from workers.core.setup import connect  # noqa: PLC0415
+    from workers.webhooks import notify  # noqa: PLC0415
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
+    receiver = Receiver()
+    served = serve(receiver)
+    env = {**env, "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1/32"}
+    platform = connect(load_settings(env))
+    with platform.sessions.begin() as session:
+        user = create_user(
+            session=session,
+            email=f"{uuid.uuid4().hex[:8]}@example.com",
+            password=BENCH_PASSWORD,
+        )
+        org_id = primary_org_id(session=session, user_id=user.id)
+        assert org_id is not None  # noqa: S101
+        endpoint = create_endpoint(
+            session=session, org_id=org_id, url=served.url + "/in", events=["bench.ping"]
+        )
+        receiver.verifier = receiver.webhook.Webhook(endpoint.secret)
+    started = time.perf_counter()
+    with platform.sessions.begin() as session:
+        for i in range(n):
+            notify(
+                session=session,
+                dispatcher=platform.dispatcher,
+                org_id=org_id,
+                event_type="bench.ping",
+                data={"n": i},
+            )
+    with process([str(BIN / "python"), "-m", "workers"], env, log):
+        while time.perf_counter() - started < timeout_s and len(receiver.ok) < n:
+            time.sleep(0.5)
+        time.sleep(2)  # anything sent after the last 2xx would show now
+    served.stop()
+    platform.engine.dispose()
+    twice = sum(1 for c in receiver.ok.values() if c > 1)
+    failed_first = sum(1 for c in receiver.seen.values() if c > 1)
+    print(
+        f"outbound: {len(receiver.ok)} of {n} delivered in {time.perf_counter() - started:.1f} s"
+        f" ({failed_first} after a 503 first); bad signatures {receiver.bad_signatures};"
+        f" delivered twice after a 2xx: {twice}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--senders", type=int, default=16)
     parser.add_argument("--flood", type=int, default=10_000)
+    parser.add_argument("--deliveries", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
     base = load_settings()
@@ -180,9 +276,13 @@ def main() -> None:
                 text("CREATE TABLE bench_webhook_bodies (id bigserial PRIMARY KEY, body bytea)")
             )
         engine.dispose()
-        print("POST /api/v1/webhooks/resend and the bare INSERT app, alternated:", flush=True)
-        inbound_vs_bare(env, log, args.rounds, args.requests, args.senders)
-        flood(env, log, args.flood, args.senders, args.timeout)
+        if args.rounds:
+            print("POST /api/v1/webhooks/resend and the bare INSERT app, alternated:", flush=True)
+            inbound_vs_bare(env, log, args.rounds, args.requests, args.senders)
+        if args.flood:
+            flood(env, log, args.flood, args.senders, args.timeout)
+        if args.deliveries:
+            outbound_deliveries(env, log, args.deliveries, args.timeout)
 
 
 if __name__ == "__main__":
