@@ -15,7 +15,6 @@ from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
-from werkzeug.exceptions import ServiceUnavailable
 
 from models import billing
 from models.billing import PAID_TIERS, BillingCheckout
@@ -25,6 +24,7 @@ from models.core.quotas import Tier
 from models.orgs import get_membership, require_role
 from web.core.auth import BEARER, auth_required
 from web.core.context import db, platform
+from web.core.errors import error_response
 from workers.clients.stripe import StripeError, create_checkout_session
 
 blp = Blueprint(
@@ -118,8 +118,13 @@ class Checkout(MethodView):
                 customer_email=g.user.email,
             )
         except StripeError as exc:
-            if exc.transient:
-                raise ServiceUnavailable("Stripe could not be reached; try again") from None
+            if exc.transient:  # the one error shape, as a 503 the client may retry
+                return error_response(  # type: ignore[return-value]
+                    503,
+                    "payment_provider_unavailable",
+                    "Stripe could not be reached; try again in a moment",
+                    headers={"Retry-After": "5"},
+                )
             raise InvalidInput(f"Stripe refused the checkout: {exc}") from None
         checkout = billing.record_checkout(
             session=session,

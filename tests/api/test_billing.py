@@ -228,3 +228,17 @@ def test_checkouts_are_for_admins_and_their_own_organization(
     bobs_org = org_of(session, bob.user.id)
     crossed = client.get(f"/api/v1/orgs/{bobs_org}/billing/checkouts/{mine}", headers=bob.headers)
     assert crossed.status_code == 404
+
+
+def test_an_unreachable_stripe_is_a_503_to_retry_and_records_nothing(
+    tx_platform: Platform, session: Session, alice: Caller
+) -> None:
+    settings = tx_platform.settings.replace(stripe_api_base_url="http://127.0.0.1:9")
+    client = create_api(platform=dataclasses.replace(tx_platform, settings=settings)).test_client()
+    org_id = org_of(session, alice.user.id)
+    answer = client.post(
+        f"/api/v1/orgs/{org_id}/billing/checkout", json={"tier": "creator"}, headers=alice.headers
+    )
+    assert (answer.status_code, answer.json["code"]) == (503, "payment_provider_unavailable")
+    assert answer.headers["Retry-After"] == "5"
+    assert session.scalars(select(billing.BillingCheckout)).all() == []
