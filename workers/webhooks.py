@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import webhooks as outbound
+from models.core.access import Role
 from models.core.base import utcnow
 from models.core.jobs import NewJob, create_job
 from models.orgs import Membership
@@ -144,8 +145,6 @@ def post(
 
 
 def _mail_owners(session: Session, ctx: JobContext, endpoint: WebhookEndpoint) -> None:
-    from models.core.access import Role  # noqa: PLC0415 - only when an endpoint is disabled
-
     owners = session.scalars(
         select(Membership).where(
             Membership.org_id == endpoint.org_id, Membership.role == Role.OWNER
