@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.core.base import Base, now_ts, utcnow
+from models.core.erasure import Person, personal_data
 from models.core.errors import InvalidInput, NotFound
 from models.core.quotas import Tier, days_left
 from models.orgs import Organization
@@ -300,3 +301,28 @@ def _apply(
         org.tier = Tier.FREE
     session.flush()
     return row
+
+
+# -- a person leaving ------------------------------------------------------------------------
+def export_checkouts(session: Session, person: Person) -> list[dict[str, Any]]:
+    """The checkouts the person started."""
+    rows = session.scalars(
+        select(BillingCheckout)
+        .where(BillingCheckout.created_by == person.user_id)
+        .order_by(BillingCheckout.created_at)
+    )
+    return [
+        {"id": c.id, "tier": c.tier, "paid": c.paid, "created_at": c.created_at.isoformat()}
+        for c in rows
+    ]
+
+
+@personal_data("billing", export=export_checkouts)
+def erase_checkouts(session: Session, person: Person) -> None:
+    """A checkout stays its organisation's; who started it is forgotten."""
+    session.execute(
+        update(BillingCheckout)
+        .where(BillingCheckout.created_by == person.user_id)
+        .values(created_by=None)
+        .execution_options(synchronize_session=False)
+    )

@@ -13,7 +13,7 @@ and a subscription's tier can only be a paid one (CHECK). A Stripe subscription 
 organisation (unique), and an organisation has one subscription row: the one it pays by.
 
 Revision ID: 0018_webhooks
-Revises: 0005
+Revises: 0024_accounts
 Create Date: 2026-12-06 20:00:00.000000
 """
 
@@ -24,7 +24,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0018_webhooks"
-down_revision: str | None = "0005"
+down_revision: str | None = "0024_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -20,6 +20,7 @@ ERASED_BY = {
     "jobs": "jobs (scrubbed of the address; the owner is the tombstone)",
     "ops_audit": "stays: names the tombstone, carries no address",
     "queue_pauses": "stays: names the tombstone (paused_by), carries no address",
+    "billing_checkouts": "billing (who started it is cleared; the organisation's checkout stays)",
 }
 
 
