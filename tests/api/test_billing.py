@@ -22,6 +22,7 @@ from devstack.fakes.stripe import FAKE_WEBHOOK_SECRET, StripeFake, create_app, s
 from models import billing
 from models.accounts import User
 from models.core.access import Role
+from models.core.erasure import Person, erase_person, export_person
 from models.core.quotas import Tier
 from models.core.webhooks import WebhookEvent
 from models.orgs import Organization
@@ -242,3 +243,17 @@ def test_an_unreachable_stripe_is_a_503_to_retry_and_records_nothing(
     assert (answer.status_code, answer.json["code"]) == (503, "payment_provider_unavailable")
     assert answer.headers["Retry-After"] == "5"
     assert session.scalars(select(billing.BillingCheckout)).all() == []
+
+
+def test_a_leaving_person_is_forgotten_by_their_organizations_checkouts(
+    client: FlaskClient, session: Session, alice: Caller
+) -> None:
+    org_id = org_of(session, alice.user.id)
+    path = f"/api/v1/orgs/{org_id}/billing/checkout"
+    made = client.post(path, json={"tier": "creator"}, headers=alice.headers).json["id"]
+    person = Person(alice.user.id, alice.user.email)
+    assert [c["id"] for c in export_person(session=session, person=person)["billing"]] == [made]
+    erase_person(session=session, person=person)
+    checkout = session.get_one(billing.BillingCheckout, made)
+    session.refresh(checkout)
+    assert (checkout.created_by, checkout.org_id) == (None, org_id)
