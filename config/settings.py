@@ -99,6 +99,15 @@ def _networks(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
     return networks
 
 
+def _list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of secrets (at most two: the current one and the next)."""
+    raw = _env(environ, name) or ""
+    values = tuple(v.strip() for v in raw.split(",") if v.strip())
+    if len(values) > 2:
+        raise ConfigError(f"{name} takes at most two secrets (current and next), got {len(values)}")
+    return values
+
+
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
@@ -266,6 +275,23 @@ class Settings:
     )
     influencer_avatar_max_bytes: int = 5 * 1024 * 1024
     influencer_avatar_timeout_s: float = 10.0
+    # webhooks (web/core/webhooks.py, docs/webhooks.md). A source exists once its secrets are
+    # set; two secrets at once (comma-separated) let a sender rotate without downtime.
+    webhook_tolerance_s: int = 300
+    webhook_max_body_bytes: int = 256 * 1024
+    qstash_current_signing_key: str = ""
+    qstash_next_signing_key: str = ""
+    qstash_callback_url: str = ""  # when set, the token's `sub` must be exactly this URL
+    stripe_webhook_secrets: tuple[str, ...] = ()
+    resend_webhook_secrets: tuple[str, ...] = ()
+    sendgrid_webhook_public_keys: tuple[str, ...] = ()
+    # billing (models/billing.py): the trial new organisations get, and Stripe
+    trial_days: int = 7
+    stripe_api_key: str = ""
+    stripe_api_base_url: str = "https://api.stripe.com"
+    stripe_price_creator: str = "price_creator"
+    stripe_price_professional: str = "price_professional"
+    billing_return_url: str = "http://localhost:3000/billing"
 
     @property
     def is_production(self) -> bool:
@@ -501,6 +527,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         influencer_avatar_timeout_s=_float(
             e, "INFLUENCER_AVATAR_TIMEOUT_S", d.influencer_avatar_timeout_s, minimum=0.1
         ),
+        # webhooks
+        webhook_tolerance_s=_int(e, "WEBHOOK_TOLERANCE_S", d.webhook_tolerance_s, minimum=1),
+        webhook_max_body_bytes=_int(
+            e, "WEBHOOK_MAX_BODY_BYTES", d.webhook_max_body_bytes, minimum=1024
+        ),
+        qstash_current_signing_key=_str(
+            e, "QSTASH_CURRENT_SIGNING_KEY", d.qstash_current_signing_key
+        ),
+        qstash_next_signing_key=_str(e, "QSTASH_NEXT_SIGNING_KEY", d.qstash_next_signing_key),
+        qstash_callback_url=_str(e, "QSTASH_CALLBACK_URL", d.qstash_callback_url),
+        stripe_webhook_secrets=_list(e, "STRIPE_WEBHOOK_SECRET"),
+        resend_webhook_secrets=_list(e, "RESEND_WEBHOOK_SECRET"),
+        sendgrid_webhook_public_keys=_list(e, "SENDGRID_WEBHOOK_PUBLIC_KEY"),
+        # billing
+        trial_days=_int(e, "TRIAL_DAYS", d.trial_days),
+        stripe_api_key=_str(e, "STRIPE_API_KEY", d.stripe_api_key),
+        stripe_api_base_url=_str(e, "STRIPE_API_BASE_URL", d.stripe_api_base_url),
+        stripe_price_creator=_str(e, "STRIPE_PRICE_CREATOR", d.stripe_price_creator),
+        stripe_price_professional=_str(e, "STRIPE_PRICE_PROFESSIONAL", d.stripe_price_professional),
+        billing_return_url=_str(e, "BILLING_RETURN_URL", d.billing_return_url),
     )
     settings.validate()
     return settings

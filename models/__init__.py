@@ -4,6 +4,7 @@ Importing the package registers every table on `Base.metadata` (Alembic and the 
 the full set).
 """
 
+from models import billing, webhooks  # noqa: F401 - the tables
 from models.accounts import identities, leaving, users  # noqa: F401 - tables, erasers
 from models.core import (  # noqa: F401 - the tables
     erasure,  # noqa: F401 - the jobs' personal data
@@ -12,6 +13,7 @@ from models.core import (  # noqa: F401 - the tables
     quotas,
     schedules,
 )
+from models.core import webhooks as received  # noqa: F401 - the tables
 from models.core.base import Base
 from models.influencers import tables as influencer_tables  # noqa: F401 - the tables
 from models.orgs import invitations, organizations, people  # noqa: F401 - the tables

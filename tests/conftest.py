@@ -87,6 +87,7 @@ def settings(database_url: str, redis_url: str, smtp: SmtpServer) -> Settings:
         worker_threads=4,
         log_level="WARNING",
         account_mail_answer_ms=20,  # the floor's own test sets its figure
+        trial_days=0,  # new organisations start free; tests/api/test_billing.py sets a trial
     )
 
 

@@ -33,6 +33,8 @@ from web.core import (
 )
 from web.core.context import EXTENSION, close_db
 from web.core.fields import EmailAddress
+from web.core.webhooks import admin_blp as webhook_events_blp
+from web.core.webhooks import blp as webhook_receive_blp
 from workers.core.setup import Platform, connect
 
 # The product domains: each is a module (or package) web/<domain> with a list `blueprints`,
@@ -41,6 +43,8 @@ DOMAINS = (
     "web.accounts",
     "web.orgs",
     "web.influencers",
+    "web.billing",
+    "web.webhooks",
 )
 
 log = logging.getLogger("backline.web")
@@ -92,7 +96,15 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     api.register_field(EmailAddress, "string", "email")
     cors.init_app(app, settings)
     waits.init_app(app, settings)
-    for blueprint in (jobs.blp, job_batches.blp, job_streams.blp, health.blp, ops.blp):
+    for blueprint in (
+        jobs.blp,
+        job_batches.blp,
+        job_streams.blp,
+        health.blp,
+        ops.blp,
+        webhook_receive_blp,  # web.webhooks, a domain, is another module
+        webhook_events_blp,
+    ):
         api.register_blueprint(blueprint)
     for name in DOMAINS:
         domain = importlib.import_module(name)

@@ -9,4 +9,6 @@ DOMAINS = (
     "workers.accounts",
     "workers.mail",
     "workers.influencers",
+    "workers.billing",
+    "workers.webhooks",
 )

@@ -27,6 +27,7 @@ FAKES: tuple[str, ...] = (
     "devstack.fakes.oidc",
     "devstack.fakes.github",
     "devstack.fakes.scrapecreators",
+    "devstack.fakes.stripe",
 )
 
 

@@ -93,6 +93,21 @@ class Usage:
 
     tier: Tier
     jobs_per_day: QuotaUse
+    trial_ends_at: datetime | None = None  # while the tier is a trial (models/billing.py)
+
+    @property
+    def trial_days_left(self) -> int | None:
+        return days_left(self.trial_ends_at)
+
+
+def days_left(ends_at: datetime | None, now: datetime | None = None) -> int | None:
+    """Whole days until `ends_at`, a part day counting as one (0: past; None: no date)."""
+    if ends_at is None:
+        return None
+    left = ends_at - (now or utcnow())
+    if left <= timedelta(0):
+        return 0
+    return left.days + (1 if left % timedelta(days=1) else 0)
 
 
 def quota_day(now: datetime | None = None) -> date:

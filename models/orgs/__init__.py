@@ -11,16 +11,20 @@ from models.orgs.organizations import (
     SoleOwnerships,
     create_organization,
     delete_organization,
+    get_membership,
     primary_org_id,
+    require_role,
     sole_ownerships,
 )
 
 __all__ = [
     "Membership",
     "Organization",
-    "SoleOwnerships",
     "create_organization",
     "delete_organization",
+    "get_membership",
     "primary_org_id",
+    "require_role",
     "sole_ownerships",
+    "SoleOwnerships",
 ]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Enum, ForeignKey, Index, String, delete, func, select
+from sqlalchemy import Enum, ForeignKey, Index, String, delete, func, select, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, relationship, selectinload
 
@@ -39,10 +39,20 @@ ROLE_TYPE = Enum(Role, name="member_role", values_callable=lambda e: [m.value fo
 
 class Organization(Base):
     __tablename__ = "organizations"
+    __table_args__ = (
+        # The periodic job that ends trials reads organisations with one, nothing else.
+        Index(
+            "ix_organizations_trial_ends_at",
+            "trial_ends_at",
+            postgresql_where=text("trial_ends_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[uuid_pk]
     name: Mapped[str] = mapped_column(String(200))
     tier: Mapped[Tier] = mapped_column(TIER_TYPE, server_default=Tier.FREE.value)
+    # The end of the organisation's trial of a paid tier (models/billing.py); None: none.
+    trial_ends_at: Mapped[datetime | None]
     created_at: Mapped[now_ts]
     updated_at: Mapped[now_ts] = mapped_column(onupdate=func.now())
 
@@ -302,8 +312,12 @@ def join(*, session: Session, org_id: uuid.UUID, user_id: uuid.UUID, role: Role)
 def usage_today(*, session: Session, org_id: uuid.UUID, member_id: uuid.UUID) -> Usage:
     """The organisation's tier, its daily job limit and how much of it is used (members)."""
     get_membership(session=session, org_id=org_id, user_id=member_id)
-    tier = session.get_one(Organization, org_id).tier
-    return Usage(tier=tier, jobs_per_day=jobs_per_day(session=session, org_id=org_id, tier=tier))
+    org = session.get_one(Organization, org_id)
+    return Usage(
+        tier=org.tier,
+        jobs_per_day=jobs_per_day(session=session, org_id=org_id, tier=org.tier),
+        trial_ends_at=org.trial_ends_at,
+    )
 
 
 # -- a member leaving for good -----------------------------------------------------------

@@ -25,6 +25,7 @@ from models.accounts import logins
 from models.accounts import users as accounts
 from models.accounts.devices import parse_user_agent
 from models.accounts.users import AuthSession, User
+from models.billing import start_trial
 from models.core.access import Role, Viewer
 from models.core.db import Prepared
 from models.core.errors import (
@@ -240,6 +241,10 @@ class Register(MethodView):
                 send_mail(user, user.email, *mails.taken_on_register())
             else:
                 send_mail(user, user.email, *mails.verify_email(settings, token, welcome=True))
+                # The organisation register made starts its trial (models/billing.py).
+                org_id = primary_org_id(session=db(), user_id=user.id)
+                if org_id is not None:
+                    start_trial(session=db(), org_id=org_id, days=settings.trial_days)
         db().commit()
         return {"message": "check your inbox to confirm your address, then log in"}
 

@@ -66,10 +66,12 @@ class HttpMetrics:
             buckets=LATENCY_BUCKETS_S,
             registry=self.registry,
         )
-        # Reserved for the signed-callback families: a sender's signature that did not verify.
+        # A sender's signature that did not verify, by configured source and reason (both
+        # from fixed sets: an unknown source is a 404 before it is counted).
         self.webhook_failures = Counter(
             "backline_webhook_signature_failures",
             "Webhook deliveries refused because their signature did not verify.",
+            ["source", "reason"],
             registry=self.registry,
         )
 
@@ -185,8 +187,8 @@ def metrics() -> HttpMetrics:
     return current_app.extensions[METRICS]  # type: ignore[no-any-return]
 
 
-def record_webhook_signature_failure() -> None:
-    metrics().webhook_failures.inc()
+def record_webhook_signature_failure(source: str, reason: str) -> None:
+    metrics().webhook_failures.labels(source, reason).inc()
 
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

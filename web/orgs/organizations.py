@@ -15,12 +15,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from models.billing import start_trial
 from models.core.access import Role
 from models.core.quotas import Tier, Usage
 from models.orgs import organizations as orgs
 from models.orgs.organizations import Membership, MyOrganization
 from web.core.auth import BEARER, auth_required
-from web.core.context import db
+from web.core.context import db, platform
 from web.core.fields import Name
 
 blp = Blueprint(
@@ -76,6 +77,10 @@ class JobsPerDay(Schema):
 class UsageRead(Schema):
     tier = fields.Enum(Tier, by_value=True, required=True)
     jobs_per_day = fields.Nested(JobsPerDay, required=True)
+    trial_ends_at = fields.DateTime(
+        allow_none=True, metadata={"description": "null: the tier is not a trial."}
+    )
+    trial_days_left = fields.Integer(allow_none=True, metadata={"description": "0: ended."})
 
 
 # -- views -----------------------------------------------------------------------------------
@@ -96,6 +101,7 @@ class Orgs(MethodView):
     def post(self, body: dict[str, Any]) -> MyOrganization:
         """Create an organization; you become its owner"""
         org = orgs.create_owned_organization(session=db(), name=body["name"], owner_id=g.user.id)
+        start_trial(session=db(), org_id=org.id, days=platform().settings.trial_days)
         db().commit()
         return orgs.organization_for(session=db(), org_id=org.id, user_id=g.user.id)
 

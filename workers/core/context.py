@@ -76,6 +76,11 @@ class JobContext:
         return self._runtime.job_sessions
 
     @property
+    def dispatcher(self) -> Dispatcher:
+        """Sends the jobs job code submits, once its transaction commits."""
+        return self._runtime.dispatcher
+
+    @property
     def job_id(self) -> str:
         return str(self._job.id)
 
@@ -83,11 +88,6 @@ class JobContext:
     def org_id(self) -> uuid.UUID | None:
         """The organisation the job belongs to (None for the platform's own jobs)."""
         return self._job.org_id
-
-    @property
-    def dispatcher(self) -> Dispatcher:
-        """For jobs this job submits (`enqueue.submit` in a `ctx.sessions` transaction)."""
-        return self._runtime.dispatcher
 
     @property
     def attempt(self) -> int:

@@ -26,7 +26,7 @@ Handler = Callable[["JobContext", dict[str, Any]], Any]
 
 # The platform's own kinds; the domains' come from workers.DOMAINS. Importing a module fills
 # the registry.
-PLATFORM_KINDS = ("workers.core.system",)
+PLATFORM_KINDS = ("workers.core.system", "workers.core.webhooks")
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ def test_usage_shows_the_tier_its_daily_limit_and_todays_jobs(
             "used": 1,
             "resets_at": quota_resets_at(quota_day()).isoformat(),
         },
+        "trial_ends_at": None,  # tests/api/test_billing.py has the trial
+        "trial_days_left": None,
     }
 
 

@@ -22,6 +22,7 @@ ERASED_BY = {
     "queue_pauses": "stays: names the tombstone (paused_by), carries no address",
     "influencer_campaigns": "influencers (created_by emptied; the organisation keeps them)",
     "influencer_searches": "influencers (created_by emptied; the organisation keeps them)",
+    "billing_checkouts": "billing (who started it is cleared; the organisation's checkout stays)",
 }
 
 
