@@ -292,6 +292,21 @@ class Settings:
     stripe_price_creator: str = "price_creator"
     stripe_price_professional: str = "price_professional"
     billing_return_url: str = "http://localhost:3000/billing"
+    # fans
+    fans_max_import_bytes: int = 50 * 1024 * 1024  # one uploaded CSV of fans
+    fan_signup_ttl_s: int = 3 * 86400  # how long a public sign-up's confirmation link works
+    fan_signup_min_fill_s: float = 3.0  # a sign-up form sent back sooner is a bot's
+    rate_limit_fan_signup: str = "10/hour"  # public sign-ups per IP
+    rate_limit_fan_signup_artist: str = "500/hour"  # public sign-ups per artist page
+    rate_limit_fan_signup_mail: str = "3/day"  # confirmation mails per address (silent cap)
+    release_max_artwork_bytes: int = 50 * 1024 * 1024
+    release_max_audio_bytes: int = 1024 * 1024 * 1024
+    release_file_url_ttl_s: int = 300  # a signed download URL's life
+    # STORAGE_URL=s3://bucket[/prefix]: an S3-compatible store (workers/clients/s3.py).
+    storage_s3_endpoint_url: str = ""  # empty: AWS itself
+    storage_s3_region: str = "us-east-1"
+    storage_s3_access_key_id: str = ""  # empty: boto3's own chain (instance role, ~/.aws)
+    storage_s3_secret_access_key: str = field(default="", repr=False)
 
     @property
     def is_production(self) -> bool:
@@ -547,6 +562,36 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         stripe_price_creator=_str(e, "STRIPE_PRICE_CREATOR", d.stripe_price_creator),
         stripe_price_professional=_str(e, "STRIPE_PRICE_PROFESSIONAL", d.stripe_price_professional),
         billing_return_url=_str(e, "BILLING_RETURN_URL", d.billing_return_url),
+        # fans
+        fans_max_import_bytes=_int(
+            e, "FANS_MAX_IMPORT_BYTES", d.fans_max_import_bytes, minimum=1024
+        ),
+        fan_signup_ttl_s=_int(e, "FAN_SIGNUP_TTL_S", d.fan_signup_ttl_s, minimum=60),
+        fan_signup_min_fill_s=_float(
+            e, "FAN_SIGNUP_MIN_FILL_S", d.fan_signup_min_fill_s, minimum=0.0
+        ),
+        rate_limit_fan_signup=_str(e, "RATE_LIMIT_FAN_SIGNUP", d.rate_limit_fan_signup),
+        rate_limit_fan_signup_artist=_str(
+            e, "RATE_LIMIT_FAN_SIGNUP_ARTIST", d.rate_limit_fan_signup_artist
+        ),
+        rate_limit_fan_signup_mail=_str(
+            e, "RATE_LIMIT_FAN_SIGNUP_MAIL", d.rate_limit_fan_signup_mail
+        ),
+        release_max_artwork_bytes=_int(
+            e, "RELEASE_MAX_ARTWORK_BYTES", d.release_max_artwork_bytes, minimum=1024
+        ),
+        release_max_audio_bytes=_int(
+            e, "RELEASE_MAX_AUDIO_BYTES", d.release_max_audio_bytes, minimum=1024
+        ),
+        release_file_url_ttl_s=_int(
+            e, "RELEASE_FILE_URL_TTL_S", d.release_file_url_ttl_s, minimum=10
+        ),
+        storage_s3_endpoint_url=_str(e, "STORAGE_S3_ENDPOINT_URL", d.storage_s3_endpoint_url),
+        storage_s3_region=_str(e, "STORAGE_S3_REGION", d.storage_s3_region),
+        storage_s3_access_key_id=_str(e, "STORAGE_S3_ACCESS_KEY_ID", d.storage_s3_access_key_id),
+        storage_s3_secret_access_key=_str(
+            e, "STORAGE_S3_SECRET_ACCESS_KEY", d.storage_s3_secret_access_key
+        ),
     )
     settings.validate()
     return settings

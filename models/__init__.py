@@ -16,6 +16,7 @@ from models.core import (  # noqa: F401 - the tables
 from models.core import webhooks as received  # noqa: F401 - the tables
 from models.core.base import Base
 from models.influencers import tables as influencer_tables  # noqa: F401 - the tables
+from models.fans import fans, imports, pages, release_files, releases  # noqa: F401 - the tables
 from models.orgs import invitations, organizations, people  # noqa: F401 - the tables
 
 __all__ = ["Base"]

@@ -12,6 +12,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -27,6 +28,7 @@ from models import Base
 from models.accounts.users import User, create_user, start_session, utcnow
 from models.orgs.organizations import primary_org_id
 from tests import kinds, servers  # noqa: F401 - kinds registers the test job kinds
+from tests.s3 import s3_server
 from tests.smtp import SmtpServer
 from web.core.tokens import issue_access_token
 from workers.core.enqueue import Dispatcher
@@ -179,3 +181,10 @@ def broker_held_jobs(platform: Platform, queue: str) -> set[str]:
     client = redis.Redis.from_url(platform.settings.redis_url)
     raw = client.hvals(f"{platform.settings.broker_namespace}:{queue}.msgs")
     return {json.loads(message)["args"][0] for message in raw}
+
+
+@pytest.fixture(scope="session")
+def s3_settings() -> Iterator[dict[str, Any]]:
+    """Settings overrides that put storage in a bucket of a local S3-compatible server."""
+    with s3_server() as overrides:
+        yield overrides

@@ -1,0 +1,6 @@
+"""The fans domain: an artist's fans (the artist is the organisation), their imports and
+insights. Other domains use it through the names below only."""
+
+from models.fans.fans import Fan, FanStatus
+
+__all__ = ["Fan", "FanStatus"]
