@@ -15,8 +15,15 @@ from models.core import (  # noqa: F401 - the tables
 )
 from models.core import webhooks as received  # noqa: F401 - the tables
 from models.core.base import Base
+from models.fans import (  # noqa: F401 - tables, erasers
+    fans,
+    imports,
+    pages,
+    personal,
+    release_files,
+    releases,
+)
 from models.influencers import tables as influencer_tables  # noqa: F401 - the tables
-from models.fans import fans, imports, pages, release_files, releases  # noqa: F401 - the tables
 from models.orgs import invitations, organizations, people  # noqa: F401 - the tables
 
 __all__ = ["Base"]

@@ -191,3 +191,24 @@ def _under_review(session: Session, release_id: str) -> None:
     )
     session.commit()
     assert release.status == ReleaseStatus.UNDER_REVIEW
+
+
+def test_erasing_an_account_keeps_its_releases_for_the_organisation_without_its_name(
+    client: FlaskClient, session: Session, alice: Caller
+) -> None:
+    import uuid
+
+    from models.core.erasure import Person, erase_person, export_person
+    from models.fans.releases import any_release
+
+    release_id = uuid.UUID(draft(client, alice).json["id"])
+    person = Person(alice.user.id, alice.user.email)
+    exported = export_person(session=session, person=person)["fans"]
+    assert [r["id"] for r in exported["releases_started"]] == [str(release_id)]
+
+    erase_person(session=session, person=person)
+
+    release = any_release(session=session, release_id=release_id)
+    session.refresh(release)
+    assert release.created_by is None
+    assert [event.actor_id for event in release.history] == [None]

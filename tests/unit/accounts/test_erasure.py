@@ -23,6 +23,9 @@ ERASED_BY = {
     "influencer_campaigns": "influencers (created_by emptied; the organisation keeps them)",
     "influencer_searches": "influencers (created_by emptied; the organisation keeps them)",
     "billing_checkouts": "billing (who started it is cleared; the organisation's checkout stays)",
+    "fan_imports": "fans (the import stays the organisation's, without its uploader)",
+    "releases": "fans (the release stays the organisation's, without who started it)",
+    "release_events": "fans (the history stays, without who moved it)",
 }
 
 
@@ -41,4 +44,4 @@ def test_every_table_that_references_users_has_an_eraser() -> None:
 
 
 def test_the_domains_register_their_erasers() -> None:
-    assert {"accounts", "jobs", "orgs", "influencers"} <= set(holders())
+    assert {"accounts", "fans", "jobs", "orgs", "influencers"} <= set(holders())
