@@ -17,5 +17,6 @@ from models.core import webhooks as received  # noqa: F401 - the tables
 from models.core.base import Base
 from models.influencers import tables as influencer_tables  # noqa: F401 - the tables
 from models.orgs import invitations, organizations, people  # noqa: F401 - the tables
+from models.revenue import tables as revenue_tables  # noqa: F401 - the tables
 
 __all__ = ["Base"]

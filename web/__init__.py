@@ -45,6 +45,7 @@ DOMAINS = (
     "web.influencers",
     "web.billing",
     "web.webhooks",
+    "web.revenue",
 )
 
 log = logging.getLogger("backline.web")

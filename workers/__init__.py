@@ -11,4 +11,5 @@ DOMAINS = (
     "workers.influencers",
     "workers.billing",
     "workers.webhooks",
+    "workers.revenue",
 )
