@@ -9,11 +9,12 @@ every change is in the withdrawal's audit trail.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from models.accounts import User
 from models.revenue import Withdrawal, WithdrawalStatus
@@ -84,10 +85,18 @@ class PayoutMethodRead(PayoutMethodWrite):
     updated_at = fields.DateTime(required=True)
 
 
+def _payable(amount: Decimal) -> None:
+    exponent = amount.as_tuple().exponent
+    if not amount.is_finite() or amount <= 0 or (isinstance(exponent, int) and exponent < -2):
+        raise ValidationError("a positive amount with at most two decimal places")
+
+
 class WithdrawalCreate(Schema):
     currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
-    amount = fields.Decimal(
-        required=True, places=None, validate=validate.Range(min=0, min_inclusive=False)
+    amount = Money(
+        required=True,
+        validate=_payable,
+        metadata={"description": 'A positive amount in cents at most, as a string: "25.50".'},
     )
 
 
