@@ -120,10 +120,13 @@ def _plain_copy(factory: sessionmaker[Session], rows_file: Path, upload_id: uuid
     with factory() as session:
         raw: Any = session.connection().connection.driver_connection
         started = time.perf_counter()
-        with raw.cursor() as cursor, cursor.copy("COPY revenue_earnings FROM STDIN") as copy:
-            with rows_file.open("rb") as source:
-                while block := source.read(1024 * 1024):
-                    copy.write(block)
+        with (
+            raw.cursor() as cursor,
+            cursor.copy("COPY revenue_earnings FROM STDIN") as copy,
+            rows_file.open("rb") as source,
+        ):
+            while block := source.read(1024 * 1024):
+                copy.write(block)
         elapsed = time.perf_counter() - started
         session.rollback()
     return elapsed
@@ -195,9 +198,8 @@ def bench_wallet(factory: sessionmaker[Session], n_rows: int, calls: int) -> Non
         keys = session.execute(text("SELECT count(*) FROM revenue_rollups")).scalar_one()
         session.execute(text("ANALYZE revenue_rollups"))
         session.commit()
-    print(
-        f"wallet: {n_rows} earnings rows ({keys} rollup keys) in {time.perf_counter() - started:.0f} s"
-    )
+    took = time.perf_counter() - started
+    print(f"wallet: {n_rows} earnings rows ({keys} rollup keys) in {took:.0f} s")
     for label, days in (("all time", None), ("90 days", 90)):
         timings, bare = [], []
         with factory() as session:
