@@ -6,8 +6,10 @@ Reviewed by hand.
 - revenue_earnings is keyed (upload_id, row_number): every figure traces back to the line of
   the file it came from, and a revert deletes by that key's prefix. It has no foreign key to
   the organisation (its upload has) and no other index, so COPY stays near its raw rate.
-- The wallet reads revenue_rollups by (org_id, sale_month); the primary key is the rollup's
-  identity for the import's upsert.
+- revenue_rollups (per currency, month, store, country, ISRC) tells an import which keys
+  another upload already covered; revenue_totals (per dimension - store, country, track - and
+  month, plus an all-time row dated 0001-01-01) is what the wallet reads, by its primary key's
+  prefix (org_id, dimension, sale_month), so a summary reads thousands of rows, not millions.
 - One file per artist: a partial unique index on (org_id, sha256) over uploads that are not
   reverted or failed; the API answers 409 naming the earlier upload.
 - revenue_balances.held >= 0; withdrawals take money with a conditional UPDATE of that row.
@@ -101,11 +103,26 @@ def upgrade() -> None:
             name=op.f("pk_revenue_rollups"),
         ),
     )
-    op.create_index(
-        "ix_revenue_rollups_org_id_sale_month",
-        "revenue_rollups",
-        ["org_id", "sale_month"],
-        unique=False,
+    op.create_table(
+        "revenue_totals",
+        sa.Column("org_id", sa.UUID(), nullable=False),
+        sa.Column("dimension", sa.String(length=10), nullable=False),
+        sa.Column("sale_month", sa.Date(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("title", sa.String(length=500), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=28, scale=12), nullable=False),
+        sa.Column("quantity", sa.BigInteger(), nullable=False),
+        sa.Column("rows", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name=op.f("fk_revenue_totals_org_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "org_id", "dimension", "sale_month", "currency", "key", name=op.f("pk_revenue_totals")
+        ),
     )
     op.create_table(
         "revenue_uploads",
@@ -299,7 +316,7 @@ def downgrade() -> None:
     )
     op.drop_index("ix_revenue_uploads_org_id", table_name="revenue_uploads")
     op.drop_table("revenue_uploads")
-    op.drop_index("ix_revenue_rollups_org_id_sale_month", table_name="revenue_rollups")
+    op.drop_table("revenue_totals")
     op.drop_table("revenue_rollups")
     op.drop_table("revenue_payout_methods")
     op.drop_table("revenue_balances")

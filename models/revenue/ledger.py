@@ -1,11 +1,13 @@
-"""Writing an import into the ledger: earnings rows by COPY, rejections, then the rollups and
-the balance, all in the caller's one transaction (a failed or cancelled import leaves nothing).
+"""Writing an import into the ledger: earnings rows by COPY, rejections, then the rollups, the
+wallet's totals and the balance, all in the caller's one transaction (a failed or cancelled
+import leaves nothing). A revert runs the same roll-up with the opposite sign.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any, cast
 
 import psycopg
@@ -13,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from models.core.base import utcnow
-from models.revenue.tables import Rejection, Upload, UploadStatus
+from models.revenue.tables import ALL_TIME, Rejection, Upload, UploadStatus
 
 # At most this many rejected rows are kept per upload (all are counted).
 MAX_KEPT_REJECTIONS = 10_000
@@ -62,31 +64,83 @@ def add_rejections(
     session.flush()
 
 
-_ROLL_UP = text(
+_DELTA = text(
     """
-    WITH added AS (
+    CREATE TEMPORARY TABLE revenue_delta ON COMMIT DROP AS
+    SELECT currency, sale_month, store, country, isrc, max(title) AS title,
+           sum(amount) AS amount, sum(quantity) AS quantity, count(*) AS rows
+      FROM revenue_earnings WHERE upload_id = :upload_id
+     GROUP BY currency, sale_month, store, country, isrc
+    """
+)
+_ROLLUPS = text(
+    """
+    WITH changed AS (
         INSERT INTO revenue_rollups AS r
                (org_id, currency, sale_month, store, country, isrc, title, amount, quantity, rows)
-        SELECT :org_id, currency, sale_month, store, country, isrc, max(title),
-               sum(amount), sum(quantity), count(*)
-          FROM revenue_earnings WHERE upload_id = :upload_id
-         GROUP BY currency, sale_month, store, country, isrc
+        SELECT :org_id, currency, sale_month, store, country, isrc, title,
+               :sign * amount, :sign * quantity, :sign * rows
+          FROM revenue_delta
         ON CONFLICT (org_id, currency, sale_month, store, country, isrc) DO UPDATE
            SET amount = r.amount + excluded.amount, quantity = r.quantity + excluded.quantity,
-               rows = r.rows + excluded.rows, title = excluded.title
+               rows = r.rows + excluded.rows
         RETURNING (xmax <> 0) AS existed
     )
-    SELECT count(*) FILTER (WHERE existed) FROM added
+    SELECT count(*) FILTER (WHERE existed) FROM changed
     """
 )
-_EARN = text(
+_TOTALS = text(
+    f"""
+    INSERT INTO revenue_totals AS t
+           (org_id, dimension, sale_month, currency, key, title, amount, quantity, rows)
+    SELECT :org_id, d.dimension, m.month, currency, d.key, max(d.title),
+           :sign * sum(amount), :sign * sum(quantity), :sign * sum(rows)
+      FROM revenue_delta
+     CROSS JOIN LATERAL (VALUES ('store', store, ''), ('country', country, ''),
+                                ('track', isrc, title)) AS d(dimension, key, title)
+     CROSS JOIN LATERAL (VALUES (sale_month), (DATE '{ALL_TIME.isoformat()}')) AS m(month)
+     GROUP BY d.dimension, m.month, currency, d.key
+    ON CONFLICT (org_id, dimension, sale_month, currency, key) DO UPDATE
+       SET amount = t.amount + excluded.amount, quantity = t.quantity + excluded.quantity,
+           rows = t.rows + excluded.rows,
+           title = CASE WHEN excluded.rows > 0 THEN excluded.title ELSE t.title END
+    """  # noqa: S608 - ALL_TIME is a constant date
+)
+_BALANCES = text(
     """
-    INSERT INTO revenue_balances AS b (org_id, currency, earned, held)
-    SELECT :org_id, currency, sum(amount), 0 FROM revenue_earnings
-     WHERE upload_id = :upload_id GROUP BY currency
-    ON CONFLICT (org_id, currency) DO UPDATE SET earned = b.earned + excluded.earned
+    WITH delta AS (
+        SELECT currency, :sign * sum(amount) AS change FROM revenue_delta GROUP BY currency
+    ), changed AS (
+        INSERT INTO revenue_balances AS b (org_id, currency, earned, held)
+        SELECT :org_id, currency, change, 0 FROM delta
+        ON CONFLICT (org_id, currency) DO UPDATE SET earned = b.earned + excluded.earned
+        RETURNING b.currency, b.earned, b.held
+    )
+    SELECT changed.currency, changed.earned, changed.held, delta.change
+      FROM changed JOIN delta USING (currency)
     """
 )
+
+
+def apply_upload(
+    session: Session, *, org_id: uuid.UUID, upload_id: uuid.UUID, sign: int
+) -> tuple[int, list[tuple[str, Decimal, Decimal, Decimal]]]:
+    """Add (sign 1) or take out (sign -1) an upload's rows in the rollups, the wallet's totals
+    and the balances. Returns the rollup keys that already held earnings (on adding: possible
+    double counting), and each currency's balance after: (currency, earned, held, change)."""
+    params = {"org_id": org_id, "upload_id": upload_id, "sign": sign}
+    session.execute(_DELTA, params)
+    existed = int(session.execute(_ROLLUPS, params).scalar_one())
+    session.execute(_TOTALS, params)
+    balances = [tuple(row) for row in session.execute(_BALANCES, params)]
+    session.execute(text("DROP TABLE revenue_delta"))
+    if sign < 0:
+        for table in ("revenue_rollups", "revenue_totals"):
+            session.execute(
+                text(f"DELETE FROM {table} WHERE org_id = :org_id AND rows = 0"),  # noqa: S608
+                params,
+            )
+    return existed, balances  # type: ignore[return-value]
 
 
 def finish_import(
@@ -95,9 +149,9 @@ def finish_import(
     """Roll the upload's rows up into the artist's rollups and balance, and mark it imported.
     Keys that were already in the rollups came from another upload: possible double counting.
     """
-    params = {"org_id": upload.org_id, "upload_id": upload.id}
-    upload.overlapping_keys = int(session.execute(_ROLL_UP, params).scalar_one())
-    session.execute(_EARN, params)
+    upload.overlapping_keys, _ = apply_upload(
+        session, org_id=upload.org_id, upload_id=upload.id, sign=1
+    )
     upload.format = format_name
     upload.rows_imported = imported
     upload.rows_rejected = rejected

@@ -151,10 +151,10 @@ class Earning(Base):
 
 class Rollup(Base):
     """Earnings summed per artist, currency, month, store, country and track; kept in the
-    same transaction as every import and revert, so the wallet never reads raw rows."""
+    same transaction as every import and revert. An import that adds to a key already here
+    covers what another upload covered: possible double counting."""
 
     __tablename__ = "revenue_rollups"
-    __table_args__ = (Index("ix_revenue_rollups_org_id_sale_month", "org_id", "sale_month"),)
 
     org_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
@@ -164,6 +164,30 @@ class Rollup(Base):
     store: Mapped[str] = mapped_column(String(200), primary_key=True)
     country: Mapped[str] = mapped_column(String(2), primary_key=True)
     isrc: Mapped[str] = mapped_column(String(12), primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(Integer)
+
+
+# The `sale_month` of a Total that covers all time.
+ALL_TIME = date(1, 1, 1)
+
+
+class Total(Base):
+    """What the wallet reads: earnings per artist, dimension (store, country or track), month
+    (or ALL_TIME) and key, per currency. A summary then reads a few thousand rows at most,
+    however many earnings rows there are."""
+
+    __tablename__ = "revenue_totals"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    dimension: Mapped[str] = mapped_column(String(10), primary_key=True)
+    sale_month: Mapped[date] = mapped_column(Date, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
     title: Mapped[str] = mapped_column(String(500))
     amount: Mapped[Decimal] = mapped_column(MONEY)
     quantity: Mapped[int] = mapped_column(BigInteger)

@@ -9,7 +9,6 @@ the upload brought in.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 from models.core.base import utcnow
 from models.core.errors import Conflict, NotFound
 from models.core.pages import newest_first
+from models.revenue.ledger import apply_upload
 from models.revenue.tables import Earning, Rejection, Upload, UploadStatus
 
 
@@ -131,29 +131,6 @@ def lock_upload(*, session: Session, upload_id: uuid.UUID) -> Upload | None:
     )
 
 
-_UNROLL = text(
-    """
-    UPDATE revenue_rollups r
-       SET amount = r.amount - s.amount, quantity = r.quantity - s.quantity, rows = r.rows - s.rows
-      FROM (SELECT currency, sale_month, store, country, isrc,
-                   sum(amount) AS amount, sum(quantity) AS quantity, count(*) AS rows
-              FROM revenue_earnings WHERE upload_id = :upload_id
-             GROUP BY currency, sale_month, store, country, isrc) s
-     WHERE r.org_id = :org_id AND r.currency = s.currency AND r.sale_month = s.sale_month
-       AND r.store = s.store AND r.country = s.country AND r.isrc = s.isrc
-    """
-)
-_UNEARN = text(
-    """
-    UPDATE revenue_balances b SET earned = b.earned - s.amount
-      FROM (SELECT currency, sum(amount) AS amount FROM revenue_earnings
-             WHERE upload_id = :upload_id GROUP BY currency) s
-     WHERE b.org_id = :org_id AND b.currency = s.currency
-    RETURNING b.currency, b.earned, b.held, s.amount
-    """
-)
-
-
 def revert_upload(
     *, session: Session, org_id: uuid.UUID, upload_id: uuid.UUID, actor_id: uuid.UUID
 ) -> Upload:
@@ -166,19 +143,18 @@ def revert_upload(
             f"only an imported upload can be reverted; this one is {upload.status.value}",
             details={"status": upload.status.value},
         )
-    params: dict[str, Any] = {"upload_id": upload_id, "org_id": org_id}
     session.execute(
-        text("SELECT 1 FROM revenue_balances WHERE org_id = :org_id FOR UPDATE"), params
+        text("SELECT 1 FROM revenue_balances WHERE org_id = :org_id FOR UPDATE"),
+        {"org_id": org_id},
     )
-    for currency, earned, held, taken in session.execute(_UNEARN, params):
-        if taken > 0 and earned < held:
+    _, balances = apply_upload(session, org_id=org_id, upload_id=upload_id, sign=-1)
+    for currency, earned, held, change in balances:
+        if change < 0 and earned < held:  # it took out money that withdrawals hold
             raise RevertRefused(
-                f"withdrawals hold {held} {currency}; without this upload only {earned} "
+                f"withdrawals hold {held:f} {currency}; without this upload only {earned:f} "
                 f"{currency} would have been earned",
                 details={"currency": currency},
             )
-    session.execute(_UNROLL, params)
-    session.execute(text("DELETE FROM revenue_rollups WHERE org_id = :org_id AND rows = 0"), params)
     session.execute(delete(Earning).where(Earning.upload_id == upload_id))
     upload.status = UploadStatus.REVERTED
     upload.reverted_at = utcnow()

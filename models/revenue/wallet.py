@@ -1,5 +1,6 @@
 """The wallet: earnings per currency (never converted) by store, country, track and month, and
-the balance each currency has left to withdraw. Read from the rollups, never the raw rows.
+the balance each currency has left to withdraw. Read from revenue_totals (per dimension and
+month, and over all time), never the raw rows.
 
 Reports date earnings by sale month, so a range of N days covers the months that overlap it:
 `days=30` on 6 December is November and December.
@@ -17,41 +18,56 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from models.core.base import utcnow
+from models.revenue.tables import ALL_TIME
 
 RANGES = (7, 30, 90)  # and None: all time
 TOP = 50  # stores, countries and tracks listed per currency
 
 
 def range_start(days: int | None, today: date | None = None) -> date:
+    """The first month a range covers; ALL_TIME for all time."""
     if days is None:
-        return date(1, 1, 1)
+        return ALL_TIME
     first = (today or utcnow().date()) - timedelta(days=days)
     return first.replace(day=1)
 
 
-def _grouped(session: Session, column: str, params: dict[str, Any]) -> dict[str, list[dict]]:
-    """Amount and quantity per `column` (a name from our own code, never input)."""
-    label = "title" if column == "isrc" else column
-    rows = session.execute(
-        text(
-            f"""
-            SELECT currency, {column} AS key, max({label}) AS label,
-                   sum(amount) AS amount, sum(quantity) AS quantity
-              FROM revenue_rollups
-             WHERE org_id = :org_id AND sale_month >= :since
-             GROUP BY currency, {column}
-             ORDER BY currency, sum(amount) DESC, {column}
-            """  # noqa: S608 - column and label are constants of this module
-        ),
-        params,
-    )
+# The top TOP keys of one dimension per currency, over all time (the ALL_TIME rows) or over
+# the months since :since (a few months of rows).
+_TOP = text(
+    """
+    SELECT currency, key, title, amount, quantity FROM (
+        SELECT currency, key, max(title) AS title, sum(amount) AS amount,
+               sum(quantity) AS quantity,
+               row_number() OVER (PARTITION BY currency ORDER BY sum(amount) DESC, key) AS n
+          FROM revenue_totals
+         WHERE org_id = :org_id AND dimension = :dimension
+           AND CASE WHEN :all_time THEN sale_month = :since ELSE sale_month >= :since END
+         GROUP BY currency, key
+    ) ranked
+     WHERE n <= :top
+     ORDER BY currency, n
+    """
+)
+_MONTHS = text(
+    """
+    SELECT currency, sale_month, sum(amount), sum(quantity) FROM revenue_totals
+     WHERE org_id = :org_id AND dimension = 'store' AND sale_month > :all_time_month
+       AND sale_month >= :since
+     GROUP BY currency, sale_month ORDER BY currency, sale_month
+    """
+)
+
+
+def _top(session: Session, dimension: str, params: dict[str, Any]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = defaultdict(list)
-    for currency, key, name, amount, quantity in rows:
-        if len(out[currency]) < TOP:
-            item = {"key": key, "amount": amount, "quantity": int(quantity)}
-            if column == "isrc":
-                item["title"] = name
-            out[currency].append(item)
+    for currency, key, title, amount, quantity in session.execute(
+        _TOP, {**params, "dimension": dimension}
+    ):
+        item = {"key": key, "amount": amount, "quantity": int(quantity)}
+        if dimension == "track":
+            item["title"] = title
+        out[currency].append(item)
     return out
 
 
@@ -68,22 +84,20 @@ def _balances(session: Session, org_id: uuid.UUID) -> dict[str, dict[str, Decima
 
 def summary(*, session: Session, org_id: uuid.UUID, days: int | None) -> dict[str, Any]:
     """The artist's wallet over the last `days` (None: all time), one entry per currency."""
-    params = {"org_id": org_id, "since": range_start(days)}
-    stores = _grouped(session, "store", params)
-    countries = _grouped(session, "country", params)
-    tracks = _grouped(session, "isrc", params)
+    since = range_start(days)
+    params = {
+        "org_id": org_id,
+        "since": since,
+        "all_time": days is None,
+        "all_time_month": ALL_TIME,
+        "top": TOP,
+    }
+    stores = _top(session, "store", params)
+    countries = _top(session, "country", params)
+    tracks = _top(session, "track", params)
     months: dict[str, list[dict]] = defaultdict(list)
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    for currency, month, amount, quantity in session.execute(
-        text(
-            """
-            SELECT currency, sale_month, sum(amount), sum(quantity) FROM revenue_rollups
-             WHERE org_id = :org_id AND sale_month >= :since
-             GROUP BY currency, sale_month ORDER BY currency, sale_month
-            """
-        ),
-        params,
-    ):
+    for currency, month, amount, quantity in session.execute(_MONTHS, params):
         months[currency].append(
             {"month": month.strftime("%Y-%m"), "amount": amount, "quantity": int(quantity)}
         )
@@ -92,7 +106,7 @@ def summary(*, session: Session, org_id: uuid.UUID, days: int | None) -> dict[st
     zero = {"earned": Decimal(0), "held": Decimal(0), "available": Decimal(0)}
     return {
         "days": days,
-        "since": params["since"] if days is not None else None,
+        "since": since if days is not None else None,
         "currencies": [
             {
                 "currency": currency,

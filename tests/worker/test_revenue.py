@@ -101,6 +101,11 @@ def test_every_fixture_goes_from_upload_to_the_wallet_in_exact_per_currency_figu
     assert {m["month"] for m in money["GBP"]["by_month"]} == {"2020-04"}
     track = next(t for t in money["USD"]["by_track"] if t["key"] == "AAAAA1234567")
     assert Decimal(track["amount"]) == Decimal("10.00789993")
+    assert track["title"]
+    recent = wallet(api, alice, "?days=90")["USD"]  # the fixtures' sales are years old
+    assert (recent["total"], recent["by_month"], recent["by_store"]) == ("0", [], [])
+    assert Decimal(recent["balance"]["available"]) == usd
+    assert api.get("/api/v1/wallet/summary?days=45", headers=alice.headers).status_code == 422
 
 
 def test_the_same_file_again_is_a_409_naming_the_earlier_upload(
