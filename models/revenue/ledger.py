@@ -6,11 +6,13 @@ import leaves nothing). A revert runs the same roll-up with the opposite sign.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, cast
 
 import psycopg
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -44,24 +46,24 @@ def driver_connection(session: Session) -> psycopg.Connection[Any]:
     return cast("psycopg.Connection[Any]", raw)
 
 
-def copy_earnings(session: Session, rows: Iterable[Sequence[Any]]) -> None:
-    """COPY rows (in EARNING_COLUMNS order) into revenue_earnings."""
-    with driver_connection(session).cursor() as cursor, cursor.copy(_COPY) as copy:
-        for row in rows:
-            copy.write_row(row)
+@contextmanager
+def earnings_writer(session: Session) -> Iterator[Callable[[Sequence[Any]], None]]:
+    """`write(row)` for rows in EARNING_COLUMNS order, all in one COPY into revenue_earnings.
+    A thread sends the data while the caller reads the next rows (psycopg's queued writer);
+    no other statement may run on the session until the block ends."""
+    cursor = driver_connection(session).cursor()
+    with cursor, cursor.copy(_COPY, writer=QueuedLibpqWriter(cursor)) as copy:
+        yield copy.write_row
 
 
-def add_rejections(
-    session: Session, upload_id: uuid.UUID, kept_so_far: int, rejected: list[tuple[int, str]]
-) -> None:
-    room = MAX_KEPT_REJECTIONS - kept_so_far
-    if room <= 0 or not rejected:
-        return
-    session.add_all(
-        Rejection(upload_id=upload_id, row_number=number, reason=reason[:500])
-        for number, reason in rejected[:room]
-    )
-    session.flush()
+def add_rejections(session: Session, upload_id: uuid.UUID, rejected: list[tuple[int, str]]) -> None:
+    """Keep the rejected rows (the first MAX_KEPT_REJECTIONS: the caller keeps no more)."""
+    if rejected:
+        session.add_all(
+            Rejection(upload_id=upload_id, row_number=number, reason=reason[:500])
+            for number, reason in rejected[:MAX_KEPT_REJECTIONS]
+        )
+        session.flush()
 
 
 _DELTA = text(

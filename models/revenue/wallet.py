@@ -34,21 +34,21 @@ def range_start(days: int | None, today: date | None = None) -> date:
 
 # The top TOP keys of one dimension per currency, over all time (the ALL_TIME rows) or over
 # the months since :since (a few months of rows).
-_TOP = text(
-    """
+_TOP = """
     SELECT currency, key, title, amount, quantity FROM (
         SELECT currency, key, max(title) AS title, sum(amount) AS amount,
                sum(quantity) AS quantity,
                row_number() OVER (PARTITION BY currency ORDER BY sum(amount) DESC, key) AS n
           FROM revenue_totals
-         WHERE org_id = :org_id AND dimension = :dimension
-           AND CASE WHEN :all_time THEN sale_month = :since ELSE sale_month >= :since END
+         WHERE org_id = :org_id AND dimension = :dimension AND {months}
          GROUP BY currency, key
     ) ranked
      WHERE n <= :top
      ORDER BY currency, n
     """
-)
+# Two statements, so that each plans as a range of the primary key.
+_TOP_ALL_TIME = text(_TOP.format(months="sale_month = :since"))
+_TOP_SINCE = text(_TOP.format(months="sale_month >= :since"))
 _MONTHS = text(
     """
     SELECT currency, sale_month, sum(amount), sum(quantity) FROM revenue_totals
@@ -62,7 +62,7 @@ _MONTHS = text(
 def _top(session: Session, dimension: str, params: dict[str, Any]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = defaultdict(list)
     for currency, key, title, amount, quantity in session.execute(
-        _TOP, {**params, "dimension": dimension}
+        _TOP_ALL_TIME if params["all_time"] else _TOP_SINCE, {**params, "dimension": dimension}
     ):
         item = {"key": key, "amount": amount, "quantity": int(quantity)}
         if dimension == "track":

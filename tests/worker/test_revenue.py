@@ -23,10 +23,12 @@ from models.revenue.withdrawals import (
     set_payout_method,
 )
 from tests.conftest import access_token, make_user, org_of
-from tests.worker.conftest import wait_for
+from tests.revenue_reports import Report
+from tests.worker.conftest import eventually, wait_for
 from web import create_app
 from workers.core.setup import Platform
 from workers.core.tracking import Runtime
+from workers.revenue import import_report
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "revenue"
 
@@ -307,3 +309,55 @@ def test_withdrawals_over_http_with_admin_decisions_mails_and_an_audit_trail(
         api.get(f"/api/v1/wallet/withdrawals/{made.json['id']}", headers=bob.headers).status_code
         == 404
     )
+
+
+def test_a_cancelled_import_leaves_nothing_and_the_file_may_come_again(
+    api: FlaskClient, committed_platform: Platform, worker: Runtime
+) -> None:
+    alice = artist(committed_platform)
+    data = Report("distrokid", rows=150_000, seed=5).bytes()
+    response = upload(api, alice, data, "big.tsv")
+    job_id = response.json["job"]["id"]
+
+    def started() -> bool:
+        job = api.get(f"/api/v1/jobs/{job_id}", headers=alice.headers).json
+        return bool(job["progress"]["done"])
+
+    assert eventually(started, timeout_s=60)
+    assert api.post(f"/api/v1/jobs/{job_id}/cancel", headers=alice.headers).status_code < 300
+    job = wait_for(committed_platform, uuid.UUID(job_id), timeout_s=60)
+    assert job.status == JobStatus.CANCELLED
+    got = api.get(f"/api/v1/revenue/uploads/{response.json['upload']['id']}", headers=alice.headers)
+    assert got.json["status"] == "failed"
+    assert "cancelled" in got.json["error"]
+    with committed_platform.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Earning)) == 0
+    assert wallet(api, alice) == {}
+    assert upload(api, alice, data, "big.tsv").status_code == 202
+
+
+@dataclass
+class Redelivery:
+    """The context of a second delivery of an import's message (no worker needed)."""
+
+    settings: Any
+    sessions: Any
+    job_id: str
+
+    def progress(self, done: int, total: int | None = None, message: str | None = None) -> None:
+        pass
+
+
+def test_a_second_delivery_of_a_finished_import_adds_no_rows(
+    api: FlaskClient, committed_platform: Platform, worker: Runtime
+) -> None:
+    alice = artist(committed_platform)
+    done = imported(
+        api, committed_platform, alice, (FIXTURES / "DistroKid_Test.tsv").read_bytes(), "a.tsv"
+    )
+    ctx = Redelivery(committed_platform.settings, committed_platform.sessions, done["job_id"])
+    again = import_report(ctx, {"upload_id": done["id"]})  # type: ignore[arg-type]
+    assert (again["status"], again["rows_imported"]) == ("imported", 4)
+    with committed_platform.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Earning)) == 4
+    assert Decimal(wallet(api, alice)["USD"]["total"]) == Decimal("0.00931179")

@@ -15,11 +15,17 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from models.revenue.ledger import add_rejections, copy_earnings, fail_import, finish_import
+from models.revenue.ledger import (
+    MAX_KEPT_REJECTIONS,
+    add_rejections,
+    earnings_writer,
+    fail_import,
+    finish_import,
+)
 from models.revenue.tables import Upload, UploadStatus
 from models.revenue.uploads import lock_upload
 from workers.core.context import JobContext
-from workers.core.errors import PermanentError
+from workers.core.errors import JobCancelled, PermanentError
 from workers.core.registry import job_kind
 from workers.core.storage import storage
 from workers.revenue.parsing import Rejected, read_rows
@@ -62,6 +68,9 @@ def import_report(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     except PermanentError as exc:
         _fail(ctx, upload_id, str(exc))
         raise
+    except JobCancelled:
+        _fail(ctx, upload_id, "the import was cancelled; nothing of it was kept")
+        raise
 
 
 def _fail(ctx: JobContext, upload_id: uuid.UUID, reason: str) -> None:
@@ -77,53 +86,31 @@ def _import(ctx: JobContext, session: Any, upload_id: uuid.UUID) -> dict[str, An
         raise PermanentError(f"upload {upload_id} is not this job's")
     if upload.status is not UploadStatus.QUEUED:
         return summary(upload)  # done by an earlier delivery
-    batch_rows = ctx.settings.revenue_import_batch_rows
-    imported = rejected = 0
+    every = ctx.settings.revenue_import_batch_rows
+    imported = 0
+    rejected: list[tuple[int, str]] = []
+    rejected_count = 0
     with storage(ctx.settings).open(upload.storage_key) as raw:
         found, rows = read_rows(raw)
-        batch: list[tuple[Any, ...]] = []
-        bad: list[tuple[int, str]] = []
-        for row in rows:
-            if isinstance(row, Rejected):
-                bad.append((row.row_number, row.reason))
-            else:
-                batch.append(
-                    (
-                        upload.id,
-                        row.row_number,
-                        upload.org_id,
-                        row.sale_month,
-                        row.store,
-                        row.country,
-                        row.isrc,
-                        row.upc,
-                        row.artist,
-                        row.title,
-                        row.quantity,
-                        row.amount,
-                        row.currency,
-                    )
-                )
-            if len(batch) + len(bad) >= batch_rows:
-                imported, rejected = _flush(session, upload, batch, bad, imported, rejected)
-                ctx.progress(imported + rejected, None, f"{imported} rows imported")
-        imported, rejected = _flush(session, upload, batch, bad, imported, rejected)
-    finish_import(session, upload, format_name=found.name, imported=imported, rejected=rejected)
-    ctx.progress(imported + rejected, imported + rejected, f"{imported} rows imported")
+        with earnings_writer(session) as write:
+            for row in rows:
+                if isinstance(row, Rejected):
+                    rejected_count += 1
+                    if len(rejected) < MAX_KEPT_REJECTIONS:
+                        rejected.append((row.row_number, row.reason))
+                else:
+                    imported += 1
+                    write(
+                        (upload.id, row.row_number, upload.org_id, row.sale_month, row.store,
+                         row.country, row.isrc, row.upc, row.artist, row.title, row.quantity,
+                         row.amount, row.currency)
+                    )  # fmt: skip
+                if (imported + rejected_count) % every == 0:
+                    ctx.progress(imported + rejected_count, None, f"{imported} rows imported")
+    add_rejections(session, upload.id, rejected)
+    finish_import(
+        session, upload, format_name=found.name, imported=imported, rejected=rejected_count
+    )
+    done = imported + rejected_count
+    ctx.progress(done, done, f"{imported} rows imported")
     return summary(upload)
-
-
-def _flush(
-    session: Any,
-    upload: Upload,
-    batch: list[tuple[Any, ...]],
-    bad: list[tuple[int, str]],
-    imported: int,
-    rejected: int,
-) -> tuple[int, int]:
-    copy_earnings(session, batch)
-    add_rejections(session, upload.id, rejected, bad)
-    counts = imported + len(batch), rejected + len(bad)
-    batch.clear()
-    bad.clear()
-    return counts
