@@ -132,7 +132,9 @@ def _plain_copy(factory: sessionmaker[Session], rows_file: Path, upload_id: uuid
     return elapsed
 
 
-def bench_import(settings: Settings, factory: sessionmaker[Session], n_rows: int) -> None:
+def bench_import(
+    settings: Settings, factory: sessionmaker[Session], n_rows: int, rounds: int
+) -> None:
     org_id = _artist(factory)
     with tempfile.TemporaryDirectory() as scratch:
         settings = settings.replace(storage_url=scratch)
@@ -146,7 +148,7 @@ def bench_import(settings: Settings, factory: sessionmaker[Session], n_rows: int
         rows_file = Path(scratch) / "rows.copy"
         _copy_text(report_path, rows_file, baseline_upload.id, org_id)
         upload = _upload(factory, org_id, "revenue/bench/report")
-        for round_no in range(2):  # the COPY first, then the import, twice; the better of each
+        for round_no in range(rounds):  # the COPY first, then the import
             copy_s = _plain_copy(factory, rows_file, baseline_upload.id)
             out: Any = multiprocessing.get_context("spawn").Queue()
             child = multiprocessing.get_context("spawn").Process(
@@ -231,11 +233,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--wallet-rows", type=int, default=5_000_000)
     parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--only", choices=("import", "wallet"))
     args = parser.parse_args()
     with _database(load_settings()) as (settings, factory):
         if args.only != "wallet":
-            bench_import(settings, factory, args.rows)
+            bench_import(settings, factory, args.rows, args.rounds)
         if args.only != "import":
             bench_wallet(factory, args.wallet_rows, args.calls)
 
