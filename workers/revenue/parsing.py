@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import gzip
 import io
 import re
@@ -245,6 +246,7 @@ _YY_MM_DD = re.compile(r"(\d{2})-(\d{1,2})-(\d{1,2})")
 _MDY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[AaPp][Mm])?)?")
 
 
+@functools.lru_cache(maxsize=4096)  # a report has a few dozen distinct dates
 def parse_month(value: str) -> date:
     """The first day of the month a sale date or month names."""
     if m := _YMD.fullmatch(value):
@@ -263,6 +265,7 @@ def parse_month(value: str) -> date:
 
 
 _NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+_PLAIN = re.compile(r"-?\d{1,16}(?:\.\d{1,12})?")  # most amounts: read at once
 
 
 def _number(value: str, name: str) -> Decimal:
@@ -290,6 +293,8 @@ def _number(value: str, name: str) -> Decimal:
 
 def parse_amount(value: str) -> Decimal:
     """An exact amount: never a float, at most 12 decimal places, none silently rounded."""
+    if _PLAIN.fullmatch(value):
+        return Decimal(value)
     if not value:
         raise BadRow("amount is empty")
     amount = _number(value, "amount")
@@ -306,6 +311,8 @@ def parse_amount(value: str) -> Decimal:
 
 
 def parse_quantity(value: str) -> int:
+    if value.isdigit():
+        return int(value)
     if not value:
         return 0
     number = _number(value, "quantity")
