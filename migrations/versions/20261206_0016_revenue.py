@@ -9,7 +9,8 @@ Reviewed by hand.
 - revenue_rollups (per currency, month, store, country, ISRC) tells an import which keys
   another upload already covered; revenue_totals (per dimension - store, country, track - and
   month, plus an all-time row dated 0001-01-01) is what the wallet reads, by its primary key's
-  prefix (org_id, dimension, sale_month), so a summary reads thousands of rows, not millions.
+  prefix (org_id, dimension, sale_month), so a summary reads thousands of rows, not millions;
+  ix_revenue_totals_ranked gives the all-time top keys per currency in amount order.
 - One file per artist: a partial unique index on (org_id, sha256) over uploads that are not
   reverted or failed; the API answers 409 naming the earlier upload.
 - revenue_balances.held >= 0; withdrawals take money with a conditional UPDATE of that row.
@@ -123,6 +124,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "org_id", "dimension", "sale_month", "currency", "key", name=op.f("pk_revenue_totals")
         ),
+    )
+    op.create_index(
+        "ix_revenue_totals_ranked",
+        "revenue_totals",
+        ["org_id", "dimension", "sale_month", "currency", "amount", "key"],
+        unique=False,
     )
     op.create_table(
         "revenue_uploads",
@@ -316,6 +323,7 @@ def downgrade() -> None:
     )
     op.drop_index("ix_revenue_uploads_org_id", table_name="revenue_uploads")
     op.drop_table("revenue_uploads")
+    op.drop_index("ix_revenue_totals_ranked", table_name="revenue_totals")
     op.drop_table("revenue_totals")
     op.drop_table("revenue_rollups")
     op.drop_table("revenue_payout_methods")

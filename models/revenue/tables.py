@@ -180,6 +180,18 @@ class Total(Base):
     however many earnings rows there are."""
 
     __tablename__ = "revenue_totals"
+    __table_args__ = (
+        # The wallet's top keys over all time, read in amount order.
+        Index(
+            "ix_revenue_totals_ranked",
+            "org_id",
+            "dimension",
+            "sale_month",
+            "currency",
+            "amount",
+            "key",
+        ),
+    )
 
     org_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True

@@ -38,7 +38,7 @@ _TOP = """
     SELECT currency, key, title, amount, quantity FROM (
         SELECT currency, key, max(title) AS title, sum(amount) AS amount,
                sum(quantity) AS quantity,
-               row_number() OVER (PARTITION BY currency ORDER BY sum(amount) DESC, key) AS n
+               row_number() OVER (PARTITION BY currency ORDER BY sum(amount) DESC, key DESC) AS n
           FROM revenue_totals
          WHERE org_id = :org_id AND dimension = :dimension AND {months}
          GROUP BY currency, key
@@ -46,9 +46,23 @@ _TOP = """
      WHERE n <= :top
      ORDER BY currency, n
     """
-# Two statements, so that each plans as a range of the primary key.
-_TOP_ALL_TIME = text(_TOP.format(months="sale_month = :since"))
+# Over some months: the rows of those months, summed per key (a few months of keys).
 _TOP_SINCE = text(_TOP.format(months="sale_month >= :since"))
+# Over all time: one row per key already, read in amount order from the ranked index, TOP per
+# currency, however many tracks there are.
+_TOP_ALL_TIME = text(
+    """
+    SELECT c.currency, t.key, t.title, t.amount, t.quantity
+      FROM revenue_balances c
+     CROSS JOIN LATERAL (
+            SELECT key, title, amount, quantity FROM revenue_totals
+             WHERE org_id = :org_id AND dimension = :dimension AND sale_month = :since
+               AND currency = c.currency
+             ORDER BY amount DESC, key DESC LIMIT :top) t
+     WHERE c.org_id = :org_id
+     ORDER BY c.currency, t.amount DESC, t.key DESC
+    """
+)
 _MONTHS = text(
     """
     SELECT currency, sale_month, sum(amount), sum(quantity) FROM revenue_totals
