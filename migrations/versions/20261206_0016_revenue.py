@@ -6,8 +6,9 @@ Reviewed by hand.
 - revenue_earnings is keyed (upload_id, row_number): every figure traces back to the line of
   the file it came from, and a revert deletes by that key's prefix. It has no foreign key to
   the organisation (its upload has) and no other index, so COPY stays near its raw rate.
-- revenue_rollups (per currency, month, store, country, ISRC) tells an import which keys
-  another upload already covered; revenue_totals (per dimension - store, country, track - and
+- revenue_rollups counts rows per (currency, month, store, country, ISRC), the key kept as
+  a 64-bit hash (hashtextextended), and tells an import which keys another upload already
+  covered; revenue_totals (per dimension - store, country, track - and
   month, plus an all-time row dated 0001-01-01) is what the wallet reads, by its primary key's
   prefix (org_id, dimension, sale_month), so a summary reads thousands of rows, not millions;
   ix_revenue_totals_ranked gives the all-time top keys per currency in amount order.
@@ -79,14 +80,7 @@ def upgrade() -> None:
     op.create_table(
         "revenue_rollups",
         sa.Column("org_id", sa.UUID(), nullable=False),
-        sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("sale_month", sa.Date(), nullable=False),
-        sa.Column("store", sa.String(length=200), nullable=False),
-        sa.Column("country", sa.String(length=2), nullable=False),
-        sa.Column("isrc", sa.String(length=12), nullable=False),
-        sa.Column("title", sa.String(length=500), nullable=False),
-        sa.Column("amount", sa.Numeric(precision=28, scale=12), nullable=False),
-        sa.Column("quantity", sa.BigInteger(), nullable=False),
+        sa.Column("key_hash", sa.BigInteger(), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"],
@@ -94,15 +88,7 @@ def upgrade() -> None:
             name=op.f("fk_revenue_rollups_org_id_organizations"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "org_id",
-            "currency",
-            "sale_month",
-            "store",
-            "country",
-            "isrc",
-            name=op.f("pk_revenue_rollups"),
-        ),
+        sa.PrimaryKeyConstraint("org_id", "key_hash", name=op.f("pk_revenue_rollups")),
     )
     op.create_table(
         "revenue_totals",

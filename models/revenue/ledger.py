@@ -78,14 +78,13 @@ _DELTA = text(
 _ROLLUPS = text(
     """
     WITH changed AS (
-        INSERT INTO revenue_rollups AS r
-               (org_id, currency, sale_month, store, country, isrc, title, amount, quantity, rows)
-        SELECT :org_id, currency, sale_month, store, country, isrc, title,
-               :sign * amount, :sign * quantity, :sign * rows
+        INSERT INTO revenue_rollups AS r (org_id, key_hash, rows)
+        SELECT :org_id,
+               hashtextextended(concat_ws(E'\\x1f', currency, sale_month, store, country, isrc), 0),
+               :sign * sum(rows)
           FROM revenue_delta
-        ON CONFLICT (org_id, currency, sale_month, store, country, isrc) DO UPDATE
-           SET amount = r.amount + excluded.amount, quantity = r.quantity + excluded.quantity,
-               rows = r.rows + excluded.rows
+         GROUP BY 2
+        ON CONFLICT (org_id, key_hash) DO UPDATE SET rows = r.rows + excluded.rows
         RETURNING (xmax <> 0) AS existed
     )
     SELECT count(*) FILTER (WHERE existed) FROM changed

@@ -150,23 +150,17 @@ class Earning(Base):
 
 
 class Rollup(Base):
-    """Earnings summed per artist, currency, month, store, country and track; kept in the
-    same transaction as every import and revert. An import that adds to a key already here
-    covers what another upload covered: possible double counting."""
+    """How many earnings rows each (currency, sale month, store, country, ISRC) of an artist
+    holds, the key kept as a 64-bit hash (cheap to upsert by the hundred thousand); kept in
+    the same transaction as every import and revert. An import adding to a key that already
+    has rows covers what another upload covered: possible double counting."""
 
     __tablename__ = "revenue_rollups"
 
     org_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
     )
-    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
-    sale_month: Mapped[date] = mapped_column(Date, primary_key=True)
-    store: Mapped[str] = mapped_column(String(200), primary_key=True)
-    country: Mapped[str] = mapped_column(String(2), primary_key=True)
-    isrc: Mapped[str] = mapped_column(String(12), primary_key=True)
-    title: Mapped[str] = mapped_column(String(500))
-    amount: Mapped[Decimal] = mapped_column(MONEY)
-    quantity: Mapped[int] = mapped_column(BigInteger)
+    key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     rows: Mapped[int] = mapped_column(Integer)
 
 
