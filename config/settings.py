@@ -296,7 +296,7 @@ class Settings:
     # revenue
     # Largest distributor report one upload may be (bytes, compressed as sent).
     revenue_max_upload_bytes: int = 500 * 1024 * 1024
-    # Rows COPY'd per batch of an import (progress is reported after each).
+    # An import reports its progress (and sees a cancel) every this many rows.
     revenue_import_batch_rows: int = 20_000
     # Least amount one withdrawal may ask for, in the withdrawal's currency.
     revenue_min_withdrawal: Decimal = Decimal("10")
