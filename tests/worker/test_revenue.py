@@ -15,7 +15,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from models.core.access import Role
 from models.core.jobs import JobStatus
+from models.orgs.organizations import join
 from models.revenue.tables import Balance, Earning
 from models.revenue.withdrawals import (
     InsufficientBalance,
@@ -205,6 +207,16 @@ def test_a_revert_takes_every_figure_out_and_says_who_did_it(
         api, committed_platform, alice, (FIXTURES / "DistroKid_NonAscii.tsv").read_bytes(), "b.tsv"
     )
     assert drop["overlapping_keys"] == 1  # Napster, 2021-04, AAAAA1234567, US: in both
+    with committed_platform.sessions() as session:
+        helper = make_user(session)
+        join(session=session, org_id=alice.org_id, user_id=helper.id, role=Role.MEMBER)
+        session.commit()
+        member = {"Authorization": f"Bearer {access_token(committed_platform, session, helper)}"}
+    as_member = api.post(
+        f"/api/v1/revenue/uploads/{drop['id']}/revert",
+        headers={**member, "X-Organization-ID": str(alice.org_id)},
+    )
+    assert as_member.status_code == 403  # a member sees the wallet, an owner moves money
     reverted = api.post(f"/api/v1/revenue/uploads/{drop['id']}/revert", headers=alice.headers)
     assert reverted.status_code == 200, reverted.json
     assert reverted.json["status"] == "reverted"

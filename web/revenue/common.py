@@ -47,8 +47,9 @@ def artist_org(requested: uuid.UUID | None) -> uuid.UUID:
 
 
 def require_manager() -> None:
-    """Money leaves only at the request of the artist's owners and admins (or platform admins)."""
+    """Money moves (withdrawals, reverts) only at the request of the artist's owners and
+    admins, or of platform admins."""
     viewer = current_viewer()
     if viewer.is_admin or (viewer.role is not None and viewer.role.manages):
         return
-    raise PermissionDenied("only the organization's owners and admins manage withdrawals")
+    raise PermissionDenied("only the organization's owners and admins may do this")

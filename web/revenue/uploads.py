@@ -27,7 +27,7 @@ from web.core.auth import BEARER, auth_required, current_viewer
 from web.core.context import db, platform
 from web.core.job_schemas import JobRead
 from web.core.uploads import accepts_upload, uploaded_file
-from web.revenue.common import artist_org
+from web.revenue.common import artist_org, require_manager
 from workers.core import enqueue
 from workers.core.registry import get_kind
 from workers.core.storage import storage
@@ -223,11 +223,13 @@ class UploadRejections(MethodView):
 class UploadRevert(MethodView):
     @blp.arguments(ArtistQuery, location="query")
     @blp.response(200, UploadRead)
+    @blp.alt_response(403, description="Members who are not owners or admins.")
     @blp.alt_response(409, description="Not imported, or withdrawals hold its money.")
     @blp.doc(security=BEARER)
     @auth_required
     def post(self, query: dict[str, Any], upload_id: uuid.UUID) -> Upload:
-        """Revert an import: its rows and every figure made from them leave at once"""
+        """Revert an import (owners and admins): its rows and every figure made from them leave"""
+        require_manager()
         upload = uploads_domain.revert_upload(
             session=db(),
             org_id=artist_org(query.get("org_id")),
