@@ -17,7 +17,7 @@ Reviewed by hand.
 - revenue_balances.held >= 0; withdrawals take money with a conditional UPDATE of that row.
 
 Revision ID: 0016_revenue
-Revises: 0017_influencers
+Revises: 0018_webhooks
 Create Date: 2026-12-06 19:48:24.486897
 """
 
@@ -28,7 +28,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0016_revenue"
-down_revision: str | None = "0017_influencers"
+down_revision: str | None = "0018_webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
