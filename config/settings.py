@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
 
 from limits import parse_many
 
@@ -307,6 +308,15 @@ class Settings:
     storage_s3_region: str = "us-east-1"
     storage_s3_access_key_id: str = ""  # empty: boto3's own chain (instance role, ~/.aws)
     storage_s3_secret_access_key: str = field(default="", repr=False)
+    # revenue
+    # Largest distributor report one upload may be (bytes, compressed as sent).
+    revenue_max_upload_bytes: int = 500 * 1024 * 1024
+    # An import reports its progress (and sees a cancel) every this many rows.
+    revenue_import_batch_rows: int = 20_000
+    # Least amount one withdrawal may ask for, in the withdrawal's currency.
+    revenue_min_withdrawal: Decimal = Decimal("10")
+    # Uploads per organisation (each starts an import job).
+    rate_limit_revenue_upload: str = "30/hour"
 
     @property
     def is_production(self) -> bool:
@@ -592,6 +602,29 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         storage_s3_secret_access_key=_str(
             e, "STORAGE_S3_SECRET_ACCESS_KEY", d.storage_s3_secret_access_key
         ),
+        # revenue
+        revenue_max_upload_bytes=_int(
+            e, "REVENUE_MAX_UPLOAD_BYTES", d.revenue_max_upload_bytes, minimum=1024
+        ),
+        revenue_import_batch_rows=_int(
+            e, "REVENUE_IMPORT_BATCH_ROWS", d.revenue_import_batch_rows, minimum=1
+        ),
+        revenue_min_withdrawal=_decimal(e, "REVENUE_MIN_WITHDRAWAL", d.revenue_min_withdrawal),
+        rate_limit_revenue_upload=_str(e, "RATE_LIMIT_REVENUE_UPLOAD", d.rate_limit_revenue_upload),
     )
     settings.validate()
     return settings
+
+
+def _decimal(environ: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    """An exact, non-negative amount (revenue settings)."""
+    raw = _env(environ, name)
+    if raw is None:
+        return default
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be a decimal amount, got {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ConfigError(f"{name} must be a decimal amount of at least 0, got {raw!r}")
+    return value

@@ -25,5 +25,6 @@ from models.fans import (  # noqa: F401 - tables, erasers
 )
 from models.influencers import tables as influencer_tables  # noqa: F401 - the tables
 from models.orgs import invitations, organizations, people  # noqa: F401 - the tables
+from models.revenue import tables as revenue_tables  # noqa: F401 - the tables
 
 __all__ = ["Base"]

@@ -46,6 +46,7 @@ DOMAINS = (
     "web.billing",
     "web.webhooks",
     "web.fans",
+    "web.revenue",
 )
 
 log = logging.getLogger("backline.web")

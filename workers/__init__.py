@@ -12,4 +12,5 @@ DOMAINS = (
     "workers.billing",
     "workers.webhooks",
     "workers.fans",
+    "workers.revenue",
 )

@@ -26,6 +26,9 @@ ERASED_BY = {
     "fan_imports": "fans (the import stays the organisation's, without its uploader)",
     "releases": "fans (the release stays the organisation's, without who started it)",
     "release_events": "fans (the history stays, without who moved it)",
+    "revenue_uploads": "revenue (the upload stays the organisation's, without who made it)",
+    "revenue_withdrawals": "revenue (the withdrawal stays, without who asked for it)",
+    "revenue_withdrawal_events": "revenue (the history stays, without who moved it)",
 }
 
 
@@ -44,4 +47,4 @@ def test_every_table_that_references_users_has_an_eraser() -> None:
 
 
 def test_the_domains_register_their_erasers() -> None:
-    assert {"accounts", "fans", "jobs", "orgs", "influencers"} <= set(holders())
+    assert {"accounts", "fans", "jobs", "orgs", "influencers", "revenue"} <= set(holders())
