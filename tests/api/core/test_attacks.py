@@ -18,7 +18,7 @@ from typing import Any
 import jwt
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from models.accounts import users as accounts
@@ -156,6 +156,10 @@ def test_a_replayed_refresh_token_revokes_the_session_and_its_access_tokens_at_o
     rotated = post(client, "refresh", {"refresh_token": tokens["refresh_token"]}).json
     current = {"Authorization": f"Bearer {rotated['access_token']}"}
     assert client.get("/api/v1/auth/me", headers=current).status_code == 200
+    # An hour on: well past the grace window that lets a second browser tab refresh with the
+    # same token (REFRESH_REUSE_GRACE_S, seconds).
+    session.execute(text("UPDATE refresh_tokens SET rotated_at = rotated_at - interval '1 hour'"))
+    session.commit()
 
     replay = post(client, "refresh", {"refresh_token": tokens["refresh_token"]})
 
