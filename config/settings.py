@@ -317,6 +317,42 @@ class Settings:
     revenue_min_withdrawal: Decimal = Decimal("10")
     # Uploads per organisation (each starts an import job).
     rate_limit_revenue_upload: str = "30/hour"
+    # leads
+    # OpenAI (workers/clients/openai.py): the chat completions API, or anything speaking it.
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: str = field(default="", repr=False)
+    openai_model: str = "gpt-4o-mini"
+    openai_fallback_model: str = "gpt-4.1-mini"  # asked when the first model fails
+    openai_timeout_s: float = 60.0
+    openai_max_retries: int = 2  # per model, on 408/409/429/5xx and lost connections
+    # Brave Search (workers/clients/brave.py).
+    brave_base_url: str = "https://api.search.brave.com/res/v1"
+    brave_api_key: str = field(default="", repr=False)
+    brave_timeout_s: float = 15.0
+    brave_cache_ttl_s: int = 24 * 3600  # the same query is not paid for twice in this time
+    brave_max_wait_s: float = 60.0  # a 429 or an empty window longer than this fails the call
+    # Pages found by a search, fetched for contact details.
+    leads_fetch_max_bytes: int = 1024 * 1024
+    leads_fetch_timeout_s: float = 10.0
+    leads_max_queries: int = 10  # queries taken from one strategy
+    leads_pages_per_query: int = 2  # Brave pages (20 results each) per query
+    leads_import_max_bytes: int = 10 * 1024 * 1024  # a CSV file of leads
+    # Checking addresses: DNS servers for MX look-ups ("127.0.0.1:5353"; empty: the
+    # system's), and how old a verdict may be before it is checked again.
+    leads_dns_nameservers: tuple[str, ...] = ()
+    leads_dns_timeout_s: float = 5.0
+    leads_verdict_max_age_days: int = 30
+    # NeverBounce, asked after the DNS check when its key is set (workers/clients/neverbounce.py).
+    neverbounce_base_url: str = "https://api.neverbounce.com/v4"
+    neverbounce_api_key: str = field(default="", repr=False)
+    neverbounce_timeout_s: float = 30.0
+    rate_limit_leads_goals: str = "100/day"  # per user
+    rate_limit_leads_results: str = "1000/day"  # per user
+    rate_limit_leads_validate: str = "5000/day"  # per user
+    rate_limit_leads_read: str = "1000/hour"  # per user
+    rate_limit_leads_write: str = "500/hour"  # per user
+    rate_limit_leads_analytics: str = "100/hour"  # per user
+    rate_limit_leads_reports: str = "50/day"  # per user
 
     @property
     def is_production(self) -> bool:
@@ -611,6 +647,50 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         revenue_min_withdrawal=_decimal(e, "REVENUE_MIN_WITHDRAWAL", d.revenue_min_withdrawal),
         rate_limit_revenue_upload=_str(e, "RATE_LIMIT_REVENUE_UPLOAD", d.rate_limit_revenue_upload),
+        # leads
+        openai_base_url=_str(e, "OPENAI_BASE_URL", d.openai_base_url),
+        openai_api_key=_str(e, "OPENAI_API_KEY", d.openai_api_key),
+        openai_model=_str(e, "OPENAI_MODEL", d.openai_model),
+        openai_fallback_model=_str(e, "OPENAI_FALLBACK_MODEL", d.openai_fallback_model),
+        openai_timeout_s=_float(e, "OPENAI_TIMEOUT_S", d.openai_timeout_s, minimum=0.1),
+        openai_max_retries=_int(e, "OPENAI_MAX_RETRIES", d.openai_max_retries),
+        brave_base_url=_str(e, "BRAVE_BASE_URL", d.brave_base_url),
+        brave_api_key=_str(e, "BRAVE_API_KEY", d.brave_api_key),
+        brave_timeout_s=_float(e, "BRAVE_TIMEOUT_S", d.brave_timeout_s, minimum=0.1),
+        brave_cache_ttl_s=_int(e, "BRAVE_CACHE_TTL_S", d.brave_cache_ttl_s),
+        brave_max_wait_s=_float(e, "BRAVE_MAX_WAIT_S", d.brave_max_wait_s),
+        leads_fetch_max_bytes=_int(
+            e, "LEADS_FETCH_MAX_BYTES", d.leads_fetch_max_bytes, minimum=1024
+        ),
+        leads_fetch_timeout_s=_float(
+            e, "LEADS_FETCH_TIMEOUT_S", d.leads_fetch_timeout_s, minimum=0.1
+        ),
+        leads_max_queries=_int(e, "LEADS_MAX_QUERIES", d.leads_max_queries, minimum=1),
+        leads_pages_per_query=_int(e, "LEADS_PAGES_PER_QUERY", d.leads_pages_per_query, minimum=1),
+        leads_import_max_bytes=_int(
+            e, "LEADS_IMPORT_MAX_BYTES", d.leads_import_max_bytes, minimum=1024
+        ),
+        leads_dns_nameservers=tuple(
+            v.strip() for v in _str(e, "LEADS_DNS_NAMESERVERS", "").split(",") if v.strip()
+        ),
+        leads_dns_timeout_s=_float(e, "LEADS_DNS_TIMEOUT_S", d.leads_dns_timeout_s, minimum=0.1),
+        leads_verdict_max_age_days=_int(
+            e, "LEADS_VERDICT_MAX_AGE_DAYS", d.leads_verdict_max_age_days, minimum=1
+        ),
+        neverbounce_base_url=_str(e, "NEVERBOUNCE_BASE_URL", d.neverbounce_base_url),
+        neverbounce_api_key=_str(e, "NEVERBOUNCE_API_KEY", d.neverbounce_api_key),
+        neverbounce_timeout_s=_float(
+            e, "NEVERBOUNCE_TIMEOUT_S", d.neverbounce_timeout_s, minimum=0.1
+        ),
+        rate_limit_leads_goals=_str(e, "RATE_LIMIT_LEADS_GOALS", d.rate_limit_leads_goals),
+        rate_limit_leads_results=_str(e, "RATE_LIMIT_LEADS_RESULTS", d.rate_limit_leads_results),
+        rate_limit_leads_validate=_str(e, "RATE_LIMIT_LEADS_VALIDATE", d.rate_limit_leads_validate),
+        rate_limit_leads_read=_str(e, "RATE_LIMIT_LEADS_READ", d.rate_limit_leads_read),
+        rate_limit_leads_write=_str(e, "RATE_LIMIT_LEADS_WRITE", d.rate_limit_leads_write),
+        rate_limit_leads_analytics=_str(
+            e, "RATE_LIMIT_LEADS_ANALYTICS", d.rate_limit_leads_analytics
+        ),
+        rate_limit_leads_reports=_str(e, "RATE_LIMIT_LEADS_REPORTS", d.rate_limit_leads_reports),
     )
     settings.validate()
     return settings

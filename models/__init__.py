@@ -24,6 +24,12 @@ from models.fans import (  # noqa: F401 - tables, erasers
     releases,
 )
 from models.influencers import tables as influencer_tables  # noqa: F401 - the tables
+from models.leads import interactions as leads_interactions  # noqa: F401 - the tables
+from models.leads import people as leads_people  # noqa: F401 - its personal data
+from models.leads import reports as leads_reports  # noqa: F401 - the tables
+from models.leads import spending as leads_spending  # noqa: F401 - the tables
+from models.leads import tables as leads_tables  # noqa: F401 - the tables
+from models.leads import validation as leads_validation  # noqa: F401 - the tables
 from models.orgs import invitations, organizations, people  # noqa: F401 - the tables
 from models.revenue import tables as revenue_tables  # noqa: F401 - the tables
 

@@ -47,6 +47,7 @@ DOMAINS = (
     "web.webhooks",
     "web.fans",
     "web.revenue",
+    "web.leads",
 )
 
 log = logging.getLogger("backline.web")

@@ -13,4 +13,5 @@ DOMAINS = (
     "workers.webhooks",
     "workers.fans",
     "workers.revenue",
+    "workers.leads",
 )

@@ -28,6 +28,9 @@ FAKES: tuple[str, ...] = (
     "devstack.fakes.github",
     "devstack.fakes.scrapecreators",
     "devstack.fakes.stripe",
+    "devstack.fakes.openai",
+    "devstack.fakes.brave",
+    "devstack.fakes.neverbounce",
 )
 
 

@@ -29,6 +29,10 @@ ERASED_BY = {
     "revenue_uploads": "revenue (the upload stays the organisation's, without who made it)",
     "revenue_withdrawals": "revenue (the withdrawal stays, without who asked for it)",
     "revenue_withdrawal_events": "revenue (the history stays, without who moved it)",
+    "lead_goals": "leads (created_by emptied; the organisation keeps them)",
+    "lead_reports": "leads (created_by emptied)",
+    "lead_changes": "leads (actor_id emptied; the lead keeps its history)",
+    "lead_interactions": "leads (actor_id emptied; the lead keeps its timeline)",
 }
 
 
@@ -47,4 +51,4 @@ def test_every_table_that_references_users_has_an_eraser() -> None:
 
 
 def test_the_domains_register_their_erasers() -> None:
-    assert {"accounts", "fans", "jobs", "orgs", "influencers", "revenue"} <= set(holders())
+    assert {"accounts", "fans", "jobs", "orgs", "influencers", "revenue", "leads"} <= set(holders())

@@ -1,0 +1,120 @@
+"""OpenAI chat completions with structured output, through the official SDK.
+
+`structured()` asks for an answer shaped by a JSON schema (`response_format` json_schema,
+strict) and validates what comes back against the same schema, since a model that is not
+strict (or an API that only looks like OpenAI's) can still answer with something else. The
+SDK retries what is worth retrying (timeouts, lost connections, 408/409/429/5xx), honouring
+Retry-After. When the first model still fails, or answers outside the schema, the fallback
+model (OPENAI_FALLBACK_MODEL) is asked once in the same way. Failing both is a
+TransientError when either failure was transient (the job is tried again later), otherwise a
+PermanentError (a refused key or request: trying again cannot help).
+
+OPENAI_BASE_URL points it at any server speaking the API (devstack/fakes/openai.py locally).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+import openai
+
+from config import Settings
+from workers.core.errors import PermanentError, TransientError
+
+log = logging.getLogger("backline.clients.openai")
+
+
+@dataclass(frozen=True)
+class Structured:
+    """A validated answer, the model that gave it and the tokens it cost (every attempt's)."""
+
+    data: dict[str, Any]
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class OffSchema(Exception):
+    """The model answered, but not with JSON that fits the schema."""
+
+
+def _client(settings: Settings) -> openai.OpenAI:
+    return openai.OpenAI(
+        api_key=settings.openai_api_key or "unset",
+        base_url=settings.openai_base_url,
+        timeout=settings.openai_timeout_s,
+        max_retries=settings.openai_max_retries,
+    )
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, openai.APIConnectionError):  # timeouts too
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return False
+
+
+def _ask(
+    client: openai.OpenAI,
+    model: str,
+    messages: list[dict[str, str]],
+    name: str,
+    schema: dict[str, Any],
+    used: list[int],
+) -> dict[str, Any]:
+    completion = client.chat.completions.create(  # type: ignore[call-overload]
+        model=model,
+        messages=messages,
+        temperature=0.7,
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": name, "strict": True, "schema": schema},
+        },
+    )
+    if completion.usage is not None:
+        used[0] += completion.usage.prompt_tokens
+        used[1] += completion.usage.completion_tokens
+    choice = completion.choices[0]
+    if choice.message.refusal:
+        raise OffSchema(f"the model refused: {choice.message.refusal}")
+    if choice.finish_reason != "stop":
+        raise OffSchema(f"the answer stopped early ({choice.finish_reason})")
+    try:
+        data = json.loads(choice.message.content or "")
+        jsonschema.validate(data, schema)
+    except (ValueError, jsonschema.ValidationError) as exc:
+        raise OffSchema(f"the answer does not fit the schema: {str(exc)[:300]}") from exc
+    if not isinstance(data, dict):
+        raise OffSchema("the answer is not a JSON object")
+    return data
+
+
+def structured(
+    settings: Settings, *, messages: list[dict[str, str]], name: str, schema: dict[str, Any]
+) -> Structured:
+    """Ask the configured model (then the fallback) for an answer fitting `schema`."""
+    models = list(
+        dict.fromkeys(m for m in (settings.openai_model, settings.openai_fallback_model) if m)
+    )
+    used = [0, 0]
+    failures: list[tuple[str, Exception]] = []
+    with _client(settings) as client:
+        for model in models:
+            try:
+                data = _ask(client, model, messages, name, schema, used)
+            except (openai.OpenAIError, OffSchema) as exc:
+                log.warning("model failed", extra={"model": model, "error": type(exc).__name__})
+                failures.append((model, exc))
+                continue
+            return Structured(data, model, used[0], used[1])
+    summary = "; ".join(
+        f"{model}: {type(exc).__name__}: {str(exc)[:200]}" for model, exc in failures
+    )
+    if any(_transient(exc) or isinstance(exc, OffSchema) for _, exc in failures):
+        raise TransientError(f"no model answered: {summary}")
+    raise PermanentError(f"no model answered: {summary}")
