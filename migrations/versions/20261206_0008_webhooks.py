@@ -12,8 +12,8 @@ have had no trial), with a partial index for the periodic job that ends trials. 
 and a subscription's tier can only be a paid one (CHECK). A Stripe subscription belongs to one
 organisation (unique), and an organisation has one subscription row: the one it pays by.
 
-Revision ID: 0018_webhooks
-Revises: 0017_influencers
+Revision ID: 0008_webhooks
+Revises: 0007_influencers
 Create Date: 2026-12-06 20:00:00.000000
 """
 
@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0018_webhooks"
-down_revision: str | None = "0017_influencers"
+revision: str = "0008_webhooks"
+down_revision: str | None = "0007_influencers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

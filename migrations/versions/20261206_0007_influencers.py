@@ -8,8 +8,8 @@ campaign, creators per campaign (keyset) and per search (enrichment), searches b
 job loads its search), credits summed per organisation. Every row of the domain goes with its
 organisation (ON DELETE CASCADE); a deleted user leaves their campaigns to the organisation.
 
-Revision ID: 0017_influencers
-Revises: 0024_accounts
+Revision ID: 0007_influencers
+Revises: 0006_accounts
 Create Date: 2026-12-06 19:48:19.339467
 """
 
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0017_influencers"
-down_revision: str | None = "0024_accounts"
+revision: str = "0007_influencers"
+down_revision: str | None = "0006_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -19,8 +19,8 @@ Reviewed by hand.
 - release_files: the artwork (position 0) and each track's audio, one current file per slot
   (unique), with its check's outcome.
 
-Revision ID: 0020_fans
-Revises: 0018_webhooks
+Revision ID: 0009_fans
+Revises: 0008_webhooks
 Create Date: 2026-12-06 20:00:00.000000
 """
 
@@ -30,8 +30,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0020_fans"
-down_revision: str | None = "0018_webhooks"
+revision: str = "0009_fans"
+down_revision: str | None = "0008_webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,8 +6,8 @@ insert becomes a merge). A goal's results are kept once per URL (pages of one qu
 and queries find the same pages). The list of leads is read newest first by keyset, with or
 without a status filter: an index for each; tags are searched with a GIN index.
 
-Revision ID: 0019_leads
-Revises: 0016_revenue
+Revision ID: 0011_leads
+Revises: 0010_revenue
 Create Date: 2026-12-06 20:00:00.000000
 """
 
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0019_leads"
-down_revision: str | None = "0016_revenue"
+revision: str = "0011_leads"
+down_revision: str | None = "0010_revenue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

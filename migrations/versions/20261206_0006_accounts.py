@@ -6,7 +6,7 @@ the jobs its organisations keep still have an owner. Erasure looks up a user's j
 (with kind and recency, for the latest data export) and invitations by address and inviter;
 none of these had an index.
 
-Revision ID: 0024_accounts
+Revision ID: 0006_accounts
 Revises: 0005
 Create Date: 2026-12-06 20:00:00.000000
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0024_accounts"
+revision: str = "0006_accounts"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -16,8 +16,8 @@ Reviewed by hand.
   reverted or failed; the API answers 409 naming the earlier upload.
 - revenue_balances.held >= 0; withdrawals take money with a conditional UPDATE of that row.
 
-Revision ID: 0016_revenue
-Revises: 0020_fans
+Revision ID: 0010_revenue
+Revises: 0009_fans
 Create Date: 2026-12-06 19:48:24.486897
 """
 
@@ -27,8 +27,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0016_revenue"
-down_revision: str | None = "0020_fans"
+revision: str = "0010_revenue"
+down_revision: str | None = "0009_fans"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
