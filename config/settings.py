@@ -353,6 +353,11 @@ class Settings:
     rate_limit_leads_write: str = "500/hour"  # per user
     rate_limit_leads_analytics: str = "100/hour"  # per user
     rate_limit_leads_reports: str = "50/day"  # per user
+    # fans: the paid fan subscription (models/fans/checkouts.py)
+    stripe_price_fan: str = "price_fan"  # the Stripe price a fan's subscription is sold at
+    fan_checkout_return_url: str = "http://localhost:3000/artists"  # + /<slug>?checkout=<id>
+    rate_limit_fan_checkout: str = "10/hour"  # public fan checkouts per IP
+    rate_limit_fan_checkout_read: str = "120/minute"  # "did it clear?" asked per IP
 
     @property
     def is_production(self) -> bool:
@@ -691,6 +696,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             e, "RATE_LIMIT_LEADS_ANALYTICS", d.rate_limit_leads_analytics
         ),
         rate_limit_leads_reports=_str(e, "RATE_LIMIT_LEADS_REPORTS", d.rate_limit_leads_reports),
+        # fans: the paid fan subscription
+        stripe_price_fan=_str(e, "STRIPE_PRICE_FAN", d.stripe_price_fan),
+        fan_checkout_return_url=_str(e, "FAN_CHECKOUT_RETURN_URL", d.fan_checkout_return_url),
+        rate_limit_fan_checkout=_str(e, "RATE_LIMIT_FAN_CHECKOUT", d.rate_limit_fan_checkout),
+        rate_limit_fan_checkout_read=_str(
+            e, "RATE_LIMIT_FAN_CHECKOUT_READ", d.rate_limit_fan_checkout_read
+        ),
     )
     settings.validate()
     return settings

@@ -1,6 +1,7 @@
 """The fans domain's job kinds: `fans.import` loads an uploaded CSV of fans (every row or
 none), `fans.export` writes the organisation's fans to a CSV in storage, `fans.check_file`
-checks a release's artwork or audio.
+checks a release's artwork or audio. Stripe's signed events make a fan paid (a checkout of
+theirs completed) or free again (its subscription deleted).
 
 Both act on the organisation the job was submitted in (ctx.org_id), whatever ids the params
 name: an import id of another organisation is not found.
@@ -10,15 +11,18 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import shutil
 import tempfile
 import uuid
 from typing import Any
 
 from marshmallow import Schema, fields
+from sqlalchemy.orm import Session
 
+from config import Settings
 from models.core.errors import BacklineError
-from models.fans import imports, release_files
+from models.fans import checkouts, imports, release_files
 from models.fans.exports import EXPORT_COLUMNS, export_rows
 from models.fans.imports import ImportStatus, RowErrors
 from models.fans.media import check_artwork, check_audio
@@ -27,6 +31,9 @@ from workers.core.context import JobContext
 from workers.core.errors import PermanentError
 from workers.core.registry import job_kind
 from workers.core.storage import CHUNK_BYTES, storage
+from workers.core.webhooks import ReceivedEvent, webhook_handler
+
+log = logging.getLogger("backline.fans")
 
 
 class ImportParams(Schema):
@@ -160,3 +167,21 @@ def check_file(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             session=session, org_id=org_id, file_id=file_id, problem=problem, details=details
         )
     return {"passed": problem is None, "problem": problem, **details}
+
+
+@webhook_handler("stripe", "checkout.session.completed")
+def fan_checkout_completed(session: Session, event: ReceivedEvent, settings: Settings) -> None:
+    """A fan's checkout was paid: the fan is a paid subscriber."""
+    try:
+        checkouts.checkout_completed(session=session, event=event.json())
+    except checkouts.IgnoredEvent as why:
+        log.debug("stripe event not a fan's", extra={"event": event.message_id, "why": str(why)})
+
+
+@webhook_handler("stripe", "customer.subscription.deleted")
+def fan_subscription_ended(session: Session, event: ReceivedEvent, settings: Settings) -> None:
+    """A fan's subscription ended: the fan is free again."""
+    try:
+        checkouts.subscription_ended(session=session, event=event.json())
+    except checkouts.IgnoredEvent as why:
+        log.debug("stripe event not a fan's", extra={"event": event.message_id, "why": str(why)})

@@ -1,6 +1,6 @@
 """The fans domain's API: the fan list, its imports, exports and insights; the public page
-and its sign-up; releases and their review."""
+and its sign-up; a fan's paid subscription; releases and their review."""
 
-from web.fans import fans, imports, public, releases
+from web.fans import checkouts, fans, imports, public, releases
 
-blueprints = [fans.blp, imports.blp, public.blp, releases.blp]
+blueprints = [fans.blp, imports.blp, public.blp, checkouts.blp, releases.blp]

@@ -8,7 +8,9 @@ A domain registers what it does with a source's events (the mail domain, bounces
 The handler runs inside the transaction that marks the event processed, so its writes and
 the outcome commit together, once; jobs it submits in that session are sent after the
 commit. It raises to fail the attempt (the job retries with backoff); an event whose type no
-handler claims is stored and acknowledged as `ignored`, never failed.
+handler claims is stored and acknowledged as `ignored`, never failed. Several domains may
+claim the same type (Stripe's `checkout.session.completed` serves billing and fans alike):
+each runs, in the order registered, and each passes over what is not its own.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class ReceivedEvent:
 
 
 WebhookHandler = Callable[[Session, ReceivedEvent, Settings], Any]
-_HANDLERS: dict[tuple[str, str], WebhookHandler] = {}
+_HANDLERS: dict[tuple[str, str], list[WebhookHandler]] = {}
 
 
 def webhook_handler(source: str, *event_types: str) -> Callable[[WebhookHandler], WebhookHandler]:
@@ -61,16 +63,17 @@ def webhook_handler(source: str, *event_types: str) -> Callable[[WebhookHandler]
 
     def register(handler: WebhookHandler) -> WebhookHandler:
         for event_type in event_types or (WILDCARD,):
-            if (source, event_type) in _HANDLERS:
+            claimed = _HANDLERS.setdefault((source, event_type), [])
+            if handler in claimed:
                 raise ValueError(f"a handler for {source} {event_type} is registered twice")
-            _HANDLERS[(source, event_type)] = handler
+            claimed.append(handler)
         return handler
 
     return register
 
 
-def handler_for(source: str, event_type: str) -> WebhookHandler | None:
-    return _HANDLERS.get((source, event_type)) or _HANDLERS.get((source, WILDCARD))
+def handlers_for(source: str, event_type: str) -> list[WebhookHandler]:
+    return _HANDLERS.get((source, event_type)) or _HANDLERS.get((source, WILDCARD)) or []
 
 
 def submit_processing(
@@ -100,22 +103,20 @@ def process_event(
     event = events.lock_event(session=session, event_id=event_id)
     if event is None or event.status != WebhookStatus.RECEIVED:
         return None if event is None else event.status  # a repeated delivery: done already
-    handler = handler_for(event.source, event.event_type)
-    if handler is None:
+    handlers = handlers_for(event.source, event.event_type)
+    if not handlers:
         events.finish(event, WebhookStatus.IGNORED)
         return WebhookStatus.IGNORED
-    handler(
-        session,
-        ReceivedEvent(
-            id=event.id,
-            source=event.source,
-            event_type=event.event_type,
-            message_id=event.message_id,
-            body=event.body,
-            received_at=event.received_at,
-        ),
-        settings,
+    received = ReceivedEvent(
+        id=event.id,
+        source=event.source,
+        event_type=event.event_type,
+        message_id=event.message_id,
+        body=event.body,
+        received_at=event.received_at,
     )
+    for handler in handlers:
+        handler(session, received, settings)
     events.finish(event, WebhookStatus.PROCESSED)
     return WebhookStatus.PROCESSED
 

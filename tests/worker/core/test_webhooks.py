@@ -15,7 +15,12 @@ from models.core.webhooks import NewEvent, WebhookEvent, WebhookStatus
 from tests.worker.conftest import wait_for
 from workers.core.setup import Platform
 from workers.core.tracking import Runtime
-from workers.core.webhooks import ReceivedEvent, submit_processing, webhook_handler
+from workers.core.webhooks import (
+    ReceivedEvent,
+    process_event,
+    submit_processing,
+    webhook_handler,
+)
 
 SEEN: list[str] = []
 
@@ -28,6 +33,16 @@ def _ok(session: Session, event: ReceivedEvent, settings: Settings) -> None:
 @webhook_handler("test-worker", "broken")
 def _broken(session: Session, event: ReceivedEvent, settings: Settings) -> None:
     raise RuntimeError("the handler could not cope")
+
+
+@webhook_handler("test-worker", "shared")
+def _first(session: Session, event: ReceivedEvent, settings: Settings) -> None:
+    SEEN.append("first")
+
+
+@webhook_handler("test-worker", "shared")
+def _second(session: Session, event: ReceivedEvent, settings: Settings) -> None:
+    SEEN.append("second")
 
 
 def receive(platform: Platform, event_type: str) -> tuple[uuid.UUID, uuid.UUID]:
@@ -74,3 +89,16 @@ def test_a_failing_handler_leaves_the_event_to_retry_with_its_error(
             time.sleep(0.02)
         assert event.status == WebhookStatus.RECEIVED
         assert event.error == "RuntimeError: the handler could not cope"
+
+
+def test_every_handler_of_a_shared_event_type_runs_once(session: Session) -> None:
+    SEEN.clear()
+    new = NewEvent("test-worker", f"msg_{uuid.uuid4().hex}", "shared", b"{}")
+    event_id = events.store_event(session=session, new=new)
+    assert event_id is not None
+    settings = Settings()
+    assert process_event(session=session, event_id=event_id, settings=settings) == (
+        WebhookStatus.PROCESSED
+    )
+    process_event(session=session, event_id=event_id, settings=settings)  # delivered again
+    assert SEEN == ["first", "second"]
