@@ -2,8 +2,9 @@
 
 Reviewed by hand. A checkout is found by Stripe's id (the primary key) when its event comes
 in and when the fan's page asks whether it cleared; by its subscription when Stripe ends
-that (a partial unique index: one checkout per subscription, unset until paid); and an
-artist's checkouts newest first.
+that (a partial unique index: one checkout per subscription, unset until paid); a fan's
+other checkouts with the artist, when one subscription ends (by organisation and address);
+and an artist's checkouts newest first.
 
 Revision ID: 0012_fan_checkouts
 Revises: 0011_leads
@@ -35,6 +36,7 @@ def upgrade() -> None:
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_fan_checkouts"),
         sa.ForeignKeyConstraint(
             ["org_id"],
@@ -44,6 +46,7 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_fan_checkouts_org_id", "fan_checkouts", ["org_id", "created_at"])
+    op.create_index("ix_fan_checkouts_org_id_email", "fan_checkouts", ["org_id", "email"])
     op.create_index(
         "ix_fan_checkouts_stripe_subscription_id",
         "fan_checkouts",

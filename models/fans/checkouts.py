@@ -34,6 +34,7 @@ class FanCheckout(Base):
     __tablename__ = "fan_checkouts"
     __table_args__ = (
         Index("ix_fan_checkouts_org_id", "org_id", "created_at"),
+        Index("ix_fan_checkouts_org_id_email", "org_id", "email"),
         Index(
             "ix_fan_checkouts_stripe_subscription_id",
             "stripe_subscription_id",
@@ -52,6 +53,7 @@ class FanCheckout(Base):
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[now_ts]
     completed_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]  # its subscription was deleted
 
 
 class IgnoredEvent(Exception):
@@ -107,8 +109,26 @@ def subscription_ended(*, session: Session, event: dict[str, Any]) -> FanCheckou
     )
     if checkout is None:
         raise IgnoredEvent("not a fan's subscription")
-    _set_status(session, checkout, FanStatus.FREE, add_missing=False)
+    checkout.ended_at = checkout.ended_at or utcnow()
+    session.flush()
+    if not _still_paying(session, checkout):
+        _set_status(session, checkout, FanStatus.FREE, add_missing=False)
     return checkout
+
+
+def _still_paying(session: Session, checkout: FanCheckout) -> bool:
+    """Whether the fan has another paid subscription to the artist that has not ended (a fan
+    who subscribed twice and cancels one stays paid)."""
+    other = session.scalar(
+        select(FanCheckout.id).where(
+            FanCheckout.org_id == checkout.org_id,
+            FanCheckout.email == checkout.email,
+            FanCheckout.paid.is_(True),
+            FanCheckout.ended_at.is_(None),
+            FanCheckout.id != checkout.id,
+        )
+    )
+    return other is not None
 
 
 def _set_status(

@@ -148,6 +148,31 @@ def test_a_paying_stranger_is_added_as_a_paid_fan_without_consent_to_mail(
     assert (fan["status"], fan["source"], fan["consent"]) == ("paid", "paid_subscription", False)
 
 
+def test_a_fan_subscribed_twice_stays_paid_until_both_end(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    alice: Caller,
+    page: Any,
+    stripe_fake: tuple[StripeFake, Served],
+) -> None:
+    fake, served = stripe_fake
+    subscriptions = []
+    for _ in range(2):
+        checkout = client.post(CHECKOUTS, json={"email": "twice@example.com"}).json
+        httpx.post(checkout["url"], follow_redirects=False)
+        subscriptions.append(json.loads(fake.sent[1][0])["data"]["object"]["id"])
+        deliver(client, app, session, fake)
+    auth = {"Authorization": f"Bearer {KEY}"}
+
+    statuses = []
+    for sub_id in subscriptions:
+        httpx.delete(f"{served.url}/v1/subscriptions/{sub_id}", headers=auth)
+        deliver(client, app, session, fake)
+        statuses.append(fans_of(client, alice)["twice@example.com"]["status"])
+    assert statuses == ["paid", "free"]
+
+
 def test_a_forged_event_pays_for_nothing(client: FlaskClient, alice: Caller, page: Any) -> None:
     checkout = client.post(CHECKOUTS, json={"email": "fan@example.com"}).json
     event = {
