@@ -2,6 +2,20 @@
 wallet read from it, and withdrawals that never take the available balance below zero."""
 
 from models.revenue import people  # noqa: F401 - registers what it holds about people
-from models.revenue.tables import Upload, UploadStatus, Withdrawal, WithdrawalStatus
+from models.revenue.tables import (
+    Statement,
+    StatementStatus,
+    Upload,
+    UploadStatus,
+    Withdrawal,
+    WithdrawalStatus,
+)
 
-__all__ = ["Upload", "UploadStatus", "Withdrawal", "WithdrawalStatus"]
+__all__ = [
+    "Statement",
+    "StatementStatus",
+    "Upload",
+    "UploadStatus",
+    "Withdrawal",
+    "WithdrawalStatus",
+]

@@ -1,7 +1,8 @@
 """What the revenue domain holds about a platform user (the ledger is the artist's, the
-organisation's): who uploaded or reverted a report, who asked for or moved a withdrawal. For
-account export and erasure (models/core/erasure.py): the rows stay the organisation's, since
-the money they record does not leave with a member, and lose the name."""
+organisation's): who uploaded or reverted a report, who asked for or moved a withdrawal, who
+asked for a statement. For account export and erasure (models/core/erasure.py): the rows stay
+the organisation's, since the money they record does not leave with a member, and lose the
+name."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.core.erasure import Person, personal_data
-from models.revenue.tables import Upload, Withdrawal, WithdrawalEvent
+from models.revenue.tables import Statement, Upload, Withdrawal, WithdrawalEvent
 
 
 def _export(session: Session, person: Person) -> dict[str, Any]:
@@ -47,4 +48,7 @@ def _erase(session: Session, person: Person) -> None:
     )
     session.execute(
         update(WithdrawalEvent).where(WithdrawalEvent.actor_id == user).values(actor_id=None)
+    )
+    session.execute(
+        update(Statement).where(Statement.requested_by == user).values(requested_by=None)
     )

@@ -41,6 +41,12 @@ class UploadStatus(enum.StrEnum):
     REVERTED = "reverted"
 
 
+class StatementStatus(enum.StrEnum):
+    QUEUED = "queued"
+    READY = "ready"
+    FAILED = "failed"
+
+
 class WithdrawalStatus(enum.StrEnum):
     REQUESTED = "requested"
     APPROVED = "approved"
@@ -55,6 +61,11 @@ class WithdrawalStatus(enum.StrEnum):
 
 UPLOAD_STATUS = Enum(
     UploadStatus, name="revenue_upload_status", values_callable=lambda e: [m.value for m in e]
+)
+STATEMENT_STATUS = Enum(
+    StatementStatus,
+    name="revenue_statement_status",
+    values_callable=lambda e: [m.value for m in e],
 )
 WITHDRAWAL_STATUS = Enum(
     WithdrawalStatus,
@@ -268,3 +279,38 @@ class PayoutMethod(Base):
     kind: Mapped[str] = mapped_column(String(20))  # "paypal" or "bank"
     details: Mapped[str] = mapped_column(String(500))
     updated_at: Mapped[now_ts]
+
+
+class Statement(Base):
+    """A CSV statement of an artist's earnings over whole past months, written to storage by
+    a `revenue.statement` job. The file is a snapshot: a later import or revert changes the
+    next statement of the period, never this one."""
+
+    __tablename__ = "revenue_statements"
+    __table_args__ = (
+        Index("ix_revenue_statements_org_id", "org_id", "created_at", "id"),
+        CheckConstraint("first_month <= last_month", name="period_in_order"),
+        CheckConstraint(
+            "extract(day FROM first_month) = 1 AND extract(day FROM last_month) = 1",
+            name="whole_months",
+        ),
+    )
+
+    id: Mapped[uuid_pk]
+    org_id: Mapped[uuid.UUID] = _org()
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
+    )
+    first_month: Mapped[date] = mapped_column(Date)
+    last_month: Mapped[date] = mapped_column(Date)
+    status: Mapped[StatementStatus] = mapped_column(
+        STATEMENT_STATUS, server_default=StatementStatus.QUEUED.value
+    )
+    job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    storage_key: Mapped[str] = mapped_column(String(500))
+    lines: Mapped[int | None] = mapped_column(Integer)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[now_ts]
+    finished_at: Mapped[timestamp | None]

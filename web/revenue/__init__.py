@@ -1,5 +1,6 @@
-"""The revenue domain's API: report uploads and their imports, the wallet, withdrawals."""
+"""The revenue domain's API: report uploads and their imports, statements, the wallet,
+withdrawals."""
 
-from web.revenue import uploads, wallet
+from web.revenue import statements, uploads, wallet
 
-blueprints = [uploads.blp, wallet.blp]
+blueprints = [uploads.blp, statements.blp, wallet.blp]

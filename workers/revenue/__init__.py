@@ -1,5 +1,6 @@
 """The revenue domain's job kinds. `revenue.import`: one uploaded distributor report, read as
-it streams from storage and loaded into the ledger by COPY, in one transaction.
+it streams from storage and loaded into the ledger by COPY, in one transaction (and
+`revenue.statement`, a CSV statement of a period: workers/revenue/statements.py).
 
 The transaction holds the upload's row lock from start to end, so a second delivery of the
 same message waits, then finds the upload imported and does nothing; a failed, cancelled or
@@ -28,6 +29,7 @@ from workers.core.context import JobContext
 from workers.core.errors import JobCancelled, PermanentError
 from workers.core.registry import job_kind
 from workers.core.storage import storage
+from workers.revenue import statements  # noqa: F401 - registers revenue.statement
 from workers.revenue.parsing import Rejected, read_rows
 
 
