@@ -26,7 +26,16 @@ def _export(session: Session, person: Person) -> dict[str, Any]:
             Withdrawal.requested_by == person.user_id
         )
     ).all()
+    statements = session.execute(
+        select(
+            Statement.id, Statement.first_month, Statement.last_month, Statement.created_at
+        ).where(Statement.requested_by == person.user_id)
+    ).all()
     return {
+        "revenue_statements_requested": [
+            {"id": str(i), "from": f"{a:%Y-%m}", "to": f"{b:%Y-%m}", "created_at": at.isoformat()}
+            for i, a, b, at in statements
+        ],
         "revenue_reports_uploaded": [
             {"id": str(i), "filename": name, "created_at": at.isoformat()}
             for i, name, at in uploads

@@ -23,7 +23,7 @@ from models.revenue.statements import (
 )
 from models.revenue.tables import Statement, StatementStatus
 from workers.core.context import JobContext
-from workers.core.errors import PermanentError
+from workers.core.errors import JobCancelled, PermanentError
 from workers.core.registry import job_kind
 from workers.core.storage import storage
 
@@ -83,11 +83,18 @@ def write_statement(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
                 _write(ctx, session, statement)
             return summary(statement)
     except PermanentError as exc:
-        with ctx.sessions.begin() as session:
-            statement = lock_statement(session=session, statement_id=statement_id)
-            if statement is not None and statement.status is StatementStatus.QUEUED:
-                fail_statement(session, statement, str(exc))
+        _fail(ctx, statement_id, str(exc))
         raise
+    except JobCancelled:
+        _fail(ctx, statement_id, "the statement was cancelled; no file was kept")
+        raise
+
+
+def _fail(ctx: JobContext, statement_id: uuid.UUID, reason: str) -> None:
+    with ctx.sessions.begin() as session:
+        statement = lock_statement(session=session, statement_id=statement_id)
+        if statement is not None and statement.status is StatementStatus.QUEUED:
+            fail_statement(session, statement, reason)
 
 
 def _write(ctx: JobContext, session: Any, statement: Statement) -> None:

@@ -29,6 +29,7 @@ ERASED_BY = {
     "revenue_uploads": "revenue (the upload stays the organisation's, without who made it)",
     "revenue_withdrawals": "revenue (the withdrawal stays, without who asked for it)",
     "revenue_withdrawal_events": "revenue (the history stays, without who moved it)",
+    "revenue_statements": "revenue (the statement stays, without who asked for it)",
     "lead_goals": "leads (created_by emptied; the organisation keeps them)",
     "lead_reports": "leads (created_by emptied)",
     "lead_changes": "leads (actor_id emptied; the lead keeps its history)",
