@@ -358,6 +358,9 @@ class Settings:
     fan_checkout_return_url: str = "http://localhost:3000/artists"  # + /<slug>?checkout=<id>
     rate_limit_fan_checkout: str = "10/hour"  # public fan checkouts per IP
     rate_limit_fan_checkout_read: str = "120/minute"  # "did it clear?" asked per IP
+    # revenue statements
+    # Statements asked for per organisation (each starts a revenue.statement job).
+    rate_limit_revenue_statement: str = "60/hour"
 
     @property
     def is_production(self) -> bool:
@@ -702,6 +705,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         rate_limit_fan_checkout=_str(e, "RATE_LIMIT_FAN_CHECKOUT", d.rate_limit_fan_checkout),
         rate_limit_fan_checkout_read=_str(
             e, "RATE_LIMIT_FAN_CHECKOUT_READ", d.rate_limit_fan_checkout_read
+        ),
+        # revenue statements
+        rate_limit_revenue_statement=_str(
+            e, "RATE_LIMIT_REVENUE_STATEMENT", d.rate_limit_revenue_statement
         ),
     )
     settings.validate()

@@ -1,10 +1,11 @@
 """CSV statements over HTTP with a real worker: totals that match the wallet, the same bytes
 for the same period, a revert that changes the next statement, other artists kept out, bad
-periods refused, and a statement longer than one batch streamed in order."""
+periods refused, a limit per artist, and a statement longer than one batch streamed in order."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import uuid
 from collections import defaultdict
@@ -171,3 +172,19 @@ def test_a_statement_longer_than_a_batch_streams_in_one_stable_order(
     assert len(set(keys)) == len(keys)
     assert per_currency(got["bytes"]) == report.totals
     assert sum(int(r["lines"]) for r in rows) == done["rows_imported"]
+
+
+def test_statements_past_the_artists_limit_are_a_429_and_bad_periods_do_not_count(
+    committed_platform: Platform, worker: Runtime
+) -> None:
+    settings = committed_platform.settings.replace(rate_limit_revenue_statement="2/hour")
+    api = create_app(platform=dataclasses.replace(committed_platform, settings=settings))
+    client = api.test_client()
+    alice = artist(committed_platform)
+
+    def ask(last: str) -> int:
+        body = {"from": "2021-01", "to": last}
+        response = client.post("/api/v1/revenue/statements", json=body, headers=alice.headers)
+        return response.status_code
+
+    assert [ask("2999-01"), ask("2021-02"), ask("2021-03"), ask("2021-04")] == [422, 202, 202, 429]

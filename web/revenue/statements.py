@@ -17,9 +17,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from models.core.errors import LimitReached
 from models.core.ids import uuid7
 from models.revenue import Statement, StatementStatus
 from models.revenue import statements as statements_domain
+from web.core import limits
 from web.core.auth import BEARER, auth_required, current_viewer
 from web.core.context import db, platform
 from web.core.job_schemas import JobRead
@@ -91,18 +93,26 @@ class Statements(MethodView):
     @blp.arguments(ArtistQuery, location="query")
     @blp.response(202, StatementAccepted)
     @blp.alt_response(422, description="Not a month, out of order, or a month not over yet.")
+    @blp.alt_response(429, description="Past RATE_LIMIT_REVENUE_STATEMENT for this artist.")
     @blp.doc(security=BEARER)
     @auth_required
     def post(self, body: dict[str, Any], query: dict[str, Any]) -> dict[str, Any]:
         """Ask for a CSV statement of a period of past months; answers 202 with its job"""
         org_id = artist_org(query.get("org_id"))
+        first = statements_domain.month_of(body["first_month"], "from")
+        last = statements_domain.month_of(body["last_month"], "to")
+        statements_domain.check_period(first, last)  # a bad period does not count as a try
+        if not limits.allows("rate_limit_revenue_statement", str(org_id)):
+            raise LimitReached(
+                "too many statements for this artist; try again later", retry_after_s=60
+            )
         statement = statements_domain.create_statement(
             session=db(),
             statement_id=uuid7(),
             org_id=org_id,
             user_id=current_viewer().user_id,
-            first_month=statements_domain.month_of(body["first_month"], "from"),
-            last_month=statements_domain.month_of(body["last_month"], "to"),
+            first_month=first,
+            last_month=last,
         )
         kind = get_kind("revenue.statement")
         assert kind is not None  # noqa: S101 - declared in workers/revenue
