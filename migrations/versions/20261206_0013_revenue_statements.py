@@ -7,7 +7,7 @@ through the artist's uploads (ix_revenue_uploads_org_id) and revenue_earnings' p
 every extra index would slow.
 
 Revision ID: 0013_revenue_statements
-Revises: 0011_leads
+Revises: 0012_fan_checkouts
 Create Date: 2026-12-06 21:00:00.000000
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0013_revenue_statements"
-down_revision: str | None = "0011_leads"
+down_revision: str | None = "0012_fan_checkouts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
