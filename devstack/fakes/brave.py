@@ -6,8 +6,10 @@ more_results_available}, "web": {"results": [...]}}`) with the plan's X-RateLimi
 than the plan allows gets the 429 RATE_LIMITED body (only successful calls count). Pages
 overlap (page 1 repeats the second half of page 0), a known misspelling comes back in
 `query.altered`, and a test scripts failures in order with `app.script` ("429", "500",
-"slow"). `app.calls` counts the successful calls, `app.rejected` the 429s; `app.sites` are
-the base URLs the results point at (devstack/fakes/sites.py serves such pages).
+"slow"). `app.calls` counts the successful calls, `app.rejected` the 429s, `app.times` holds
+the moment (monotonic) each successful call arrived, for counting calls per window (`busiest`);
+`X-RateLimit-Remaining` says what is left of the current second. `app.sites` are the base URLs
+the results point at (devstack/fakes/sites.py serves such pages).
 """
 
 from __future__ import annotations
@@ -38,11 +40,17 @@ class FakeBrave:
         self.calls = 0
         self.rejected = 0
         self.queries: list[tuple[str, int]] = []
+        self.times: list[float] = []
         self._last = 0.0
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         return self.handle(Request(environ))(environ, start_response)
+
+    def busiest(self, window_s: float = 1.0) -> int:
+        """The most successful calls that arrived within any `window_s`."""
+        times = sorted(self.times)
+        return max((sum(1 for t in times if s <= t < s + window_s) for s in times), default=0)
 
     def _headers(self, remaining_s: int) -> dict[str, str]:
         return {
@@ -136,8 +144,11 @@ class FakeBrave:
                 return self._rate_limited()
             self._last = now
             self.calls += 1
+            self.times.append(now)
             self.queries.append((query, page))
-            headers = self._headers(0)
+            # What is left of the plan's second, as Brave counts it: the calls of the last one.
+            in_window = sum(1 for t in self.times if t > now - 1.0)
+            headers = self._headers(max(int(self.rate_per_s) - in_window, 0))
         if step == "slow":
             time.sleep(3)
         return Response(
