@@ -28,6 +28,7 @@ from models.influencers import tables as influencer_tables  # noqa: F401 - the t
 from models.leads import interactions as leads_interactions  # noqa: F401 - the tables
 from models.leads import people as leads_people  # noqa: F401 - its personal data
 from models.leads import reports as leads_reports  # noqa: F401 - the tables
+from models.leads import schedules as leads_schedules  # noqa: F401 - the tables
 from models.leads import spending as leads_spending  # noqa: F401 - the tables
 from models.leads import tables as leads_tables  # noqa: F401 - the tables
 from models.leads import validation as leads_validation  # noqa: F401 - the tables

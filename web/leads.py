@@ -267,6 +267,32 @@ class ReportStarted(Schema):
     job = fields.Nested(JobRead, required=True)
 
 
+class ReportScheduleCreate(Schema):
+    frequency = fields.String(
+        required=True,
+        validate=validate.OneOf([f.value for f in leads.Frequency]),
+        metadata={"description": "weekly (Mondays, UTC) or monthly (the 1st, UTC)."},
+    )
+    format = fields.String(required=True, validate=validate.OneOf(leads.FORMATS))
+
+
+class ReportScheduleRead(Schema):
+    id = fields.UUID(required=True)
+    frequency = fields.String(required=True)
+    format = fields.String(required=True)
+    created_by = fields.UUID(
+        allow_none=True, metadata={"description": "Who is mailed each report's link."}
+    )
+    last_period = fields.Date(
+        required=True, metadata={"description": "The start of the last period submitted."}
+    )
+    created_at = fields.DateTime(required=True)
+
+
+class ReportScheduleList(Schema):
+    items = fields.List(fields.Nested(ReportScheduleRead), required=True)
+
+
 MEDIA_TYPES = {
     "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -444,6 +470,49 @@ class Reports(MethodView):
             202,
             {"Location": url_for("jobs.JobItem", job_id=job.id)},
         )
+
+
+@blp.route("/analytics/reports/schedules")
+class ReportSchedules(MethodView):
+    @limits.per_user("rate_limit_leads_read")
+    @blp.response(200, ReportScheduleList)
+    @blp.doc(security=BEARER)
+    @auth_required
+    def get(self) -> dict[str, Any]:
+        """Your organisation's report schedules"""
+        return {"items": leads.list_schedules(session=db(), org_id=current_org_id())}
+
+    @limits.per_user("rate_limit_leads_write")
+    @blp.arguments(ReportScheduleCreate)
+    @blp.response(201, ReportScheduleRead)
+    @blp.doc(security=BEARER)
+    @auth_required
+    def post(self, body: dict[str, Any]) -> leads.ReportSchedule:
+        """Have the report made weekly or monthly; you are mailed a link to each when ready"""
+        viewer = current_viewer()
+        registry.kind_for("leads.report", viewer)  # whoever may make a report may schedule it
+        schedule = leads.create_schedule(
+            session=db(),
+            org_id=current_org_id(),
+            user_id=viewer.user_id,
+            frequency=body["frequency"],
+            format=body["format"],
+            now=utcnow(),
+        )
+        db().commit()
+        return schedule
+
+
+@blp.route("/analytics/reports/schedules/<uuid:schedule_id>")
+class ReportScheduleItem(MethodView):
+    @limits.per_user("rate_limit_leads_write")
+    @blp.response(204)
+    @blp.doc(security=BEARER)
+    @auth_required
+    def delete(self, schedule_id: uuid.UUID) -> None:
+        """Stop a report schedule (the reports it made stay)"""
+        leads.delete_schedule(session=db(), org_id=current_org_id(), schedule_id=schedule_id)
+        db().commit()
 
 
 @blp.route("/analytics/reports/<uuid:report_id>")

@@ -22,8 +22,10 @@ from typing import Any
 import openpyxl
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from models import leads
+from models.accounts import User
 from models.leads import GoalStatus
 from workers.clients import dns
 from workers.clients.brave import Brave
@@ -33,6 +35,7 @@ from workers.clients.pages import Fetcher, PageSkipped
 from workers.core import enqueue
 from workers.core.context import JobContext
 from workers.core.errors import JobCancelled, PermanentError
+from workers.core.periodic import periodic
 from workers.core.registry import get_kind, job_kind
 from workers.core.storage import storage
 
@@ -509,14 +512,99 @@ def write_report(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         with open(path, "rb") as source:
             stored = storage(ctx.settings).put(key, source)
     with ctx.sessions.begin() as session:
-        leads.mark_ready(
+        first = leads.mark_ready(
             session=session,
             report_id=params["report_id"],
             storage_key=stored.key,
             size=stored.size,
             rows=count,
         )
+        if first:
+            _mail_scheduled_report(
+                ctx, session, session.get_one(leads.Report, params["report_id"]), count
+            )
     return {"report_id": str(params["report_id"]), "rows": count, "bytes": stored.size}
+
+
+def _mail_scheduled_report(
+    ctx: JobContext, session: Session, report: leads.Report, rows: int
+) -> None:
+    """Send the requester of a scheduled report a link to it (not the file): queued in the
+    transaction that marks it ready, the first time only, so it is mailed once."""
+    kind = get_kind("email.send")
+    requester = session.get(User, report.created_by) if report.created_by else None
+    if report.schedule_id is None or requester is None or kind is None:
+        return
+    link = f"{ctx.settings.public_base_url}/api/v1/leads/analytics/reports/{report.id}/download"
+    covers = " to ".join(str(report.filters.get(k, "")) for k in ("since", "until"))
+    enqueue.submit(
+        session=session,
+        dispatcher=ctx.dispatcher,
+        owner_id=requester.id,
+        org_id=report.org_id,
+        kind=kind,
+        params={
+            "to": [requester.email],
+            "subject": "Your scheduled leads report is ready",
+            "text": (
+                f"Your {report.format.upper()} report of leads ({covers}) is ready: "
+                f"{rows} leads.\n\nDownload it (signed in): {link}\n"
+            ),
+        },
+        internal=True,  # the platform's notice, not a job the user submitted
+    )
+
+
+SCHEDULE_BATCH = 200
+
+
+@periodic("leads.scheduled_reports", cron="5 * * * *", queue="leads")  # UTC, hourly
+def scheduled_reports(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Submit each due schedule's report for the period the slot falls in, once per period.
+    Hourly, so a period's reports go out within the hour it begins, or at the first run after
+    an outage."""
+    slot: datetime = params["slot"]
+    kind = get_kind("leads.report")
+    assert kind is not None  # noqa: S101 - declared above
+    submitted = skipped = 0
+    for frequency in leads.Frequency:
+        period = leads.period_at(frequency, slot)
+        while True:
+            with ctx.sessions.begin() as session:
+                due = leads.claim_due(
+                    session=session, frequency=frequency, period=period, limit=SCHEDULE_BATCH
+                )
+                for schedule in due:
+                    if not leads.still_member(session=session, schedule=schedule):
+                        skipped += 1  # the requester left: nobody to send it to
+                        continue
+                    assert schedule.created_by is not None  # noqa: S101 - still_member
+                    report = leads.create_report(
+                        session=session,
+                        org_id=schedule.org_id,
+                        user_id=schedule.created_by,
+                        format=schedule.format,
+                        filters={
+                            "since": period.previous.isoformat(),
+                            "until": period.start.isoformat(),
+                        },
+                        schedule_id=schedule.id,
+                    )
+                    job, _ = enqueue.submit(
+                        session=session,
+                        dispatcher=ctx.dispatcher,
+                        owner_id=schedule.created_by,
+                        org_id=schedule.org_id,
+                        kind=kind,
+                        params={"report_id": str(report.id)},
+                        idempotency_key=f"leads.report:{schedule.id}:{period.day}",
+                        internal=True,  # the organisation asked for it by scheduling it
+                    )
+                    report.job_id = job.id
+                    submitted += 1
+            if len(due) < SCHEDULE_BATCH:
+                break
+    return {"submitted": submitted, "skipped": skipped}
 
 
 IMPORT_COLUMNS = ("domain", "company_name", "emails", "phones", "tags", "status", "notes")

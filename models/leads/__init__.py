@@ -42,6 +42,17 @@ from models.leads.reports import (
     report_of,
     report_rows,
 )
+from models.leads.schedules import (
+    Frequency,
+    Period,
+    ReportSchedule,
+    claim_due,
+    create_schedule,
+    delete_schedule,
+    list_schedules,
+    period_at,
+    still_member,
+)
 from models.leads.scoring import Evidence, score
 from models.leads.spending import (
     BUDGETS,
@@ -72,6 +83,15 @@ from models.leads.validation import (
 )
 
 __all__ = [
+    "Frequency",
+    "Period",
+    "ReportSchedule",
+    "claim_due",
+    "create_schedule",
+    "delete_schedule",
+    "list_schedules",
+    "period_at",
+    "still_member",
     "Notification",
     "notifications_for",
     "KINDS",

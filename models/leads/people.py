@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from models.core.erasure import Person, personal_data
 from models.leads.interactions import Interaction
 from models.leads.reports import Report
+from models.leads.schedules import ReportSchedule
 from models.leads.tables import Goal, LeadChange
 
 
@@ -53,6 +54,7 @@ def _erase(session: Session, person: Person) -> None:
     for table, column in (
         (Goal, Goal.created_by),
         (Report, Report.created_by),
+        (ReportSchedule, ReportSchedule.created_by),
         (LeadChange, LeadChange.actor_id),
         (Interaction, Interaction.actor_id),
     ):

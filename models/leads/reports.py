@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, select, tuple_
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, select, text, tuple_
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -41,6 +41,11 @@ class Report(Base):
     __table_args__ = (
         CheckConstraint("format IN ('csv', 'xlsx')", name="format"),
         Index("ix_lead_reports_org_id", "org_id", "created_at"),
+        Index(
+            "ix_lead_reports_schedule_id",
+            "schedule_id",
+            postgresql_where=text("schedule_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid_pk]
@@ -53,6 +58,10 @@ class Report(Base):
     format: Mapped[str] = mapped_column(String(10))
     filters: Mapped[dict[str, Any]] = mapped_column(JSONB)
     job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # Set when a schedule asked for it: the requester is mailed a link once it is ready.
+    schedule_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("lead_report_schedules.id", ondelete="SET NULL")
+    )
     storage_key: Mapped[str | None] = mapped_column(String(300))  # set once written
     size: Mapped[int | None] = mapped_column(BigInteger)
     rows: Mapped[int | None] = mapped_column(BigInteger)
@@ -67,8 +76,15 @@ def create_report(
     user_id: uuid.UUID,
     format: str,
     filters: dict[str, Any],
+    schedule_id: uuid.UUID | None = None,
 ) -> Report:
-    report = Report(org_id=org_id, created_by=user_id, format=format, filters=filters)
+    report = Report(
+        org_id=org_id,
+        created_by=user_id,
+        format=format,
+        filters=filters,
+        schedule_id=schedule_id,
+    )
     session.add(report)
     session.flush()
     return report
@@ -127,7 +143,10 @@ def _row(lead: Lead) -> list[Any]:
 
 def mark_ready(
     *, session: Session, report_id: uuid.UUID, storage_key: str, size: int, rows: int
-) -> None:
+) -> bool:
+    """Record the written file; True the first time (a retried job writes it again)."""
     report = session.get_one(Report, report_id, with_for_update=True)
+    first = report.ready_at is None
     report.storage_key, report.size, report.rows = storage_key, size, rows
     report.ready_at = utcnow()
+    return first

@@ -395,3 +395,46 @@ def test_a_leaving_members_name_goes_from_goals_history_and_timeline_which_stay(
     assert (entry.body, entry.actor_id) == ("hi", None)
     assert all(c.actor_id is None for c in leads.history_of(session=session, lead_id=lead_id))
     assert session.scalars(select(leads.Goal.created_by)).all() == [None]
+
+
+SCHEDULES = "/api/v1/leads/analytics/reports/schedules"
+
+
+def test_a_report_schedule_is_created_listed_and_deleted_in_its_organization_only(
+    client: FlaskClient, alice: Caller, bob: Caller
+) -> None:
+    created = client.post(
+        SCHEDULES, json={"frequency": "weekly", "format": "xlsx"}, headers=alice.headers
+    )
+    assert created.status_code == 201
+    schedule = created.get_json()
+    assert (schedule["frequency"], schedule["format"]) == ("weekly", "xlsx")
+    assert schedule["created_by"] == str(alice.user.id)
+    again = client.post(
+        SCHEDULES, json={"frequency": "weekly", "format": "xlsx"}, headers=alice.headers
+    )
+    assert again.status_code == 409  # the same report is scheduled once
+
+    mine = client.get(SCHEDULES, headers=alice.headers).get_json()["items"]
+    theirs = client.get(SCHEDULES, headers=bob.headers).get_json()["items"]
+    assert [s["id"] for s in mine] == [schedule["id"]]
+    assert theirs == []
+
+    item = f"{SCHEDULES}/{schedule['id']}"
+    assert client.delete(item, headers=bob.headers).status_code == 404  # another org's id
+    assert client.delete(item, headers=alice.headers).status_code == 204
+    assert client.get(SCHEDULES, headers=alice.headers).get_json()["items"] == []
+    assert client.delete(item, headers=alice.headers).status_code == 404
+
+
+def test_a_bad_report_schedule_is_refused_and_nothing_is_stored(
+    client: FlaskClient, alice: Caller
+) -> None:
+    for body, field in (
+        ({"frequency": "daily", "format": "csv"}, "frequency"),
+        ({"frequency": "weekly"}, "format"),
+    ):
+        refused = client.post(SCHEDULES, json=body, headers=alice.headers)
+        assert refused.status_code == 422
+        assert set(refused.get_json()["details"]["fields"]) == {field}
+    assert client.get(SCHEDULES, headers=alice.headers).get_json()["items"] == []

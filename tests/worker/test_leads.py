@@ -8,6 +8,7 @@ import io
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import openpyxl
@@ -24,6 +25,7 @@ from devstack.fakes.openai import FakeOpenAI
 from devstack.fakes.sites import Site, serve_sites
 from models import leads
 from models.accounts import User
+from models.core.base import utcnow
 from models.core.jobs import Job, JobStatus, request_cancel
 from tests.conftest import access_token, make_user, org_of
 from tests.dns import DnsServer
@@ -628,3 +630,111 @@ def test_a_goal_runs_end_to_end_over_http_to_validated_scored_leads(
     assert detail["history"][0]["actor_id"] is None  # made by the search
     results = client.get(f"{goal_url}/results", headers=headers).get_json()["items"]
     assert len({r["url"] for r in results}) == len(results) == SITES
+
+
+def test_scheduled_reports_are_made_once_per_period_and_their_link_mailed(
+    committed_platform: Platform,
+    owner: uuid.UUID,
+    fakes: Fakes,
+    run_worker: list[RunningWorker],
+    tmp_path: Path,
+) -> None:
+    settings = fakes.settings.replace(storage_url=str(tmp_path))
+    start(run_worker, settings)
+    start(run_worker, settings)
+    now = utcnow()
+    slot = now + timedelta(days=7)  # next week: the weekly report covers this one
+    with committed_platform.sessions.begin() as session:
+        other = make_user(session)
+        other_id, other_email = other.id, other.email
+        org_id, other_org = org_of(session, owner), org_of(session, other.id)
+        leads.create_lead(
+            session=session,
+            org_id=org_id,
+            actor_id=owner,
+            domain="acme.example",
+            values={"company_name": "Acme"},
+            score=3,
+            score_reasons=[],
+        )
+        weekly = leads.create_schedule(
+            session=session,
+            org_id=org_id,
+            user_id=owner,
+            frequency="weekly",
+            format="csv",
+            now=now,
+        ).id
+        monthly = leads.create_schedule(
+            session=session,
+            org_id=other_org,
+            user_id=other_id,
+            frequency="monthly",
+            format="xlsx",
+            now=now - timedelta(days=62),  # made months ago: the last month's report is due
+        ).id
+
+    # Two runs for the same slot at once (two schedulers, or a retried job): one report each.
+    runs = [
+        submit_job(committed_platform, owner, "leads.scheduled_reports", {"slot": slot.isoformat()})
+        for _ in range(2)
+    ]
+    for run in runs:
+        assert wait_for(committed_platform, run).status == JobStatus.SUCCEEDED
+    with committed_platform.sessions() as session:
+        reports = list(
+            session.scalars(
+                select(leads.Report).where(leads.Report.schedule_id.in_([weekly, monthly]))
+            )
+        )
+    assert len(reports) == 2
+    made = {r.schedule_id: r for r in reports}
+    mine, theirs = made[weekly], made[monthly]
+    assert (mine.org_id, mine.format, theirs.org_id, theirs.format) == (
+        org_id,
+        "csv",
+        other_org,
+        "xlsx",
+    )
+    week = leads.period_at("weekly", slot)
+    assert mine.filters == {"since": week.previous.isoformat(), "until": week.start.isoformat()}
+
+    for report in (mine, theirs):
+        assert report.job_id is not None
+        assert wait_for(committed_platform, report.job_id).status == JobStatus.SUCCEEDED
+    with committed_platform.sessions() as session:
+        assert session.get_one(leads.Report, mine.id).rows == 1  # the lead made this week
+        mails = list(
+            session.scalars(
+                select(Job).where(Job.kind == "email.send", Job.org_id.in_([org_id, other_org]))
+            )
+        )
+    to = {tuple(m.params["to"]): m.params["text"] for m in mails}
+    assert len(mails) == 2  # each requester once
+    owner_email = _email_of(committed_platform, owner)
+    assert f"/api/v1/leads/analytics/reports/{mine.id}/download" in to[(owner_email,)]
+    assert f"/api/v1/leads/analytics/reports/{theirs.id}/download" in to[(other_email,)]
+    assert "acme.example" not in to[(owner_email,)]  # a link, not the file
+
+    # The same period again: nothing new.
+    again = wait_for(
+        committed_platform,
+        submit_job(
+            committed_platform, owner, "leads.scheduled_reports", {"slot": slot.isoformat()}
+        ),
+    )
+    assert again.status == JobStatus.SUCCEEDED
+    with committed_platform.sessions() as session:
+        count = len(
+            list(
+                session.scalars(
+                    select(leads.Report.id).where(leads.Report.schedule_id.in_([weekly, monthly]))
+                )
+            )
+        )
+    assert count == 2
+
+
+def _email_of(platform: Platform, user_id: uuid.UUID) -> str:
+    with platform.sessions() as session:
+        return session.get_one(User, user_id).email
