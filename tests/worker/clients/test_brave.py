@@ -28,6 +28,8 @@ settings = Settings(
     brave_api_key="test-key", brave_max_wait_s=5.0,
 )
 with Brave(settings) as brave:
+    print("ready", flush=True)
+    sys.stdin.readline()  # both processes start searching together, however slow to start
     for n in range(int(searches)):
         page = brave.search(f"{name} plumber {n}")
         assert page.results and not page.cached, page
@@ -60,9 +62,18 @@ def test_the_pace_holds_across_two_worker_processes(
                 str(SEARCHES),
             ],
             cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for name in ("first", "second")
     ]
+    for process in processes:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
     assert [p.wait(timeout=60) for p in processes] == [0, 0]
 
     assert app.rejected == 0  # not one call sooner than the plan allows
