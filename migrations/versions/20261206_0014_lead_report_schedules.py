@@ -7,7 +7,7 @@ last_period) index answers it; the list per organisation uses the unique constra
 A report made for a schedule names it, so the finished job knows to mail the requester.
 
 Revision ID: 0014_lead_report_schedules
-Revises: 0012_fan_checkouts
+Revises: 0013_revenue_statements
 Create Date: 2026-12-06 21:00:00.000000
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0014_lead_report_schedules"
-down_revision: str | None = "0012_fan_checkouts"
+down_revision: str | None = "0013_revenue_statements"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
