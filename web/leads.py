@@ -25,7 +25,7 @@ from models.leads import MAX_LEADS_PER_GOAL, GoalStatus, LeadStatus
 from web.core import limits
 from web.core.auth import BEARER, auth_required, current_org_id, current_viewer
 from web.core.context import db, platform
-from web.core.fields import Email, Text
+from web.core.fields import BigInt, Email, Text, Url
 from web.core.job_schemas import JobRead
 from web.core.uploads import accepts_upload, uploaded_file
 from workers.core import enqueue, registry
@@ -44,24 +44,22 @@ class GoalCreate(Schema):
     target_market = _text(500, load_default="")
     location = _text(200, load_default="")
     ideal_customer = _text(1000, load_default="")
-    lead_count = fields.Integer(
-        load_default=25, validate=validate.Range(min=1, max=MAX_LEADS_PER_GOAL)
-    )
+    lead_count = BigInt(load_default=25, validate=validate.Range(min=1, max=MAX_LEADS_PER_GOAL))
 
 
 class GoalRead(Schema):
     id = fields.UUID(required=True)
-    goal = fields.String(required=True)
-    target_market = fields.String(required=True)
-    location = fields.String(required=True)
-    ideal_customer = fields.String(required=True)
-    lead_count = fields.Integer(required=True)
+    goal = Text(required=True)
+    target_market = Text(required=True)
+    location = Text(required=True)
+    ideal_customer = Text(required=True)
+    lead_count = BigInt(required=True)
     status = fields.Enum(GoalStatus, by_value=True, required=True)
     strategy = fields.Dict(allow_none=True, metadata={"description": "Once written."})
-    model = fields.String(allow_none=True, metadata={"description": "The model that wrote it."})
-    prompt_tokens = fields.Integer(required=True)
-    completion_tokens = fields.Integer(required=True)
-    searches = fields.Integer(required=True, metadata={"description": "Search calls paid for."})
+    model = Text(allow_none=True, metadata={"description": "The model that wrote it."})
+    prompt_tokens = BigInt(required=True)
+    completion_tokens = BigInt(required=True)
+    searches = BigInt(required=True, metadata={"description": "Search calls paid for."})
     strategy_job_id = fields.UUID(allow_none=True)
     search_job_id = fields.UUID(allow_none=True)
     created_at = fields.DateTime(required=True)
@@ -73,14 +71,14 @@ class GoalStarted(Schema):
 
 
 class ResultRead(Schema):
-    query = fields.String(required=True)
-    altered_query = fields.String(
+    query = Text(required=True)
+    altered_query = Text(
         allow_none=True, metadata={"description": "The query as the search engine spelled it."}
     )
-    rank = fields.Integer(required=True)
-    url = fields.String(required=True)
-    title = fields.String(required=True)
-    description = fields.String(required=True)
+    rank = BigInt(required=True)
+    url = Text(required=True)
+    title = Text(required=True)
+    description = Text(required=True)
 
 
 class ResultList(Schema):
@@ -89,18 +87,18 @@ class ResultList(Schema):
 
 class PageQuery(Schema):
     cursor = Text(validate=validate.Length(max=200))
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    limit = BigInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class GoalPage(Schema):
     items = fields.List(fields.Nested(GoalRead), required=True)
-    next_cursor = fields.String(allow_none=True)
+    next_cursor = Text(allow_none=True)
 
 
 class LeadQuery(PageQuery):
     status = fields.Enum(LeadStatus, by_value=True)
-    min_score = fields.Integer(validate=validate.Range(min=0, max=100))
-    source = fields.String(validate=validate.OneOf(["search", "manual"]))
+    min_score = BigInt(validate=validate.Range(min=0, max=100))
+    source = Text(validate=validate.OneOf(["search", "manual"]))
     goal_id = fields.UUID()
     tag = _text(50)
     validated = fields.Boolean(metadata={"description": "Has an address checked valid."})
@@ -110,26 +108,26 @@ class LeadQuery(PageQuery):
 
 class LeadRead(Schema):
     id = fields.UUID(required=True)
-    domain = fields.String(required=True)
-    company_name = fields.String(required=True)
-    emails = fields.List(fields.String(), required=True)
-    phones = fields.List(fields.String(), required=True)
-    social = fields.List(fields.String(), required=True)
-    source = fields.String(required=True)
-    source_url = fields.String(allow_none=True)
+    domain = Text(required=True)
+    company_name = Text(required=True)
+    emails = fields.List(Text(), required=True)
+    phones = fields.List(Text(), required=True)
+    social = fields.List(Text(), required=True)
+    source = Text(required=True)
+    source_url = Text(allow_none=True)
     goal_id = fields.UUID(allow_none=True)
-    score = fields.Integer(required=True)
-    score_reasons = fields.List(fields.String(), required=True)
+    score = BigInt(required=True)
+    score_reasons = fields.List(Text(), required=True)
     status = fields.Enum(LeadStatus, by_value=True, required=True)
-    tags = fields.List(fields.String(), required=True)
-    notes = fields.String(required=True)
+    tags = fields.List(Text(), required=True)
+    notes = Text(required=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
 
 
 class LeadPage(Schema):
     items = fields.List(fields.Nested(LeadRead), required=True)
-    next_cursor = fields.String(allow_none=True)
+    next_cursor = Text(allow_none=True)
 
 
 class ChangeRead(Schema):
@@ -140,26 +138,24 @@ class ChangeRead(Schema):
 
 
 class EmailCheckRead(Schema):
-    email = fields.String(required=True)
-    verdict = fields.String(
-        required=True, metadata={"description": "valid, risky, invalid, unknown"}
-    )
-    reasons = fields.List(fields.String(), required=True)
-    source = fields.String(required=True)
+    email = Text(required=True)
+    verdict = Text(required=True, metadata={"description": "valid, risky, invalid, unknown"})
+    reasons = fields.List(Text(), required=True)
+    source = Text(required=True)
     checked_at = fields.DateTime(required=True)
 
 
 class InteractionCreate(Schema):
-    kind = fields.String(required=True, validate=validate.OneOf(leads.KINDS))
+    kind = Text(required=True, validate=validate.OneOf(leads.KINDS))
     body = Text(required=True, validate=validate.Length(min=1, max=10_000))
     happened_at = fields.AwareDateTime(metadata={"description": "Default: now."})
 
 
 class InteractionRead(Schema):
-    id = fields.Integer(required=True)
+    id = BigInt(required=True)
     actor_id = fields.UUID(allow_none=True)
-    kind = fields.String(required=True)
-    body = fields.String(required=True)
+    kind = Text(required=True)
+    body = Text(required=True)
     happened_at = fields.DateTime(required=True)
     created_at = fields.DateTime(required=True)
 
@@ -187,7 +183,7 @@ class LeadFields(Schema):
     phones = fields.List(
         Text(validate=validate.Regexp(r"^\+?[0-9 ().-]{6,25}$")), validate=validate.Length(max=10)
     )
-    social = fields.List(fields.Url(schemes={"https", "http"}), validate=validate.Length(max=10))
+    social = fields.List(Url(schemes={"https", "http"}), validate=validate.Length(max=10))
     status = fields.Enum(LeadStatus, by_value=True)
     tags = fields.List(
         Text(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=20)
@@ -209,12 +205,12 @@ class LeadUpdate(LeadFields):
 
 
 class LeadSpent(Schema):
-    used = fields.Integer(required=True)
-    budget = fields.Integer(allow_none=True, metadata={"description": "null: unlimited."})
+    used = BigInt(required=True)
+    budget = BigInt(allow_none=True, metadata={"description": "null: unlimited."})
 
 
 class LeadUsageRead(Schema):
-    tier = fields.String(required=True)
+    tier = Text(required=True)
     month = fields.Date(required=True, metadata={"description": "Its first day (UTC)."})
     resets_at = fields.DateTime(required=True)
     tokens = fields.Nested(LeadSpent, required=True, metadata={"description": "OpenAI tokens."})
@@ -229,35 +225,35 @@ class OverviewQuery(Schema):
 class OverviewRead(Schema):
     since = fields.DateTime(required=True)
     until = fields.DateTime(required=True)
-    leads = fields.Integer(required=True, metadata={"description": "Created in the range."})
-    by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-    by_source = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    leads = BigInt(required=True, metadata={"description": "Created in the range."})
+    by_status = fields.Dict(keys=Text(), values=BigInt(), required=True)
+    by_source = fields.Dict(keys=Text(), values=BigInt(), required=True)
     by_day = fields.Function(
         lambda o: [{"day": d.isoformat(), "leads": n} for d, n in o.by_day], required=True
     )
     conversion_rate = fields.Decimal(as_string=True, required=True)
-    verdicts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    verdicts = fields.Dict(keys=Text(), values=BigInt(), required=True)
     valid_rate = fields.Decimal(as_string=True, required=True)
-    tokens = fields.Integer(required=True, metadata={"description": "In the range's months."})
-    searches = fields.Integer(required=True)
+    tokens = BigInt(required=True, metadata={"description": "In the range's months."})
+    searches = BigInt(required=True)
     tokens_per_lead = fields.Decimal(as_string=True, allow_none=True)
     searches_per_lead = fields.Decimal(as_string=True, allow_none=True)
 
 
 class ReportCreate(Schema):
-    format = fields.String(required=True, validate=validate.OneOf(leads.FORMATS))
+    format = Text(required=True, validate=validate.OneOf(leads.FORMATS))
     since = fields.AwareDateTime()
     until = fields.AwareDateTime()
 
 
 class ReportRead(Schema):
     id = fields.UUID(required=True)
-    format = fields.String(required=True)
+    format = Text(required=True)
     filters = fields.Dict(required=True)
     job_id = fields.UUID(allow_none=True)
     ready = fields.Function(lambda r: r.storage_key is not None, required=True)
-    rows = fields.Integer(allow_none=True)
-    size = fields.Integer(allow_none=True, metadata={"description": "Bytes, once ready."})
+    rows = BigInt(allow_none=True)
+    size = BigInt(allow_none=True, metadata={"description": "Bytes, once ready."})
     created_at = fields.DateTime(required=True)
     ready_at = fields.DateTime(allow_none=True)
 
@@ -268,18 +264,18 @@ class ReportStarted(Schema):
 
 
 class ReportScheduleCreate(Schema):
-    frequency = fields.String(
+    frequency = Text(
         required=True,
         validate=validate.OneOf([f.value for f in leads.Frequency]),
         metadata={"description": "weekly (Mondays, UTC) or monthly (the 1st, UTC)."},
     )
-    format = fields.String(required=True, validate=validate.OneOf(leads.FORMATS))
+    format = Text(required=True, validate=validate.OneOf(leads.FORMATS))
 
 
 class ReportScheduleRead(Schema):
     id = fields.UUID(required=True)
-    frequency = fields.String(required=True)
-    format = fields.String(required=True)
+    frequency = Text(required=True)
+    format = Text(required=True)
     created_by = fields.UUID(
         allow_none=True, metadata={"description": "Who is mailed each report's link."}
     )
@@ -300,19 +296,19 @@ MEDIA_TYPES = {
 
 
 class NotificationQuery(Schema):
-    before = fields.Integer(
+    before = BigInt(
         validate=validate.Range(min=1), metadata={"description": "The last id of a page."}
     )
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    limit = BigInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class NotificationRead(Schema):
-    id = fields.Integer(required=True)
+    id = BigInt(required=True)
     lead_id = fields.UUID(required=True)
-    domain = fields.String(required=True)
+    domain = Text(required=True)
     actor_id = fields.UUID(allow_none=True, metadata={"description": "null: a job."})
     changed_at = fields.DateTime(required=True)
-    fields_ = fields.List(fields.String(), data_key="fields", attribute="fields", required=True)
+    fields_ = fields.List(Text(), data_key="fields", attribute="fields", required=True)
     before = fields.Dict(required=True)
     after = fields.Dict(required=True)
 

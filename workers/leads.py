@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from models import leads
 from models.accounts import User
+from models.core.fields import Text
 from models.leads import GoalStatus
 from workers.clients import dns
 from workers.clients.brave import Brave
@@ -612,7 +613,7 @@ MAX_IMPORT_ERRORS = 50
 
 
 class ImportParams(Schema):
-    key = fields.String(
+    key = Text(
         required=True, validate=validate.Regexp(r"^leads/[0-9a-f-]{36}/imports/[0-9a-f]{32}\.csv$")
     )
 

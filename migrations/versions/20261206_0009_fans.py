@@ -6,6 +6,8 @@ Reviewed by hand.
   (the API answers 409 with the existing fan; imports skip it). Lists are pages newest first,
   served by (org_id, created_at, id). Search is a substring match on name and e-mail: a
   stored lower-cased `search_text` with a trigram GIN index (pg_trgm), fast on a million fans.
+  A PostgreSQL without the pg_trgm extension (the embedded one of `make run` has none) gets
+  no such index: search still answers, scanning an artist's fans, and a warning says so.
   Checks keep status, gender, country, age and birth year to what the API accepts.
 - fan_imports: an uploaded CSV, its column mapping and its outcome; listed newest first per
   organisation.
@@ -24,11 +26,14 @@ Revises: 0008_webhooks
 Create Date: 2026-12-06 20:00:00.000000
 """
 
+import logging
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+log = logging.getLogger("alembic.runtime.migration")
 
 revision: str = "0009_fans"
 down_revision: str | None = "0008_webhooks"
@@ -53,8 +58,20 @@ def _updated_at() -> sa.Column:
     )
 
 
+def _trigrams_available() -> bool:
+    available = sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")
+    return op.get_bind().execute(available).scalar() is not None
+
+
 def upgrade() -> None:
-    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    trigrams = _trigrams_available()
+    if trigrams:
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    else:
+        log.warning(
+            "PostgreSQL has no pg_trgm extension (postgresql-contrib): fan search works, "
+            "without its trigram index; slow past some 100,000 fans per artist"
+        )
     op.create_table(
         "fans",
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
@@ -109,13 +126,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("org_id", "email", name="uq_fans_org_id_email"),
     )
     op.create_index("ix_fans_org_id_created_at", "fans", ["org_id", "created_at", "id"])
-    op.create_index(
-        "ix_fans_search_text",
-        "fans",
-        ["search_text"],
-        postgresql_using="gin",
-        postgresql_ops={"search_text": "gin_trgm_ops"},
-    )
+    if trigrams:
+        op.create_index(
+            "ix_fans_search_text",
+            "fans",
+            ["search_text"],
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        )
     op.create_table(
         "fan_imports",
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),

@@ -55,6 +55,10 @@ class Email(Text, fields.Email):
     """An e-mail address as typed (marshmallow's check of its form), storable."""
 
 
+class Url(Text, fields.Url):
+    """A URL (marshmallow's check of its form and schemes), storable."""
+
+
 class BigInt(fields.Integer):
     """An integer a PostgreSQL bigint can hold; a field's own Range narrows it further."""
 

@@ -15,9 +15,9 @@ from marshmallow import ValidationError
 
 from models.core.addresses import normalise_email
 from models.core.errors import InvalidInput
-from models.core.fields import BigInt, Email, JsonValue, Text
+from models.core.fields import BigInt, Email, JsonValue, Text, Url
 
-__all__ = ["BigInt", "Email", "EmailAddress", "JsonValue", "Name", "Text"]
+__all__ = ["BigInt", "Email", "EmailAddress", "JsonValue", "Name", "Text", "Url"]
 
 
 class EmailAddress(Text):

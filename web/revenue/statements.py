@@ -24,6 +24,7 @@ from models.revenue import statements as statements_domain
 from web.core import limits
 from web.core.auth import BEARER, auth_required, current_viewer
 from web.core.context import db, platform
+from web.core.fields import BigInt, Text
 from web.core.job_schemas import JobRead
 from web.revenue.common import artist_org
 from web.revenue.uploads import ArtistQuery
@@ -42,10 +43,10 @@ MONTH = validate.Regexp(r"^\d{4}-\d{2}$", error="a month, YYYY-MM")
 
 # -- schemas ---------------------------------------------------------------------------------
 class StatementCreate(Schema):
-    first_month = fields.String(
+    first_month = Text(
         required=True, data_key="from", validate=MONTH, metadata={"example": "2024-01"}
     )
-    last_month = fields.String(
+    last_month = Text(
         required=True,
         data_key="to",
         validate=MONTH,
@@ -61,12 +62,12 @@ class StatementRead(Schema):
     last_month = fields.Date(required=True, data_key="to")
     status = fields.Enum(StatementStatus, by_value=True, required=True)
     job_id = fields.UUID(allow_none=True)
-    lines = fields.Integer(allow_none=True, metadata={"description": "Lines below the header."})
-    size_bytes = fields.Integer(allow_none=True)
-    sha256 = fields.String(
+    lines = BigInt(allow_none=True, metadata={"description": "Lines below the header."})
+    size_bytes = BigInt(allow_none=True)
+    sha256 = Text(
         allow_none=True, metadata={"description": "The same for the same period and ledger."}
     )
-    error = fields.String(allow_none=True)
+    error = Text(allow_none=True)
     created_at = fields.DateTime(required=True)
     finished_at = fields.DateTime(allow_none=True)
 
@@ -77,13 +78,13 @@ class StatementAccepted(Schema):
 
 
 class StatementQuery(ArtistQuery):
-    cursor = fields.String()
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = Text()
+    limit = BigInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class StatementPage(Schema):
     items = fields.List(fields.Nested(StatementRead), required=True)
-    next_cursor = fields.String(allow_none=True)
+    next_cursor = Text(allow_none=True)
 
 
 # -- views -----------------------------------------------------------------------------------

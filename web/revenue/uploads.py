@@ -25,6 +25,7 @@ from models.revenue.tables import Rejection
 from web.core import limits
 from web.core.auth import BEARER, auth_required, current_viewer
 from web.core.context import db, platform
+from web.core.fields import BigInt, Text
 from web.core.job_schemas import JobRead
 from web.core.uploads import accepts_upload, uploaded_file
 from web.revenue.common import artist_org, require_manager
@@ -46,22 +47,22 @@ class UploadRead(Schema):
     id = fields.UUID(required=True)
     org_id = fields.UUID(required=True, metadata={"description": "The artist."})
     uploaded_by = fields.UUID(allow_none=True)
-    filename = fields.String(required=True)
-    size_bytes = fields.Integer(required=True)
-    sha256 = fields.String(required=True)
+    filename = Text(required=True)
+    size_bytes = BigInt(required=True)
+    sha256 = Text(required=True)
     status = fields.Enum(UploadStatus, by_value=True, required=True)
-    format = fields.String(allow_none=True)
+    format = Text(allow_none=True)
     job_id = fields.UUID(allow_none=True)
-    rows_imported = fields.Integer(required=True)
-    rows_rejected = fields.Integer(required=True)
-    overlapping_keys = fields.Integer(
+    rows_imported = BigInt(required=True)
+    rows_rejected = BigInt(required=True)
+    overlapping_keys = BigInt(
         required=True,
         metadata={
             "description": "Store, month, ISRC and country combinations another upload already "
             "covered: possible double counting (the same report under another name)."
         },
     )
-    error = fields.String(allow_none=True)
+    error = Text(allow_none=True)
     created_at = fields.DateTime(required=True)
     imported_at = fields.DateTime(allow_none=True)
     reverted_at = fields.DateTime(allow_none=True)
@@ -80,30 +81,28 @@ class ArtistQuery(Schema):
 
 
 class UploadQuery(ArtistQuery):
-    cursor = fields.String()
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = Text()
+    limit = BigInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class UploadPage(Schema):
     items = fields.List(fields.Nested(UploadRead), required=True)
-    next_cursor = fields.String(allow_none=True)
+    next_cursor = Text(allow_none=True)
 
 
 class RejectionQuery(ArtistQuery):
-    after = fields.Integer(
-        load_default=0, metadata={"description": "Row number to continue after."}
-    )
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    after = BigInt(load_default=0, metadata={"description": "Row number to continue after."})
+    limit = BigInt(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 class RejectionRead(Schema):
-    row_number = fields.Integer(required=True)
-    reason = fields.String(required=True)
+    row_number = BigInt(required=True)
+    reason = Text(required=True)
 
 
 class RejectionPage(Schema):
     items = fields.List(fields.Nested(RejectionRead), required=True)
-    next_after = fields.Integer(allow_none=True)
+    next_after = BigInt(allow_none=True)
 
 
 # -- views -----------------------------------------------------------------------------------

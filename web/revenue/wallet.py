@@ -24,7 +24,7 @@ from models.revenue.tables import PayoutMethod
 from web.accounts import send_mail
 from web.core.auth import BEARER, admin_required, auth_required, current_viewer
 from web.core.context import db, platform
-from web.core.fields import Text
+from web.core.fields import BigInt, Text
 from web.revenue.common import Money, artist_org, require_manager
 from web.revenue.uploads import ArtistQuery
 
@@ -35,23 +35,23 @@ blp = Blueprint(
 
 # -- schemas ---------------------------------------------------------------------------------
 class SummaryQuery(ArtistQuery):
-    days = fields.Integer(
+    days = BigInt(
         validate=validate.OneOf(wallet_domain.RANGES),
         metadata={"description": "7, 30 or 90; leave out for all time."},
     )
 
 
 class Breakdown(Schema):
-    key = fields.String(required=True)
-    title = fields.String()
+    key = Text(required=True)
+    title = Text()
     amount = Money(required=True)
-    quantity = fields.Integer(required=True)
+    quantity = BigInt(required=True)
 
 
 class MonthRead(Schema):
-    month = fields.String(required=True, metadata={"example": "2024-03"})
+    month = Text(required=True, metadata={"example": "2024-03"})
     amount = Money(required=True)
-    quantity = fields.Integer(required=True)
+    quantity = BigInt(required=True)
 
 
 class BalanceRead(Schema):
@@ -61,7 +61,7 @@ class BalanceRead(Schema):
 
 
 class CurrencySummary(Schema):
-    currency = fields.String(required=True)
+    currency = Text(required=True)
     total = Money(required=True, metadata={"description": "Earned in the range."})
     balance = fields.Nested(BalanceRead, required=True)
     by_store = fields.List(fields.Nested(Breakdown), required=True)
@@ -71,13 +71,13 @@ class CurrencySummary(Schema):
 
 
 class SummaryRead(Schema):
-    days = fields.Integer(allow_none=True)
+    days = BigInt(allow_none=True)
     since = fields.Date(allow_none=True)
     currencies = fields.List(fields.Nested(CurrencySummary), required=True)
 
 
 class PayoutMethodWrite(Schema):
-    kind = fields.String(required=True, validate=validate.OneOf(("paypal", "bank")))
+    kind = Text(required=True, validate=validate.OneOf(("paypal", "bank")))
     details = Text(required=True, validate=validate.Length(min=3, max=400))
 
 
@@ -92,7 +92,7 @@ def _payable(amount: Decimal) -> None:
 
 
 class WithdrawalCreate(Schema):
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    currency = Text(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
     amount = Money(
         required=True,
         validate=_payable,
@@ -103,18 +103,18 @@ class WithdrawalCreate(Schema):
 class WithdrawalEventRead(Schema):
     status = fields.Enum(WithdrawalStatus, by_value=True, required=True)
     actor_id = fields.UUID(allow_none=True)
-    note = fields.String(allow_none=True)
+    note = Text(allow_none=True)
     created_at = fields.DateTime(required=True)
 
 
 class WithdrawalRead(Schema):
     id = fields.UUID(required=True)
     org_id = fields.UUID(required=True)
-    currency = fields.String(required=True)
+    currency = Text(required=True)
     amount = Money(required=True)
     status = fields.Enum(WithdrawalStatus, by_value=True, required=True)
-    payout_method = fields.String(required=True)
-    reason = fields.String(allow_none=True)
+    payout_method = Text(required=True)
+    reason = Text(allow_none=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
 
@@ -124,17 +124,17 @@ class WithdrawalDetail(WithdrawalRead):
 
 
 class WithdrawalQuery(ArtistQuery):
-    cursor = fields.String()
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = Text()
+    limit = BigInt(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class WithdrawalPage(Schema):
     items = fields.List(fields.Nested(WithdrawalRead), required=True)
-    next_cursor = fields.String(allow_none=True)
+    next_cursor = Text(allow_none=True)
 
 
 class Decision(Schema):
-    action = fields.String(required=True, validate=validate.OneOf(("approve", "reject", "pay")))
+    action = Text(required=True, validate=validate.OneOf(("approve", "reject", "pay")))
     reason = Text(validate=validate.Length(max=500))
 
 
