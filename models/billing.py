@@ -35,6 +35,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from models.core.base import Base, now_ts, utcnow
 from models.core.erasure import Person, personal_data
 from models.core.errors import InvalidInput, NotFound
+from models.core.fields import text_problem
 from models.core.quotas import Tier, days_left
 from models.orgs import Organization
 
@@ -170,6 +171,8 @@ def record_checkout(
 
 def checkout_of(*, session: Session, org_id: uuid.UUID, checkout_id: str) -> BillingCheckout:
     """One of the organisation's checkouts (another organisation's is as unknown as none)."""
+    if text_problem(checkout_id):  # a NUL or a lone surrogate: no id Backline made
+        raise NotFound("checkout not found")
     checkout = session.scalar(
         select(BillingCheckout).where(
             BillingCheckout.id == checkout_id, BillingCheckout.org_id == org_id

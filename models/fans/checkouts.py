@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from models.core.addresses import normalise_email
 from models.core.base import Base, now_ts, utcnow
 from models.core.errors import NotFound
+from models.core.fields import text_problem
 from models.fans.fans import Fan, FanStatus
 from models.fans.pages import ArtistPage
 
@@ -72,6 +73,8 @@ def record_checkout(
 def public_checkout(*, session: Session, checkout_id: str) -> tuple[FanCheckout, str]:
     """A fan's checkout and its artist's slug; NotFound for any id Backline did not make for
     a fan (a billing checkout's included)."""
+    if text_problem(checkout_id):  # a NUL or a lone surrogate: no id Backline made
+        raise NotFound("checkout not found")
     found = session.execute(
         select(FanCheckout, ArtistPage.slug)
         .join(ArtistPage, ArtistPage.org_id == FanCheckout.org_id)

@@ -199,6 +199,11 @@ def test_the_public_check_knows_fans_checkouts_only(
     assert client.get(f"/api/v1/public/checkouts/{tier.json['id']}").status_code == 404
     assert client.get("/api/v1/public/checkouts/cs_test_unknown").status_code == 404
     assert client.get(f"/api/v1/public/checkouts/{'x' * 600}").status_code == 404
+    # Ids PostgreSQL cannot hold (a NUL, a lone surrogate) are as unknown, not a 500.
+    for odd in ("%00", "cs_%00", "%ED%A0%80"):
+        assert client.get(f"/api/v1/public/checkouts/{odd}").status_code == 404
+        billing = f"/api/v1/orgs/{org_id}/billing/checkouts/{odd}"
+        assert client.get(billing, headers=alice.headers).status_code == 404
 
 
 def test_bad_requests_are_refused_and_record_nothing(

@@ -32,6 +32,7 @@ ERASED_BY = {
     "revenue_statements": "revenue (the statement stays, without who asked for it)",
     "lead_goals": "leads (created_by emptied; the organisation keeps them)",
     "lead_reports": "leads (created_by emptied)",
+    "lead_report_schedules": "leads (created_by emptied; the schedule stays the organisation's)",
     "lead_changes": "leads (actor_id emptied; the lead keeps its history)",
     "lead_interactions": "leads (actor_id emptied; the lead keeps its timeline)",
 }
