@@ -120,7 +120,8 @@ class ReleaseEvent(Base):
 
 # -- checks ----------------------------------------------------------------------------------
 def normalise_isrc(raw: str) -> str:
-    """An ISRC without its dashes, upper-case; InvalidInput unless CC-XXX-YY-NNNNN."""
+    """An ISRC without its dashes, upper-case; ValueError unless CC-XXX-YY-NNNNN (the caller,
+    `_check_values`, gathers it into the release's InvalidInput with every other field)."""
     isrc = raw.replace("-", "").strip().upper()
     if not ISRC.match(isrc):
         raise ValueError(
