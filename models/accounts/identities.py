@@ -178,8 +178,10 @@ def _attach(session: Session, user: User, who: Verified) -> None:
 
 def resolve(
     *, session: Session, who: Verified, link_user_id: uuid.UUID | None, link_ttl_s: int
-) -> User:
-    """The account this provider sign-in is for (made or linked when the rules allow)."""
+) -> tuple[User, bool]:
+    """The account this provider sign-in is for (made or linked when the rules allow), and
+    whether it was made now (its organisation then starts its trial, as a registration's
+    does)."""
     known = _find(session, who.provider, who.subject)
     if link_user_id is not None:
         if known is not None and known.user_id != link_user_id:
@@ -189,9 +191,9 @@ def resolve(
         user = session.get_one(User, link_user_id)
         if known is None:
             _attach(session, user, who)
-        return user
+        return user, False
     if known is not None:
-        return session.get_one(User, known.user_id)
+        return session.get_one(User, known.user_id), False
     if not who.email or not who.email_verified:
         raise UnverifiedProviderAddress(
             f"{who.provider} has not verified this account's address; verify it there, or "
@@ -214,7 +216,7 @@ def resolve(
     user = create_user(session=session, email=who.email, password=None)
     user.email_verified_at = utcnow()
     _attach(session, user, who)
-    return user
+    return user, True
 
 
 def confirm_link(*, session: Session, token: str, password: str) -> tuple[User, str]:

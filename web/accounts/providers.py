@@ -30,7 +30,9 @@ from models.accounts import users as accounts
 from models.accounts.devices import parse_user_agent
 from models.accounts.identities import ProviderIdentity, Verified
 from models.accounts.users import User, utcnow
+from models.billing import start_trial
 from models.core.errors import AuthenticationFailed, NotFound
+from models.orgs import primary_org_id
 from web.accounts.auth import TokenPair, issue_tokens, notice_new_country
 from web.core import limits
 from web.core.auth import BEARER, auth_required, client_ip
@@ -206,7 +208,7 @@ class Callback(MethodView):
         )
         who = Verified(name, found.subject, found.email, found.email_verified)
         try:
-            user = identities.resolve(
+            user, new_account = identities.resolve(
                 session=db(),
                 who=who,
                 link_user_id=pending.link_user_id,
@@ -215,6 +217,10 @@ class Callback(MethodView):
         except identities.LinkNeedsPassword:
             db().commit()  # keep the link token
             raise
+        if new_account:
+            org_id = primary_org_id(session=db(), user_id=user.id)
+            if org_id is not None:
+                start_trial(session=db(), org_id=org_id, days=platform().settings.trial_days)
         return _signed_in(user, provider=name, use_cookies=pending.use_cookies)
 
 

@@ -19,6 +19,8 @@ from devstack.fakes import serve
 from devstack.fakes.oidc import CLIENT_ID, CLIENT_SECRET
 from devstack.fakes.oidc import create_app as fake_google
 from models.accounts.identities import ProviderIdentity
+from models.core.quotas import Tier
+from models.orgs import Organization, primary_org_id
 from tests.api.conftest import PASSWORD, caller
 from tests.conftest import make_user
 from web import create_app
@@ -77,6 +79,33 @@ def test_a_new_google_user_gets_an_account_and_comes_back_to_it(client: FlaskCli
         "/api/v1/auth/refresh", json={"refresh_token": again.json["refresh_token"]}
     )
     assert refreshed.status_code == 200
+
+
+def test_an_account_made_by_a_provider_starts_its_trial_once(
+    tx_platform: Platform, session: Session
+) -> None:
+    served = serve(fake_google())
+    settings = tx_platform.settings.replace(
+        google_client_id=CLIENT_ID,
+        google_client_secret=CLIENT_SECRET,
+        google_issuer_url=served.url,
+        trial_days=7,
+    )
+    client = create_app(platform=dataclasses.replace(tx_platform, settings=settings)).test_client()
+    try:
+        first = sign_in(client, "trial@gmail.example")
+        org = session.get_one(
+            Organization,
+            primary_org_id(session=session, user_id=uuid.UUID(me(client, first)["id"])),
+        )
+        assert org.tier == Tier.CREATOR and org.trial_ends_at is not None
+        ends = org.trial_ends_at
+        # Coming back is a sign-in, not a new account: the trial is not started again.
+        sign_in(client, "trial@gmail.example")
+        session.refresh(org)
+        assert org.trial_ends_at == ends
+    finally:
+        served.stop()
 
 
 def test_an_existing_address_is_linked_only_with_the_accounts_password(
