@@ -160,6 +160,18 @@ class Settings:
     smtp_starttls: bool = False
     smtp_timeout_s: float = 10.0
     mail_from: str = "Backline <no-reply@backline.local>"
+    # Who carries campaign and sequence mail (workers/clients/mailer.py): "smtp" (the server
+    # above) or "resend" (an HTTP API in Resend's shape; `make run` serves a fake of it unless
+    # RESEND_API_KEY is set).
+    mail_provider: str = "smtp"
+    resend_base_url: str = "https://api.resend.com"
+    resend_api_key: str = field(default="", repr=False)
+    resend_timeout_s: float = 10.0
+    # Sending pace, shared by every worker process (a token bucket in Redis), and per recipient
+    # domain; a 429 or 4xx deferral from the provider halves it for MAIL_SLOWDOWN_S.
+    mail_send_per_s: float = 10.0
+    mail_send_per_domain_per_s: float = 5.0
+    mail_slowdown_s: float = 60.0
     worker_processes: int = 2
     # Jobs mostly wait on other services; more threads also make bigger group commits.
     worker_threads: int = 16
@@ -415,12 +427,20 @@ class Settings:
             raise ConfigError("RATE_LIMIT_STORAGE_URL must be a redis:// or unix:// URL")
         for name in RATE_LIMIT_SETTINGS:
             _check_rate_limit(name.upper(), getattr(self, name))
+        if self.mail_provider not in MAIL_PROVIDERS:
+            raise ConfigError(
+                f"MAIL_PROVIDER must be one of {', '.join(MAIL_PROVIDERS)}, "
+                f"got {self.mail_provider!r}"
+            )
         if self.scrapecreators_cache_max_age not in CACHE_MAX_AGES:
             raise ConfigError(
                 f"SCRAPECREATORS_CACHE_MAX_AGE must be one of {', '.join(CACHE_MAX_AGES)}, "
                 f"got {self.scrapecreators_cache_max_age!r}"
             )
 
+
+# Who can carry campaign mail (workers/clients/mailer.py transport_for).
+MAIL_PROVIDERS = ("smtp", "resend")
 
 # The ages the creator-data API's profile cache takes (`cache_max_age`).
 CACHE_MAX_AGES = ("1d", "3d", "7d", "14d", "30d")
@@ -502,6 +522,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         smtp_starttls=_bool(e, "SMTP_STARTTLS", d.smtp_starttls),
         smtp_timeout_s=_float(e, "SMTP_TIMEOUT_S", d.smtp_timeout_s, minimum=0.1),
         mail_from=_str(e, "MAIL_FROM", d.mail_from),
+        mail_provider=_str(e, "MAIL_PROVIDER", d.mail_provider).strip().lower(),
+        resend_base_url=_str(e, "RESEND_BASE_URL", d.resend_base_url).rstrip("/"),
+        resend_api_key=_str(e, "RESEND_API_KEY", d.resend_api_key),
+        resend_timeout_s=_float(e, "RESEND_TIMEOUT_S", d.resend_timeout_s, minimum=0.1),
+        mail_send_per_s=_float(e, "MAIL_SEND_PER_S", d.mail_send_per_s, minimum=0.01),
+        mail_send_per_domain_per_s=_float(
+            e, "MAIL_SEND_PER_DOMAIN_PER_S", d.mail_send_per_domain_per_s, minimum=0.01
+        ),
+        mail_slowdown_s=_float(e, "MAIL_SLOWDOWN_S", d.mail_slowdown_s, minimum=0.0),
         worker_processes=_int(e, "WORKER_PROCESSES", d.worker_processes, minimum=1),
         worker_threads=_int(e, "WORKER_THREADS", d.worker_threads, minimum=1),
         worker_idle_poll_ms=_int(e, "WORKER_IDLE_POLL_MS", d.worker_idle_poll_ms, minimum=1),

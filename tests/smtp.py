@@ -1,11 +1,14 @@
 """A real SMTP server for the tests (aiosmtpd), with the replies of real ones.
 
 Recipients at @bounce.test are refused with 550 (permanent); recipients at @greylist.test
-get 451 (try again later) the first time for each message.
+get 451 (try again later) the first time for each message. `peers` lists, per message taken,
+the client end of the connection it came on (how many connections were used); with `hang_up`
+set the server closes each connection just after taking a message, as an idle timeout would.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import threading
@@ -39,6 +42,9 @@ class _Handler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.server.lock:
             self.server.messages.append(email.message_from_bytes(envelope.content))
+            self.server.peers.append(session.peer)
+        if self.server.hang_up:
+            asyncio.get_running_loop().call_later(0.05, server.transport.close)
         return "250 Message accepted for delivery"
 
 
@@ -47,6 +53,8 @@ class SmtpServer:
         self.port = free_port()
         self.messages: list[Message] = []
         self.greylisted: set[str] = set()
+        self.peers: list[Any] = []
+        self.hang_up = False
         self.lock = threading.Lock()
         self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
 

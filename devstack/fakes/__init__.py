@@ -31,6 +31,7 @@ FAKES: tuple[str, ...] = (
     "devstack.fakes.openai",
     "devstack.fakes.brave",
     "devstack.fakes.neverbounce",
+    "devstack.fakes.resend",
 )
 
 
