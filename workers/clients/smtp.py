@@ -16,6 +16,7 @@ import re
 import smtplib
 import socket
 import threading
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -98,7 +99,7 @@ class SmtpTransport:
             data = message.as_bytes(policy=SMTP)
             sender = _envelope_address(mail.sender)
             recipient = _envelope_address(mail.to)
-        except (ValueError, TypeError, IndexError) as exc:  # header injection, bad address
+        except (ValueError, TypeError, IndexError, MessageError) as exc:  # injection, address
             raise MailRejected(f"not a sendable message: {exc}") from exc
         with self._lock:
             reused = self._smtp is not None
@@ -202,7 +203,7 @@ def _text(reply: bytes | str) -> str:
 def _envelope_address(value: str) -> str:
     """The bare address of "Name <addr>" or "addr", checked."""
     _, address = parseaddr(value)
-    if "@" not in address:
+    if "@" not in address or not address.isascii():  # no SMTPUTF8 here
         raise ValueError(f"not an e-mail address: {value!r}")
     Address(addr_spec=address)  # raises on a malformed address
     return address

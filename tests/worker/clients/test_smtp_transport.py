@@ -119,6 +119,8 @@ def test_a_header_that_would_inject_lines_is_refused_before_sending(
     assert refused.value.code is None
     with pytest.raises(MailRejected):
         transport.send(mail("not an address"))
+    with pytest.raises(MailRejected):
+        transport.send(mail("fän@exämple.test"))  # would need SMTPUTF8
     assert sink.messages == []
 
 
