@@ -48,6 +48,7 @@ DOMAINS = (
     "web.fans",
     "web.revenue",
     "web.leads",
+    "web.notifications",
 )
 
 log = logging.getLogger("backline.web")

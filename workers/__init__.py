@@ -14,4 +14,5 @@ DOMAINS = (
     "workers.fans",
     "workers.revenue",
     "workers.leads",
+    "workers.notifications",
 )

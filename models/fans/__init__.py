@@ -2,5 +2,6 @@
 insights. Other domains use it through the names below only."""
 
 from models.fans.fans import Fan, FanStatus
+from models.fans.releases import Release, ReleaseEvent, ReleaseStatus
 
-__all__ = ["Fan", "FanStatus"]
+__all__ = ["Fan", "FanStatus", "Release", "ReleaseEvent", "ReleaseStatus"]

@@ -8,6 +8,7 @@ from models.revenue.tables import (
     Upload,
     UploadStatus,
     Withdrawal,
+    WithdrawalEvent,
     WithdrawalStatus,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "Upload",
     "UploadStatus",
     "Withdrawal",
+    "WithdrawalEvent",
     "WithdrawalStatus",
 ]

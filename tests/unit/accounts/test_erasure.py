@@ -35,6 +35,7 @@ ERASED_BY = {
     "lead_report_schedules": "leads (created_by emptied; the schedule stays the organisation's)",
     "lead_changes": "leads (actor_id emptied; the lead keeps its history)",
     "lead_interactions": "leads (actor_id emptied; the lead keeps its timeline)",
+    "notification_reads": "notifications (a member's readings go; the notifications stay)",
 }
 
 
@@ -53,4 +54,13 @@ def test_every_table_that_references_users_has_an_eraser() -> None:
 
 
 def test_the_domains_register_their_erasers() -> None:
-    assert {"accounts", "fans", "jobs", "orgs", "influencers", "revenue", "leads"} <= set(holders())
+    assert {
+        "accounts",
+        "fans",
+        "jobs",
+        "orgs",
+        "influencers",
+        "revenue",
+        "leads",
+        "notifications",
+    } <= set(holders())
