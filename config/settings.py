@@ -358,6 +358,9 @@ class Settings:
     neverbounce_base_url: str = "https://api.neverbounce.com/v4"
     neverbounce_api_key: str = field(default="", repr=False)
     neverbounce_timeout_s: float = 30.0
+    # The daily notifications' bodies phrased by the model (OPENAI_*), the plain text kept
+    # when it fails or the organisation's token budget is spent (workers/notifications.py).
+    notifications_phrasing: bool = False
     rate_limit_leads_goals: str = "100/day"  # per user
     rate_limit_leads_results: str = "1000/day"  # per user
     rate_limit_leads_validate: str = "5000/day"  # per user
@@ -719,6 +722,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         neverbounce_timeout_s=_float(
             e, "NEVERBOUNCE_TIMEOUT_S", d.neverbounce_timeout_s, minimum=0.1
         ),
+        notifications_phrasing=_bool(e, "NOTIFICATIONS_PHRASING", d.notifications_phrasing),
         rate_limit_leads_goals=_str(e, "RATE_LIMIT_LEADS_GOALS", d.rate_limit_leads_goals),
         rate_limit_leads_results=_str(e, "RATE_LIMIT_LEADS_RESULTS", d.rate_limit_leads_results),
         rate_limit_leads_validate=_str(e, "RATE_LIMIT_LEADS_VALIDATE", d.rate_limit_leads_validate),

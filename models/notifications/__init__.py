@@ -12,7 +12,7 @@ from models.notifications.inbox import (
     mark_read,
     unread_count,
 )
-from models.notifications.runs import rephrase, write_notifications
+from models.notifications.runs import rephrase, write_notifications, written
 from models.notifications.tables import Kind, Mark, Notification, NotificationRead
 
 __all__ = [
@@ -29,4 +29,5 @@ __all__ = [
     "rephrase",
     "unread_count",
     "write_notifications",
+    "written",
 ]

@@ -84,6 +84,16 @@ def _advance_marks(session: Session, until: datetime) -> None:
     )
 
 
+def written(*, session: Session, ids: Sequence[uuid.UUID]) -> list[Notification]:
+    """The notifications of `ids`, by organisation then id (a run's new ones, to phrase)."""
+    query = (
+        select(Notification)
+        .where(Notification.id.in_(ids))
+        .order_by(Notification.org_id, Notification.id)
+    )
+    return list(session.scalars(query))
+
+
 def rephrase(*, session: Session, notification_id: uuid.UUID, body: str, model: str) -> None:
     """Keep the model's wording of a notification's body."""
     found = session.get(Notification, notification_id)

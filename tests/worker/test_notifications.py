@@ -15,7 +15,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from models import notifications
+from config import Settings
+from devstack.fakes import serve
+from devstack.fakes.openai import FakeOpenAI
+from models import leads, notifications
 from models.core.base import utcnow
 from models.core.jobs import Job, JobStatus
 from models.fans.imports import load_fans
@@ -23,7 +26,7 @@ from models.fans.releases import submit_release
 from models.revenue.withdrawals import request_withdrawal, set_payout_method
 from tests.conftest import access_token, make_user, org_of
 from tests.revenue_reports import Report
-from tests.worker.conftest import submit_job, wait_for
+from tests.worker.conftest import RunningWorker, submit_job, wait_for
 from web import create_app
 from workers.core.periodic import enqueue_due, load_schedules
 from workers.core.setup import Platform
@@ -227,3 +230,51 @@ def test_the_daily_run_writes_each_change_once_repeated_at_once_or_late(
     assert total == 7
     thousand = next(n for n in listed(api, bob)["items"] if n["title"] == "1,000 fans")
     assert thousand["facts"] == {"milestone": 1000, "fans": 1050}
+
+
+def test_phrasing_by_the_model_keeps_the_plain_text_when_it_fails_or_the_budget_is_spent(
+    settings: Settings, committed_platform: Platform
+) -> None:
+    p = committed_platform
+    fake = FakeOpenAI()
+    served = serve(fake)
+    phrasing = settings.replace(
+        notifications_phrasing=True,
+        openai_base_url=served.url + "/v1",
+        openai_api_key="sk-test",
+        openai_max_retries=0,
+    )
+    worker = RunningWorker(phrasing).start()
+    try:
+        artists = [artist(p) for _ in range(3)]
+        for who in artists:
+            add_fans(p, who, 120)
+        *asked, spent = artists
+        with p.sessions.begin() as session:
+            leads.record_spending(session=session, org_id=spent.org_id, tokens=200_000)
+        failing, phrased = sorted(asked, key=lambda a: a.org_id)
+        fake.script = ["500", "500"]  # the first organisation asked: both models fail
+        admin = artist(p, admin=True)
+
+        run = submit_job(p, admin.user_id, "notifications.daily", {"slot": utcnow().isoformat()})
+        job = wait_for(p, run)
+    finally:
+        worker.stop()
+        served.stop()
+
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.result["phrasing"] == {"failed": 1, "phrased": 1, "over_budget": 1}
+    assert len(fake.requests) == 3  # both models for the first, one for the second
+    assert "100 fans" in fake.requests[-1]["messages"][1]["content"]
+    with p.sessions() as session:
+        by_org = {n.org_id: n for n in session.scalars(select(notifications.Notification))}
+        tokens = {
+            who.org_id: leads.spending_of(session=session, org_id=who.org_id).tokens
+            for who in artists
+        }
+    for plain in (failing, spent):
+        assert by_org[plain.org_id].phrased_by == "template"
+        assert by_org[plain.org_id].body == "You passed 100 fans: 120 people are on your list now."
+    assert by_org[phrased.org_id].phrased_by == phrasing.openai_model
+    assert by_org[phrased.org_id].body != by_org[failing.org_id].body
+    assert tokens[phrased.org_id] > 0 and tokens[failing.org_id] == 0
