@@ -57,13 +57,14 @@ def _insert(session: Session, changes: Sequence[Change]) -> list[uuid.UUID]:
                 "happened_at": change.happened_at,
             }
         )
+    # Many parameter sets in one statement: SQLAlchemy sends them as one INSERT … VALUES per
+    # batch ("insertmanyvalues") without compiling a statement per row count.
     statement = (
         insert(Notification)
-        .values(rows)
         .on_conflict_do_nothing(constraint="uq_notifications_key")
         .returning(Notification.id)
     )
-    return list(session.scalars(statement))
+    return list(session.scalars(statement, rows))
 
 
 def _advance_marks(session: Session, until: datetime) -> None:
