@@ -132,3 +132,14 @@ def test_a_leaving_members_readings_are_exported_then_erased(
         "notifications_read": []
     }
     assert session.get(notifications.Notification, uuid.UUID(mine["id"])) is not None
+
+
+def test_operators_may_run_the_daily_job_by_hand_and_members_may_not(
+    client: FlaskClient, alice: Caller, admin: Caller
+) -> None:
+    body = {"kind": "notifications.daily", "params": {"slot": "2026-12-07T06:00:00Z"}}
+
+    assert client.post("/api/v1/jobs", json=body, headers=admin.headers).status_code == 202
+    refused = client.post("/api/v1/jobs", json=body, headers=alice.headers)
+    assert refused.status_code == 422, refused.json  # an operators' kind: unknown to members
+    assert "kind" in refused.json["details"]["fields"]

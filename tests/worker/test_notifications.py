@@ -169,7 +169,7 @@ def test_the_daily_run_writes_each_change_once_repeated_at_once_or_late(
     add_fans(p, bob, 150)
 
     # 06:00: the scheduler submits the slot's run; an operator runs the same slot at once.
-    slot = next_six_am(now)
+    slot = next_six_am(now + timedelta(minutes=10))  # after everything above, even at 05:59
     assert "notifications.daily" in enqueue_due(
         sessions=p.sessions, dispatcher=p.dispatcher, now=slot + timedelta(minutes=1)
     )
