@@ -41,7 +41,10 @@ class EndpointCreate(Schema):
         Text(validate=[validate.Length(max=100), EVENT_NAME]),
         required=True,
         validate=validate.Length(min=1, max=50),
-        metadata={"description": f"e.g. {', '.join(outbound.JOB_EVENTS)}"},
+        metadata={
+            "description": f"e.g. {', '.join(outbound.JOB_EVENTS)}, "
+            "leads.search.finished, leads.report.ready"
+        },
     )
 
 

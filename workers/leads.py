@@ -5,6 +5,11 @@
 `leads.search`: the strategy's queries run on Brave Search (workers/clients/brave.py), the
 pages found are fetched (public addresses only, size and time caps, robots.txt), their contact
 details extracted, scored, and kept as one lead per company domain.
+
+A goal's end (`leads.search.finished`) and a report's first readiness (`leads.report.ready`)
+go to the organisation's subscribed webhook endpoints (workers/webhooks.py), in the
+transaction that records them and keyed by the goal or report, so once however often a job
+runs.
 """
 
 from __future__ import annotations
@@ -39,8 +44,11 @@ from workers.core.errors import JobCancelled, PermanentError
 from workers.core.periodic import periodic
 from workers.core.registry import get_kind, job_kind
 from workers.core.storage import storage
+from workers.webhooks import notify
 
 MAX_QUERIES = 10
+SEARCH_FINISHED = "leads.search.finished"
+REPORT_READY = "leads.report.ready"
 
 STRATEGY_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -129,6 +137,26 @@ def _load_goal(ctx: JobContext, goal_id: uuid.UUID) -> leads.Goal:
         return goal
 
 
+def _end_goal(
+    ctx: JobContext,
+    session: Session,
+    goal: leads.Goal,
+    status: GoalStatus,
+    outcome: dict[str, Any] | None = None,
+) -> None:
+    """Record the goal's end and tell the organisation's endpoints, in one transaction. The
+    goal's id is the event's key: a job that runs again sends nothing more."""
+    leads.set_status(session=session, goal_id=goal.id, status=status)
+    notify(
+        session=session,
+        dispatcher=ctx.dispatcher,
+        org_id=goal.org_id,
+        event_type=SEARCH_FINISHED,
+        data={"goal_id": str(goal.id), "status": status.value, **(outcome or {})},
+        key=f"{SEARCH_FINISHED}:{goal.id}",
+    )
+
+
 @job_kind(
     "leads.strategy",
     params=GoalParams,
@@ -148,7 +176,7 @@ def write_strategy(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         _check_budget(ctx, goal.org_id, tokens=STRATEGY_TOKENS)
     except BudgetExceeded:
         with ctx.sessions.begin() as session:
-            leads.set_status(session=session, goal_id=goal.id, status=GoalStatus.FAILED)
+            _end_goal(ctx, session, goal, GoalStatus.FAILED)
         raise
     try:
         answer = structured(
@@ -162,7 +190,7 @@ def write_strategy(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         )
     except PermanentError:
         with ctx.sessions.begin() as session:
-            leads.set_status(session=session, goal_id=goal.id, status=GoalStatus.FAILED)
+            _end_goal(ctx, session, goal, GoalStatus.FAILED)
         raise
     search_kind = get_kind("leads.search")
     if search_kind is None:
@@ -194,7 +222,7 @@ def write_strategy(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             )
             stored.search_job_id = search.id
         else:
-            stored.status = GoalStatus.FAILED
+            _end_goal(ctx, session, stored, GoalStatus.FAILED)
     return {
         "goal_id": str(goal.id),
         "model": answer.model,
@@ -355,13 +383,13 @@ def run_search(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     except (BudgetExceeded, JobCancelled) as exc:
         status = GoalStatus.CANCELLED if isinstance(exc, JobCancelled) else GoalStatus.FAILED
         with ctx.sessions.begin() as session:
-            leads.set_status(session=session, goal_id=goal.id, status=status)
+            _end_goal(ctx, session, goal, status)
         raise
     validate_kind = get_kind("leads.validate")
     with ctx.sessions.begin() as session:
-        leads.set_status(session=session, goal_id=goal.id, status=GoalStatus.DONE)
         stored = leads.goal_of(session=session, org_id=goal.org_id, goal_id=goal.id)
         searches = stored.searches
+        _end_goal(ctx, session, goal, GoalStatus.DONE, {"searches": searches, **outcome})
         if validate_kind is not None and stored.created_by is not None:
             # The found addresses are checked as soon as they are known.
             enqueue.submit(
@@ -521,10 +549,33 @@ def write_report(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             rows=count,
         )
         if first:
-            _mail_scheduled_report(
-                ctx, session, session.get_one(leads.Report, params["report_id"]), count
-            )
+            ready = session.get_one(leads.Report, params["report_id"])
+            _mail_scheduled_report(ctx, session, ready, count)
+            _announce_report(ctx, session, ready)
     return {"report_id": str(params["report_id"]), "rows": count, "bytes": stored.size}
+
+
+def _download_url(ctx: JobContext, report: leads.Report) -> str:
+    return f"{ctx.settings.public_base_url}/api/v1/leads/analytics/reports/{report.id}/download"
+
+
+def _announce_report(ctx: JobContext, session: Session, report: leads.Report) -> None:
+    """Tell the organisation's endpoints the report is ready: a link, not the file."""
+    notify(
+        session=session,
+        dispatcher=ctx.dispatcher,
+        org_id=report.org_id,
+        event_type=REPORT_READY,
+        data={
+            "report_id": str(report.id),
+            "format": report.format,
+            "rows": report.rows,
+            "bytes": report.size,
+            "schedule_id": str(report.schedule_id) if report.schedule_id else None,
+            "download_url": _download_url(ctx, report),
+        },
+        key=f"{REPORT_READY}:{report.id}",
+    )
 
 
 def _mail_scheduled_report(
@@ -536,7 +587,7 @@ def _mail_scheduled_report(
     requester = session.get(User, report.created_by) if report.created_by else None
     if report.schedule_id is None or requester is None or kind is None:
         return
-    link = f"{ctx.settings.public_base_url}/api/v1/leads/analytics/reports/{report.id}/download"
+    link = _download_url(ctx, report)
     covers = " to ".join(str(report.filters.get(k, "")) for k in ("since", "until"))
     enqueue.submit(
         session=session,

@@ -6,6 +6,10 @@ made, for a checkout recorded here. Each event is applied once (the webhook stor
 by event id, and a completed checkout is not completed again). The fan is found by the
 address the checkout was started with; one not on the list yet is added as paid, without
 consent to be mailed (that stays the double opt-in's).
+
+A fan taken off the list (the artist's choice, or the fan's request to be forgotten) leaves
+their checkouts behind for the books (Stripe's ids, whether and when it was paid and ended)
+without the address: it is blanked, and an event for such a checkout changes no fan.
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ from models.core.addresses import normalise_email
 from models.core.base import Base, now_ts, utcnow
 from models.core.errors import NotFound
 from models.core.fields import text_problem
-from models.fans.fans import Fan, FanStatus
+from models.fans.fans import Fan, FanStatus, get_fan
 from models.fans.pages import ArtistPage
 
 CHECKOUT_ID_MAX = 255
 PAID_STATUSES = ("paid", "no_payment_required")
+FORGOTTEN = ""  # the address of a checkout whose fan was removed
 
 
 class FanCheckout(Base):
@@ -70,6 +75,19 @@ def record_checkout(
     return checkout
 
 
+def remove_fan(*, session: Session, org_id: uuid.UUID, fan_id: uuid.UUID) -> None:
+    """Take a fan off the artist's list; their checkouts stay, without the address."""
+    fan = get_fan(session=session, org_id=org_id, fan_id=fan_id)
+    session.execute(
+        update(FanCheckout)
+        .where(FanCheckout.org_id == org_id, FanCheckout.email == fan.email)
+        .values(email=FORGOTTEN)
+        .execution_options(synchronize_session=False)
+    )
+    session.delete(fan)
+    session.flush()
+
+
 def public_checkout(*, session: Session, checkout_id: str) -> tuple[FanCheckout, str]:
     """A fan's checkout and its artist's slug; NotFound for any id Backline did not make for
     a fan (a billing checkout's included)."""
@@ -97,7 +115,8 @@ def checkout_completed(*, session: Session, event: dict[str, Any]) -> FanCheckou
     checkout.completed_at = utcnow()
     subscription = obj.get("subscription")
     checkout.stripe_subscription_id = subscription if isinstance(subscription, str) else None
-    _set_status(session, checkout, FanStatus.PAID, add_missing=True)
+    if checkout.email != FORGOTTEN:  # a removed fan is not put back on the list
+        _set_status(session, checkout, FanStatus.PAID, add_missing=True)
     session.flush()
     return checkout
 
@@ -114,7 +133,7 @@ def subscription_ended(*, session: Session, event: dict[str, Any]) -> FanCheckou
         raise IgnoredEvent("not a fan's subscription")
     checkout.ended_at = checkout.ended_at or utcnow()
     session.flush()
-    if not _still_paying(session, checkout):
+    if checkout.email != FORGOTTEN and not _still_paying(session, checkout):
         _set_status(session, checkout, FanStatus.FREE, add_missing=False)
     return checkout
 

@@ -189,11 +189,6 @@ def update_fan(
     return fan
 
 
-def delete_fan(*, session: Session, org_id: uuid.UUID, fan_id: uuid.UUID) -> None:
-    session.delete(get_fan(session=session, org_id=org_id, fan_id=fan_id))
-    session.flush()
-
-
 # A search first looks among this many of the newest fans (an index scan in order, cheap);
 # only a term too rare to fill a page there is looked up through the trigram index.
 RECENT_WINDOW = 20_000

@@ -10,11 +10,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
 import redis
+import standardwebhooks
 from sqlalchemy import select
+from werkzeug.wrappers import Request, Response
 
 from config import Settings
 from devstack.fakes import Served, serve
@@ -27,6 +30,7 @@ from models import leads
 from models.accounts import User
 from models.core.base import utcnow
 from models.core.jobs import Job, JobStatus, request_cancel
+from models.webhooks import DeliveryStatus, WebhookDelivery, create_endpoint
 from tests.conftest import access_token, make_user, org_of
 from tests.dns import DnsServer
 from tests.worker.conftest import RunningWorker, eventually, load, submit_job, wait_for
@@ -738,3 +742,111 @@ def test_scheduled_reports_are_made_once_per_period_and_their_link_mailed(
 def _email_of(platform: Platform, user_id: uuid.UUID) -> str:
     with platform.sessions() as session:
         return session.get_one(User, user_id).email
+
+
+class Hooks:
+    """A local receiver of webhook deliveries: keeps each request, answers 200."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[bytes, dict[str, str]]] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        self.received.append((request.get_data(), dict(request.headers)))
+        return Response("ok", 200)(environ, start_response)
+
+
+def deliveries_to(platform: Platform, endpoint_id: uuid.UUID) -> list[WebhookDelivery]:
+    with platform.sessions() as session:
+        return list(
+            session.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
+            )
+        )
+
+
+def run_report(platform: Platform, user_id: uuid.UUID, report_id: uuid.UUID) -> None:
+    job = wait_for(
+        platform, submit_job(platform, user_id, "leads.report", {"report_id": str(report_id)})
+    )
+    assert job.status == JobStatus.SUCCEEDED, job.error
+
+
+def test_a_finished_search_and_a_ready_report_reach_subscribed_endpoints_once(
+    committed_platform: Platform,
+    owner: uuid.UUID,
+    fakes: Fakes,
+    run_worker: list[RunningWorker],
+    tmp_path: Path,
+) -> None:
+    start(run_worker, fakes.settings.replace(storage_url=str(tmp_path)))
+    hooks = Hooks()
+    served = serve(hooks)
+    try:
+        with committed_platform.sessions.begin() as session:
+            org_id = org_of(session, owner)
+            mine = create_endpoint(
+                session=session,
+                org_id=org_id,
+                url=served.url + "/hooks",
+                events=["leads.search.finished", "leads.report.ready"],
+            )
+            other_user = make_user(session).id
+            other_org = org_of(session, other_user)
+            # The other organisation wants search events only: its report sends nothing.
+            theirs = create_endpoint(
+                session=session,
+                org_id=other_org,
+                url=served.url + "/theirs",
+                events=["leads.search.finished"],
+            )
+            reports = [
+                leads.create_report(session=session, org_id=o, user_id=u, format="csv", filters={})
+                for o, u in ((org_id, owner), (other_org, other_user))
+            ]
+            mine_id, secret, theirs_id = mine.id, mine.secret, theirs.id
+        goal_id = new_goal(committed_platform, owner)
+
+        run_goal(committed_platform, owner, goal_id)
+        # The search job runs again (a retry, a repeated message): no second event.
+        again = wait_for(
+            committed_platform,
+            submit_job(committed_platform, owner, "leads.search", {"goal_id": str(goal_id)}),
+            timeout_s=60,
+        )
+        assert again.status == JobStatus.SUCCEEDED, again.error
+        for report, user_id in zip(reports, (owner, other_user), strict=True):
+            run_report(committed_platform, user_id, report.id)
+        run_report(committed_platform, owner, reports[0].id)  # written again: not announced
+
+        assert eventually(
+            lambda: (
+                all(
+                    d.status == DeliveryStatus.DELIVERED
+                    for d in deliveries_to(committed_platform, mine_id)
+                )
+                and len(hooks.received) == 2
+            ),
+            timeout_s=20,
+        )
+    finally:
+        served.stop()
+    assert sorted(d.event_type for d in deliveries_to(committed_platform, mine_id)) == [
+        "leads.report.ready",
+        "leads.search.finished",
+    ]
+    assert deliveries_to(committed_platform, theirs_id) == []
+    got = {}
+    for body, headers in hooks.received:
+        payload = standardwebhooks.Webhook(secret).verify(body, headers)
+        got[payload["type"]] = payload["data"]
+    finished = got["leads.search.finished"]
+    assert (finished["goal_id"], finished["status"]) == (str(goal_id), "done")
+    assert finished["new_leads"] == SITES
+    ready = got["leads.report.ready"]
+    assert (ready["report_id"], ready["format"], ready["rows"]) == (
+        str(reports[0].id),
+        "csv",
+        SITES,
+    )
+    assert ready["download_url"].endswith(f"/leads/analytics/reports/{reports[0].id}/download")

@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from models.fans import fans as fans_domain
+from models.fans.checkouts import remove_fan
 from models.fans.fans import Fan, FanFilter
 from models.fans.insights import fan_insights
 from web.core.auth import BEARER, auth_required, current_org_id
@@ -87,5 +88,5 @@ class FanItem(MethodView):
     @auth_required
     def delete(self, fan_id: uuid.UUID) -> None:
         """Remove a fan from the list"""
-        fans_domain.delete_fan(session=db(), org_id=current_org_id(), fan_id=fan_id)
+        remove_fan(session=db(), org_id=current_org_id(), fan_id=fan_id)
         db().commit()

@@ -173,6 +173,54 @@ def test_a_fan_subscribed_twice_stays_paid_until_both_end(
     assert statuses == ["paid", "free"]
 
 
+def test_a_removed_fans_checkouts_keep_the_books_but_not_the_address(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    alice: Caller,
+    bob: Caller,
+    page: Any,
+    stripe_fake: tuple[StripeFake, Served],
+) -> None:
+    fake, served = stripe_fake
+    paid = client.post(CHECKOUTS, json={"email": "gone@example.com"}).json
+    httpx.post(paid["url"], follow_redirects=False)
+    sub_id = json.loads(fake.sent[1][0])["data"]["object"]["id"]
+    deliver(client, app, session, fake)
+    pending = client.post(CHECKOUTS, json={"email": "Gone@Example.com"}).json  # not paid yet
+    kept = client.post(CHECKOUTS, json={"email": "stays@example.com"}).json
+    other_page = {**PAGE, "slug": "other-band"}
+    assert client.put("/api/v1/fans/page", json=other_page, headers=bob.headers).status_code == 200
+    elsewhere = client.post(
+        "/api/v1/public/artists/other-band/checkouts", json={"email": "gone@example.com"}
+    ).json
+
+    fan = fans_of(client, alice)["gone@example.com"]
+    assert client.delete(f"/api/v1/fans/{fan['id']}", headers=alice.headers).status_code == 204
+
+    session.expire_all()
+    book = session.get_one(FanCheckout, paid["id"])
+    assert (book.email, book.paid, book.stripe_subscription_id) == ("", True, sub_id)
+    assert book.completed_at is not None and book.url == paid["url"]
+    assert session.get_one(FanCheckout, pending["id"]).email == ""
+    # Another fan's checkout, and the same address's with another artist, are not touched.
+    assert session.get_one(FanCheckout, kept["id"]).email == "stays@example.com"
+    assert session.get_one(FanCheckout, elsewhere["id"]).email == "gone@example.com"
+    mine = select(FanCheckout.email).where(FanCheckout.org_id == org_of(session, alice.user.id))
+    assert "gone@example.com" not in session.scalars(mine).all()
+
+    # Stripe's later events for those checkouts apply to them and put no fan back.
+    httpx.post(pending["url"], follow_redirects=False)
+    auth = {"Authorization": f"Bearer {KEY}"}
+    assert httpx.delete(f"{served.url}/v1/subscriptions/{sub_id}", headers=auth).is_success
+    assert deliver(client, app, session, fake) == [202, 202, 202]
+    session.expire_all()
+    assert session.get_one(FanCheckout, pending["id"]).paid is True
+    assert session.get_one(FanCheckout, paid["id"]).ended_at is not None
+    assert set(fans_of(client, alice)) == set()
+    assert client.get(f"/api/v1/public/checkouts/{paid['id']}").json["paid"] is True
+
+
 def test_a_forged_event_pays_for_nothing(client: FlaskClient, alice: Caller, page: Any) -> None:
     checkout = client.post(CHECKOUTS, json={"email": "fan@example.com"}).json
     event = {
