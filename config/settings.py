@@ -376,6 +376,11 @@ class Settings:
     # revenue statements
     # Statements asked for per organisation (each starts a revenue.statement job).
     rate_limit_revenue_statement: str = "60/hour"
+    # live (models/live/)
+    live_queue_cap: int = 20  # effects a session's overlay queue holds before refusing (429)
+    live_session_idle_s: int = 4 * 3600  # an active session without a trigger this long ends
+    live_max_effect_bytes: int = 20 * 1024 * 1024  # one uploaded effect's image or sound
+    live_max_overlay_streams: int = 100  # overlay streams of one session open at once
 
     @property
     def is_production(self) -> bool:
@@ -742,6 +747,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         # revenue statements
         rate_limit_revenue_statement=_str(
             e, "RATE_LIMIT_REVENUE_STATEMENT", d.rate_limit_revenue_statement
+        ),
+        # live
+        live_queue_cap=_int(e, "LIVE_QUEUE_CAP", d.live_queue_cap, minimum=1),
+        live_session_idle_s=_int(e, "LIVE_SESSION_IDLE_S", d.live_session_idle_s, minimum=60),
+        live_max_effect_bytes=_int(
+            e, "LIVE_MAX_EFFECT_BYTES", d.live_max_effect_bytes, minimum=1024
+        ),
+        live_max_overlay_streams=_int(
+            e, "LIVE_MAX_OVERLAY_STREAMS", d.live_max_overlay_streams, minimum=1
         ),
     )
     settings.validate()

@@ -49,6 +49,7 @@ DOMAINS = (
     "web.revenue",
     "web.leads",
     "web.notifications",
+    "web.live",
 )
 
 log = logging.getLogger("backline.web")

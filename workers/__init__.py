@@ -15,4 +15,5 @@ DOMAINS = (
     "workers.revenue",
     "workers.leads",
     "workers.notifications",
+    "workers.live",
 )

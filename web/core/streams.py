@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -91,19 +91,30 @@ def last_event_id() -> str | None:
     return request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or None
 
 
-def stream(feed: Feed[C], cursor: C, user_id: Any) -> Response:
+def stream(
+    feed: Feed[C],
+    cursor: C,
+    user_id: Any,
+    *,
+    still_allowed: Callable[[], bool] = still_signed_in,
+    max_waits: int | None = None,
+) -> Response:
     """The streaming response that follows `feed` from `cursor`.
 
     Each stream holds one of the user's wait slots (web/core/waits.py). Past the cap the
     stream sends what is new now, asks the client to come back later (`retry:` and
     Retry-After) and ends: the client's EventSource reconnects from where it got to.
+
+    A stream opened without a user's token (an overlay's link, say) names what its slots are
+    counted under as `user_id`, its own cap as `max_waits`, and what it asks at each heartbeat
+    instead of `still_signed_in`.
     """
     if request.method == "HEAD":  # the headers only: nothing to follow, no slot to hold
         return Response(mimetype="text/event-stream", headers=SSE_HEADERS)
     settings = platform().settings
     heartbeat_s = settings.stream_heartbeat_s
     lease_s = 2 * heartbeat_s + 30
-    slot = wait_slots().take(user_id, lease_s)
+    slot = wait_slots().take(user_id, lease_s, cap=max_waits)
     if slot is None:
         batch = feed.read(cursor)
         retry_s = max(1, int(heartbeat_s))
@@ -115,7 +126,7 @@ def stream(feed: Feed[C], cursor: C, user_id: Any) -> Response:
         response.headers["Retry-After"] = str(retry_s)
         return response
     response = Response(
-        stream_with_context(_follow(feed, cursor, slot, heartbeat_s, lease_s)),
+        stream_with_context(_follow(feed, cursor, slot, heartbeat_s, lease_s, still_allowed)),
         mimetype="text/event-stream",
         headers=SSE_HEADERS,
     )
@@ -131,7 +142,12 @@ def _resume_line(feed: Feed[C], cursor: C) -> bytes:
 
 
 def _follow(
-    feed: Feed[C], cursor: C, slot: Slot, heartbeat_s: float, lease_s: float
+    feed: Feed[C],
+    cursor: C,
+    slot: Slot,
+    heartbeat_s: float,
+    lease_s: float,
+    still_allowed: Callable[[], bool],
 ) -> Iterator[bytes]:
     try:
         yield f"retry: {RECONNECT_MS}\n\n".encode() + _resume_line(feed, cursor)
@@ -156,7 +172,7 @@ def _follow(
                     # A token that expired, a session that ended, a member who left: the
                     # stream ends (EventSource reconnects, and meets authentication again).
                     checked_at = now
-                    if not still_signed_in():
+                    if not still_allowed():
                         return
                     db().close()
                 if now - renewed_at >= heartbeat_s:  # busy or quiet, the slot is kept

@@ -60,12 +60,13 @@ class WaitSlots:
         self._prefix = f"{settings.rate_limit_key_prefix}:waits:"
         self.cap = settings.max_waits_per_user
 
-    def take(self, user_id: uuid.UUID, lease_s: float) -> Slot | None:
-        """A slot for one wait of at most `lease_s` seconds (renewable); None past the cap,
-        or when Redis does not answer (the request then answers at once: nothing is lost)."""
+    def take(self, user_id: uuid.UUID | str, lease_s: float, cap: int | None = None) -> Slot | None:
+        """A slot for one wait of at most `lease_s` seconds (renewable); None past the cap
+        (the user's, or `cap`), or when Redis does not answer (the request then answers at
+        once: nothing is lost)."""
         key, member = f"{self._prefix}{user_id}", uuid.uuid4().hex
         try:
-            taken = self._take(keys=[key], args=[self.cap, int(lease_s * 1000), member])
+            taken = self._take(keys=[key], args=[cap or self.cap, int(lease_s * 1000), member])
         except redis.RedisError:  # uncounted rather than refused: refusing would make every
             # waiting client a tight polling loop while Redis is away
             log.warning("could not count a wait; waiting uncounted", exc_info=True)

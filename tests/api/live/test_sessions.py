@@ -1,0 +1,100 @@
+"""Stream sessions over HTTP: start, status, end; one active per creator and platform;
+another organisation's session is a 404."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from models.core.quotas import Tier
+from tests.api.conftest import Caller
+from tests.api.live.conftest import LIVE, on_tier, start
+
+
+def test_a_session_starts_reads_back_and_ends(
+    client: FlaskClient, alice: Caller, session: Session
+) -> None:
+    on_tier(session, alice, Tier.CREATOR)
+    live = start(client, alice, title="Speedrun night")
+    assert live["status"] == "active"
+    assert live["platform"] == "twitch"
+    assert live["last_seq"] == 0
+
+    read = client.get(f"{LIVE}/sessions/{live['id']}", headers=alice.headers)
+    assert read.status_code == 200
+    assert read.json["title"] == "Speedrun night"
+    listed = client.get(f"{LIVE}/sessions?status=active", headers=alice.headers).json
+    assert [s["id"] for s in listed["items"]] == [live["id"]]
+
+    ended = client.post(f"{LIVE}/sessions/{live['id']}/end", headers=alice.headers)
+    assert ended.status_code == 200
+    assert ended.json["status"] == "ended"
+    assert ended.json["ended_reason"] == "ended"
+    assert ended.json["last_seq"] == 1  # session_ended, for its overlays
+    again = client.post(f"{LIVE}/sessions/{live['id']}/end", headers=alice.headers)
+    assert again.json["ended_at"] == ended.json["ended_at"]
+
+
+def test_one_active_session_per_creator_and_platform(
+    client: FlaskClient, alice: Caller, session: Session
+) -> None:
+    on_tier(session, alice, Tier.PROFESSIONAL)
+    first = start(client, alice, "twitch")
+    second = client.post(
+        f"{LIVE}/sessions", json={"platform": "twitch", "title": "again"}, headers=alice.headers
+    )
+    assert second.status_code == 409
+    assert second.json["details"]["session_id"] == first["id"]
+    start(client, alice, "youtube")  # another platform: fine
+
+    client.post(f"{LIVE}/sessions/{first['id']}/end", headers=alice.headers)
+    assert start(client, alice, "twitch")["id"] != first["id"]
+
+
+def test_the_free_tier_has_one_active_session_and_says_which_tier_has_more(
+    client: FlaskClient, alice: Caller, session: Session
+) -> None:
+    on_tier(session, alice, Tier.FREE)
+    start(client, alice, "twitch")
+    refused = client.post(
+        f"{LIVE}/sessions", json={"platform": "kick", "title": "x"}, headers=alice.headers
+    )
+    assert refused.status_code == 403
+    assert refused.json["code"] == "tier_required"
+    assert refused.json["details"]["tier_required"] == "creator"
+    assert refused.json["details"]["tier"] == "free"
+    assert refused.json["details"]["feature"] == "concurrent_sessions"
+
+
+def test_another_organizations_session_is_not_found(
+    client: FlaskClient, alice: Caller, bob: Caller, session: Session
+) -> None:
+    on_tier(session, alice, Tier.CREATOR)
+    live = start(client, alice)
+    base = f"{LIVE}/sessions/{live['id']}"
+    for method, path in (
+        ("get", base),
+        ("post", f"{base}/end"),
+        ("get", f"{base}/events"),
+        ("get", f"{base}/overlays"),
+        ("post", f"{base}/overlays"),
+        ("get", f"{base}/stream"),
+    ):
+        answer = getattr(client, method)(
+            path, headers=bob.headers, json={} if method == "post" else None
+        )
+        assert answer.status_code == 404, (method, path, answer.json)
+    effect = client.get(f"{LIVE}/effects", headers=bob.headers).json["items"][0]["id"]
+    trig = client.post(f"{base}/effects", json={"effect_id": effect}, headers=bob.headers)
+    assert trig.status_code == 404
+    assert client.get(base, headers=alice.headers).json["status"] == "active"
+
+
+def test_bad_input_is_a_422(client: FlaskClient, alice: Caller) -> None:
+    for body in (
+        {"platform": "myspace", "title": "x"},
+        {"platform": "twitch", "title": ""},
+        {"platform": "twitch", "title": "x\u0000"},
+    ):
+        answer = client.post(f"{LIVE}/sessions", json=body, headers=alice.headers)
+        assert answer.status_code == 422, body

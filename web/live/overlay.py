@@ -1,0 +1,154 @@
+"""What an overlay reaches with its link's token, and nothing else: the session's event
+stream, the assets of its uploaded effects, and the overlay page an OBS browser source loads.
+
+An OBS browser source cannot send headers, so the token is in the URL (`?token=ovl_…`). It is
+read-only and scoped to its session (models/live/overlays.py); the page and its responses
+send no Referer onwards, and the request log records paths without their query.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint as FlaskBlueprint
+from flask import Response, render_template, request, stream_with_context
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from models.core.errors import NotFound
+from models.live import effects, overlays, sessions
+from models.live.tables import CheckStatus, OverlayToken
+from web.core.context import db, platform
+from web.core.streams import stream
+from web.live.feed import SessionFeed
+from web.live.streams import STREAM_DOC, resume_cursor
+from workers.core.storage import CHUNK_BYTES, storage
+
+blp = Blueprint(
+    "live_overlay",
+    __name__,
+    url_prefix="/api/v1/live/overlay",
+    description="What an overlay link opens: its session's events and effect assets.",
+)
+TOKEN_PARAMETER = {
+    "in": "query",
+    "name": "token",
+    "required": True,
+    "schema": {"type": "string", "maxLength": 100},
+    "description": "The overlay link's token (ovl_…): read-only, this session only.",
+}
+# An overlay page reads a session's stream many times a day; its link is its only secret.
+NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+IMAGE_TYPES = {"PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp", "JPEG": "image/jpeg"}
+SOUND_TYPES = {"mp3": "audio/mpeg", "ogg": "audio/ogg", "wav": "audio/wav"}
+
+
+def _access(session_id: uuid.UUID) -> OverlayToken:
+    return overlays.overlay_access(
+        session=db(), session_id=session_id, raw=request.args.get("token")
+    )
+
+
+@blp.route("/<uuid:session_id>/events")
+class OverlayEvents(MethodView):
+    @blp.alt_response(204, description="The session has ended and you have all its events.")
+    @blp.alt_response(401, description="The link is not this session's, or was revoked.")
+    @blp.doc(**{**STREAM_DOC, "parameters": [*STREAM_DOC["parameters"], TOKEN_PARAMETER]})
+    def get(self, session_id: uuid.UUID) -> Response:
+        """An overlay's stream: each effect triggered on its session, as it happens (SSE)"""
+        token = _access(session_id)
+        live = sessions.get_session(session=db(), org_id=token.org_id, session_id=session_id)
+        cursor = resume_cursor(live)
+        if cursor is None:
+            return Response(status=204, headers=NO_REFERRER)
+        if request.method != "HEAD":
+            overlays.count_connection(session=db(), session_id=session_id)
+            db().commit()
+        token_id = token.id
+
+        def still_allowed() -> bool:
+            return overlays.token_live(session=db(), token_id=token_id)
+
+        response = stream(
+            SessionFeed(session_id, token_id),
+            cursor,
+            f"live-overlay:{session_id}",
+            still_allowed=still_allowed,
+            max_waits=platform().settings.live_max_overlay_streams,
+        )
+        response.headers.update(NO_REFERRER)
+        return response
+
+
+@blp.route("/<uuid:session_id>/effects/<uuid:effect_id>/asset")
+class OverlayAsset(MethodView):
+    @blp.alt_response(401, description="The link is not this session's, or was revoked.")
+    @blp.doc(
+        parameters=[TOKEN_PARAMETER],
+        responses={"200": {"description": "The effect's image or sound"}},
+    )
+    def get(self, session_id: uuid.UUID, effect_id: uuid.UUID) -> Response:
+        """An uploaded effect's image or sound, for the overlay that plays it"""
+        token = _access(session_id)
+        found = effects.get_upload(session=db(), org_id=token.org_id, effect_id=effect_id)
+        if found.status != CheckStatus.PASSED:
+            raise NotFound("no playable effect with this id", details={"effect_id": str(effect_id)})
+        details: dict[str, Any] = found.details or {}
+        mimetype = IMAGE_TYPES.get(details.get("format", "")) or SOUND_TYPES.get(
+            details.get("format", ""), "application/octet-stream"
+        )
+        key = found.storage_key
+        db().close()
+        store = storage(platform().settings)
+
+        def chunks() -> Iterator[bytes]:
+            with store.open(key) as source:
+                while chunk := source.read(CHUNK_BYTES):
+                    yield chunk
+
+        return Response(
+            stream_with_context(chunks()),
+            mimetype=mimetype,
+            headers={**NO_REFERRER, "Cache-Control": "private, max-age=3600"},
+        )
+
+
+# -- the overlay page ------------------------------------------------------------------------
+page_blp = FlaskBlueprint(
+    "live_overlay_page",
+    __name__,
+    url_prefix="/live",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "media-src 'self'",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+    )
+)
+
+
+@page_blp.get("/overlay/<uuid:session_id>")
+def overlay(session_id: uuid.UUID) -> Response:
+    """The overlay page: transparent, it plays the session's effects in order. Its token is
+    checked by the stream it opens, not here, so the page holds no data and no secret."""
+    response = Response(render_template("overlay.html", session_id=session_id))
+    response.headers.update(
+        {
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        }
+    )
+    return response
