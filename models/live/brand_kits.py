@@ -55,8 +55,8 @@ def list_kits(
 def update_kit(
     *, session: Session, org_id: uuid.UUID, kit_id: uuid.UUID, values: dict[str, Any]
 ) -> BrandKit:
+    kit = get_kit(session=session, org_id=org_id, kit_id=kit_id)  # another's: 404 first
     _require(session, org_id)
-    kit = get_kit(session=session, org_id=org_id, kit_id=kit_id)
     for name in FIELDS:
         if name in values:
             setattr(kit, name, values[name])

@@ -36,6 +36,7 @@ ERASED_BY = {
     "lead_changes": "leads (actor_id emptied; the lead keeps its history)",
     "lead_interactions": "leads (actor_id emptied; the lead keeps its timeline)",
     "notification_reads": "notifications (a member's readings go; the notifications stay)",
+    "live_sessions": "live (created_by emptied, active ones ended; the organisation keeps them)",
 }
 
 
@@ -63,4 +64,5 @@ def test_the_domains_register_their_erasers() -> None:
         "revenue",
         "leads",
         "notifications",
+        "live",
     } <= set(holders())
