@@ -39,7 +39,7 @@ from workers.core.setup import connect
 
 PASSWORD = "bench password 123"  # noqa: S105 - a throwaway account, dropped after
 WIPE = next(str(e.id) for e in BUILT_INS if e.animation == "wipe")  # 1 s on screen
-TIMEOUT_S = 10.0
+TIMEOUT_S = 30.0
 
 
 class Fanout:
@@ -172,11 +172,13 @@ def trigger_request(session_id: str, token: str, n: int) -> bytes:
     ).encode() + body
 
 
-def through_api(env: dict[str, str], log: Path, overlays: int, triggers: int) -> list[list[float]]:
+def through_api(
+    env: dict[str, str], log: Path, overlays: int, triggers: int, app: str = "web:create_app()"
+) -> list[list[float]]:
     token, session_id, link = prepare(env["DATABASE_URL"])
     rounds: list[list[float]] = []
     answered: list[float] = []
-    with api(env, log) as port:
+    with api(env, log, app) as port:
         fanout = open_overlays(port, session_id, link, overlays)
         poster = socket.create_connection(("127.0.0.1", port), timeout=30)
         poster.sendall(

@@ -80,7 +80,6 @@ def upgrade() -> None:
         sa.Column("last_seq", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("queue_ends_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("triggers", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("overlay_connections", sa.Integer(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_live_sessions"),
         _org("live_sessions"),
         sa.ForeignKeyConstraint(

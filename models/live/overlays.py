@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.core.base import digest, utcnow
@@ -21,7 +21,7 @@ from models.core.errors import AuthenticationFailed, Conflict, NotFound
 from models.live import tiers
 from models.live.log import append
 from models.live.sessions import lock_session
-from models.live.tables import EventType, LiveSession, OverlayToken, SessionStatus
+from models.live.tables import EventType, OverlayToken, SessionStatus
 
 PREFIX = "ovl_"
 
@@ -115,13 +115,4 @@ def token_live(*, session: Session, token_id: uuid.UUID) -> bool:
                 OverlayToken.id == token_id, OverlayToken.revoked_at.is_(None)
             )
         )
-    )
-
-
-def count_connection(*, session: Session, session_id: uuid.UUID) -> None:
-    """One more overlay connected to the session (a figure of the session's)."""
-    session.execute(
-        update(LiveSession)
-        .where(LiveSession.id == session_id)
-        .values(overlay_connections=LiveSession.overlay_connections + 1)
     )

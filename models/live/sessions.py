@@ -81,7 +81,6 @@ def start_session(
         last_activity_at=now,
         last_seq=0,
         triggers=0,
-        overlay_connections=0,
     )
     try:
         with session.begin_nested():

@@ -109,9 +109,7 @@ class LiveSession(Base):
     last_activity_at: Mapped[now_ts]
     last_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")  # of its event log
     queue_ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Figures captured per session.
-    triggers: Mapped[int] = mapped_column(Integer, server_default="0")
-    overlay_connections: Mapped[int] = mapped_column(Integer, server_default="0")
+    triggers: Mapped[int] = mapped_column(Integer, server_default="0")  # a figure of its own
 
 
 class LiveEvent(Base):

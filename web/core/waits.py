@@ -50,6 +50,12 @@ return 1
 """
 
 
+_COUNT = """
+local now = redis.call('TIME')
+return redis.call('ZCOUNT', KEYS[1], '(' .. (now[1] * 1000 + math.floor(now[2] / 1000)), '+inf')
+"""
+
+
 class WaitSlots:
     def __init__(self, settings: Settings) -> None:
         self._client = redis.Redis.from_url(
@@ -57,6 +63,7 @@ class WaitSlots:
         )
         self._take = self._client.register_script(_TAKE)
         self._renew = self._client.register_script(_RENEW)
+        self._count = self._client.register_script(_COUNT)
         self._prefix = f"{settings.rate_limit_key_prefix}:waits:"
         self.cap = settings.max_waits_per_user
 
@@ -72,6 +79,14 @@ class WaitSlots:
             log.warning("could not count a wait; waiting uncounted", exc_info=True)
             return Slot(None, None, key, member)
         return Slot(self._client, self._renew, key, member) if taken else None
+
+    def count(self, user_id: uuid.UUID | str) -> int:
+        """The waits held now under `user_id` (0 when Redis does not answer)."""
+        try:
+            return int(self._count(keys=[f"{self._prefix}{user_id}"]))
+        except redis.RedisError:
+            log.warning("could not count waits", exc_info=True)
+            return 0
 
     @contextmanager
     def hold(self, user_id: uuid.UUID, lease_s: float) -> Iterator[Slot | None]:

@@ -45,6 +45,11 @@ IMAGE_TYPES = {"PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp", "JP
 SOUND_TYPES = {"mp3": "audio/mpeg", "ogg": "audio/ogg", "wav": "audio/wav"}
 
 
+def overlay_holder(session_id: uuid.UUID) -> str:
+    """What a session's overlay streams are counted under (web/core/waits.py)."""
+    return f"live-overlay:{session_id}"
+
+
 def _access(session_id: uuid.UUID) -> OverlayToken:
     return overlays.overlay_access(
         session=db(), session_id=session_id, raw=request.args.get("token")
@@ -63,9 +68,6 @@ class OverlayEvents(MethodView):
         cursor = resume_cursor(live)
         if cursor is None:
             return Response(status=204, headers=NO_REFERRER)
-        if request.method != "HEAD":
-            overlays.count_connection(session=db(), session_id=session_id)
-            db().commit()
         token_id = token.id
 
         def still_allowed() -> bool:
@@ -74,7 +76,7 @@ class OverlayEvents(MethodView):
         response = stream(
             SessionFeed(session_id, token_id),
             cursor,
-            f"live-overlay:{session_id}",
+            overlay_holder(session_id),
             still_allowed=still_allowed,
             max_waits=platform().settings.live_max_overlay_streams,
         )

@@ -45,7 +45,9 @@ class LiveSessionRead(Schema):
         allow_none=True, metadata={"description": "When the last queued effect ends."}
     )
     triggers = BigInt(required=True)
-    overlay_connections = BigInt(required=True)
+    overlays_connected = BigInt(
+        metadata={"description": "Overlay streams open now, over every API process (one session)."}
+    )
 
 
 class LiveSessionPage(Schema):

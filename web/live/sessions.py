@@ -23,7 +23,9 @@ from web.core.auth import BEARER, auth_required, current_org_id, current_viewer
 from web.core.context import db, platform
 from web.core.job_schemas import IDEMPOTENCY_KEY
 from web.core.streams import stream
+from web.core.waits import wait_slots
 from web.live.feed import SessionFeed
+from web.live.overlay import overlay_holder
 from web.live.schemas import (
     LiveEventPage,
     LiveEventQuery,
@@ -54,6 +56,17 @@ def _commit_announcing(session_id: uuid.UUID) -> None:
     """Commit, then wake the session's streams everywhere."""
     announce_after_commit(db(), [session_channel(session_id)])
     db().commit()
+
+
+class _Figures:
+    """A session with the overlay streams it has open now, for LiveSessionRead."""
+
+    def __init__(self, live: LiveSession) -> None:
+        self._live = live
+        self.overlays_connected = wait_slots().count(overlay_holder(live.id))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._live, name)
 
 
 def _mine(session_id: uuid.UUID) -> LiveSession:
@@ -103,9 +116,9 @@ class SessionItem(MethodView):
     @blp.response(200, LiveSessionRead)
     @blp.doc(security=BEARER)
     @auth_required
-    def get(self, session_id: uuid.UUID) -> LiveSession:
+    def get(self, session_id: uuid.UUID) -> _Figures:
         """A stream session: its status, its queue's end and its figures"""
-        return _mine(session_id)
+        return _Figures(_mine(session_id))
 
 
 @blp.route("/sessions/<uuid:session_id>/end")

@@ -36,9 +36,12 @@ def test_an_overlay_is_sent_each_trigger_as_it_happens(
     assert event["id"] == "1"
     assert event["data"]["message"] == "Welcome, @ada"
     assert event["data"]["effect"]["animation"] == "follower-alert"
+    figures = client.get(f"{LIVE}/sessions/{live['id']}", headers=alice.headers).json
+    assert figures["overlays_connected"] == 1
     overlay.drop()
     figures = client.get(f"{LIVE}/sessions/{live['id']}", headers=alice.headers).json
-    assert figures["overlay_connections"] == 1
+    assert figures["overlays_connected"] == 0
+    assert figures["triggers"] == 1
 
 
 def test_a_reconnection_with_last_event_id_gets_exactly_the_gap(
