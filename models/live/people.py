@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models.core.base import utcnow
 from models.core.erasure import Person, personal_data
+from models.live.sessions import end_session
 from models.live.tables import LiveSession, SessionStatus
 
 
@@ -31,9 +31,11 @@ def _export(session: Session, person: Person) -> dict[str, Any]:
 @personal_data("live", export=_export)
 def _erase(session: Session, person: Person) -> None:
     mine = LiveSession.created_by == person.user_id
-    session.execute(
-        update(LiveSession)
-        .where(mine, LiveSession.status == SessionStatus.ACTIVE.value)
-        .values(status=SessionStatus.ENDED.value, ended_at=utcnow(), ended_reason="ended")
-    )
+    active = session.execute(
+        select(LiveSession.org_id, LiveSession.id).where(
+            mine, LiveSession.status == SessionStatus.ACTIVE.value
+        )
+    ).all()
+    for org_id, session_id in active:  # their overlays read `session_ended` at their next beat
+        end_session(session=session, org_id=org_id, session_id=session_id)
     session.execute(update(LiveSession).where(mine).values(created_by=None))

@@ -3,10 +3,14 @@ another organisation's session is a 404."""
 
 from __future__ import annotations
 
+import uuid
+
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from models.core.erasure import Person, erase_person, export_person
 from models.core.quotas import Tier
+from models.live.tables import LiveSession
 from tests.api.conftest import Caller
 from tests.api.live.conftest import LIVE, on_tier, start
 
@@ -98,3 +102,22 @@ def test_bad_input_is_a_422(client: FlaskClient, alice: Caller) -> None:
     ):
         answer = client.post(f"{LIVE}/sessions", json=body, headers=alice.headers)
         assert answer.status_code == 422, body
+
+
+def test_erasing_an_account_ends_its_sessions_and_keeps_them_without_its_name(
+    client: FlaskClient, alice: Caller, session: Session
+) -> None:
+    on_tier(session, alice, Tier.CREATOR)
+    live = start(client, alice, title="Last stream")
+    person = Person(alice.user.id, alice.user.email)
+    exported = export_person(session=session, person=person)["live"]
+    assert [(s["id"], s["title"]) for s in exported["stream_sessions"]] == [
+        (live["id"], "Last stream")
+    ]
+
+    erase_person(session=session, person=person)
+
+    kept = session.get_one(LiveSession, uuid.UUID(live["id"]))
+    session.refresh(kept)
+    assert (kept.status, kept.created_by) == ("ended", None)
+    assert kept.last_seq == 1  # session_ended, for its overlays
