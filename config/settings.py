@@ -354,6 +354,8 @@ class Settings:
     leads_dns_nameservers: tuple[str, ...] = ()
     leads_dns_timeout_s: float = 5.0
     leads_verdict_max_age_days: int = 30
+    # Mail campaigns: how many sender jobs share a campaign's ledger (docs/mail.md).
+    mail_sender_jobs: int = 4
     # NeverBounce, asked after the DNS check when its key is set (workers/clients/neverbounce.py).
     neverbounce_base_url: str = "https://api.neverbounce.com/v4"
     neverbounce_api_key: str = field(default="", repr=False)
@@ -722,6 +724,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         leads_verdict_max_age_days=_int(
             e, "LEADS_VERDICT_MAX_AGE_DAYS", d.leads_verdict_max_age_days, minimum=1
         ),
+        mail_sender_jobs=_int(e, "MAIL_SENDER_JOBS", d.mail_sender_jobs, minimum=1),
         neverbounce_base_url=_str(e, "NEVERBOUNCE_BASE_URL", d.neverbounce_base_url),
         neverbounce_api_key=_str(e, "NEVERBOUNCE_API_KEY", d.neverbounce_api_key),
         neverbounce_timeout_s=_float(

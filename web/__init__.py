@@ -50,6 +50,7 @@ DOMAINS = (
     "web.leads",
     "web.notifications",
     "web.live",
+    "web.mail",
 )
 
 log = logging.getLogger("backline.web")

@@ -22,6 +22,7 @@ from models import leads
 from models.core.base import utcnow
 from models.core.errors import Conflict, InvalidInput
 from models.leads import MAX_LEADS_PER_GOAL, GoalStatus, LeadStatus
+from models.mail import Trigger, enrol_on_event
 from web.core import limits
 from web.core.auth import BEARER, auth_required, current_org_id, current_viewer
 from web.core.context import db, platform
@@ -662,6 +663,16 @@ class Leads(MethodView):
             score=points,
             score_reasons=reasons,
         )
+        for address in lead.emails:  # the organisation's lead_created sequences
+            enrol_on_event(
+                session=db(),
+                trigger=Trigger.LEAD_CREATED,
+                org_id=lead.org_id,
+                email=address,
+                recipient={"kind": "lead", "id": str(lead.id), "address": address,
+                           "name": lead.company_name, "company_name": lead.company_name,
+                           "domain": lead.domain, "score": lead.score},
+            )  # fmt: skip
         db().commit()
         return _detail(lead)
 

@@ -131,8 +131,9 @@ def sign_up(
     return NewSignup(email, token)
 
 
-def confirm_signup(*, session: Session, token: str) -> ArtistPage:
-    """Put the signed-up address on the artist's list (once); the artist's page."""
+def confirm_signup(*, session: Session, token: str) -> tuple[ArtistPage, str]:
+    """Put the signed-up address on the artist's list (once); the artist's page and the
+    confirmed address."""
     signup = session.scalar(
         select(FanSignup).where(FanSignup.token_hash == digest(token)).with_for_update()
     )
@@ -156,7 +157,7 @@ def confirm_signup(*, session: Session, token: str) -> ArtistPage:
         )
         .on_conflict_do_nothing(constraint="uq_fans_org_id_email")
     )
-    return page_of(session=session, org_id=signup.org_id)
+    return page_of(session=session, org_id=signup.org_id), signup.email
 
 
 def page_owner(*, session: Session, org_id: uuid.UUID) -> User:

@@ -32,6 +32,7 @@ from models.core.errors import (
     AuthenticationFailed,
     LoginThrottled,
 )
+from models.mail import Trigger, enrol_on_event
 from models.orgs import Membership, primary_org_id
 from web.accounts import mails
 from web.core import cookies, limits
@@ -245,6 +246,7 @@ class Register(MethodView):
                 org_id = primary_org_id(session=db(), user_id=user.id)
                 if org_id is not None:
                     start_trial(session=db(), org_id=org_id, days=settings.trial_days)
+                    enrol_on_event(session=db(), trigger=Trigger.TRIAL_STARTED, org_id=org_id)
         db().commit()
         return {"message": "check your inbox to confirm your address, then log in"}
 

@@ -23,7 +23,9 @@ from config import Settings
 from models.core.errors import LimitReached
 from models.core.fields import Text
 from models.fans import pages, releases
+from models.fans.fans import find_by_email
 from models.fans.pages import SLUG_PATTERN, ArtistPage
+from models.mail import Trigger, enrol_on_event
 from web.accounts import send_mail
 from web.core import limits
 from web.core.auth import BEARER, auth_required, current_org_id
@@ -225,6 +227,17 @@ class ConfirmSignup(MethodView):
     @blp.alt_response(422, description="Invalid, expired or used token.")
     def post(self, body: dict[str, Any]) -> dict[str, str]:
         """Confirm a sign-up with the mailed token: the address joins the artist's fans"""
-        page = pages.confirm_signup(session=db(), token=body["token"])
+        page, email = pages.confirm_signup(session=db(), token=body["token"])
+        fan = find_by_email(session=db(), org_id=page.org_id, email=email)
+        if fan is not None:  # the artist's sequences that a confirmed fan starts
+            enrol_on_event(
+                session=db(),
+                trigger=Trigger.FAN_CONFIRMED,
+                org_id=page.org_id,
+                email=fan.email,
+                recipient={"kind": "fan", "id": str(fan.id), "name": fan.name or "",
+                           "first_name": (fan.name or "").split(" ")[0],
+                           "country": fan.country, "status": fan.status},
+            )  # fmt: skip
         db().commit()
         return {"artist": page.name, "slug": page.slug}

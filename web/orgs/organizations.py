@@ -18,6 +18,7 @@ from marshmallow import Schema, fields
 from models.billing import start_trial
 from models.core.access import Role
 from models.core.quotas import Tier, Usage
+from models.mail import Trigger, enrol_on_event
 from models.orgs import organizations as orgs
 from models.orgs.organizations import Membership, MyOrganization
 from web.core.auth import BEARER, auth_required
@@ -102,6 +103,7 @@ class Orgs(MethodView):
         """Create an organization; you become its owner"""
         org = orgs.create_owned_organization(session=db(), name=body["name"], owner_id=g.user.id)
         start_trial(session=db(), org_id=org.id, days=platform().settings.trial_days)
+        enrol_on_event(session=db(), trigger=Trigger.TRIAL_STARTED, org_id=org.id)
         db().commit()
         return orgs.organization_for(session=db(), org_id=org.id, user_id=g.user.id)
 

@@ -37,6 +37,8 @@ ERASED_BY = {
     "lead_interactions": "leads (actor_id emptied; the lead keeps its timeline)",
     "notification_reads": "notifications (a member's readings go; the notifications stay)",
     "live_sessions": "live (created_by emptied, active ones ended; the organisation keeps them)",
+    "mail_campaigns": "mail (created_by emptied; mail sent to the address keeps only a digest)",
+    "mail_sequences": "mail (created_by emptied; the person's enrolments are removed)",
 }
 
 
@@ -65,4 +67,5 @@ def test_the_domains_register_their_erasers() -> None:
         "leads",
         "notifications",
         "live",
+        "mail",
     } <= set(holders())

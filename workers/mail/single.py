@@ -1,4 +1,4 @@
-"""The mail domain's job kinds. `email.send`: one transactional mail over SMTP
+"""`email.send`: one transactional mail over SMTP
 (workers/clients/smtp.py).
 
 The message carries a Message-ID made from the job id, and the send is recorded in the job's
