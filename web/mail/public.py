@@ -55,41 +55,41 @@ def _send_id(purpose: str, token: str) -> int:
     return send_id
 
 
-@blp.route("/u/<string:token>")
-class Unsubscribe(MethodView):
-    @blp.response(200, description="A page asking to confirm.", content_type="text/html")
-    @blp.alt_response(404, description="The link is not valid.")
-    def get(self, token: str) -> Response:
-        """The unsubscribe page: a button that confirms (a GET never unsubscribes)"""
-        _send_id("unsubscribe", token)
-        return _page(
-            "Unsubscribe",
-            "<h1>Unsubscribe?</h1><p>You will no longer receive these e-mails.</p>"
-            '<form method="post"><input type="hidden" name="List-Unsubscribe" '
-            'value="One-Click"><button type="submit">Unsubscribe</button></form>',
-        )
+@blp.route("/u/<string:token>", methods=["GET"], endpoint="unsubscribe_page")
+@blp.response(200, description="A page asking to confirm.", content_type="text/html")
+@blp.alt_response(404, description="The link is not valid.")
+def unsubscribe_page(token: str) -> Response:
+    """The unsubscribe page: a button that confirms (a GET never unsubscribes)"""
+    _send_id("unsubscribe", token)
+    return _page(
+        "Unsubscribe",
+        "<h1>Unsubscribe?</h1><p>You will no longer receive these e-mails.</p>"
+        '<form method="post"><input type="hidden" name="List-Unsubscribe" '
+        'value="One-Click"><button type="submit">Unsubscribe</button></form>',
+    )
 
-    @blp.response(200, description="Unsubscribed.", content_type="text/html")
-    @blp.alt_response(404, description="The link is not valid.")
-    @accepts_upload(lambda settings: 4096)  # a form body (RFC 8058), not JSON
-    def post(self, token: str) -> Response:
-        """One-click unsubscribe (RFC 8058): no session needed, the signed link is enough"""
-        send_id = _send_id("unsubscribe", token)
-        if tracking.unsubscribe(session=db(), send_id=send_id) is None:
-            raise NotFound("this link is not valid")
-        db().commit()
-        return _page("Unsubscribed", "<h1>You are unsubscribed.</h1>")
+
+@blp.route("/u/<string:token>", methods=["POST"], endpoint="unsubscribe")
+@blp.response(200, description="Unsubscribed.", content_type="text/html")
+@blp.alt_response(404, description="The link is not valid.")
+@accepts_upload(lambda settings: 4096)  # a form body (RFC 8058), not JSON
+def unsubscribe(token: str) -> Response:
+    """One-click unsubscribe (RFC 8058): no session needed, the signed link is enough"""
+    send_id = _send_id("unsubscribe", token)
+    if tracking.unsubscribe(session=db(), send_id=send_id) is None:
+        raise NotFound("this link is not valid")
+    db().commit()
+    return _page("Unsubscribed", "<h1>You are unsubscribed.</h1>")
 
 
 @blp.route("/o/<string:token>.gif")
 class OpenPixel(MethodView):
     @blp.response(200, description="A 1×1 transparent GIF.", content_type="image/gif")
+    @blp.alt_response(404, description="The link is not valid.")
     def get(self, token: str) -> Response:
         """The open-tracking pixel (an approximate count: many clients block images)"""
-        send_id = links.send_of(platform().settings.jwt_secret, "open", token)
-        if send_id is not None:
-            tracking.record(session=db(), send_id=send_id, event="opened")
-            db().commit()
+        tracking.record(session=db(), send_id=_send_id("open", token), event="opened")
+        db().commit()
         return Response(PIXEL, mimetype="image/gif", headers={"Cache-Control": "no-store"})
 
 
