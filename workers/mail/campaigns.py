@@ -25,6 +25,7 @@ from models.core.fields import BigInt
 from models.core.jobs import Job, JobStatus
 from models.mail import audiences, campaigns, sends
 from models.mail.tables import Campaign, CampaignStatus
+from workers.clients.mailer import MailAccountRefused
 from workers.core import enqueue
 from workers.core.context import JobContext
 from workers.core.enqueue import Dispatcher
@@ -32,7 +33,6 @@ from workers.core.errors import TransientError
 from workers.core.periodic import periodic
 from workers.core.registry import get_kind, job_kind
 from workers.mail.engine import Letter, Outcome, Sender
-from workers.mail.transport import MailAccountRefused
 
 
 class CampaignParams(Schema):

@@ -37,10 +37,10 @@ from models.mail import links, sends, suppression
 from models.mail.tables import Send, SuppressionReason
 from models.mail.templates import Parts, render
 from workers.clients import dns
-from workers.mail.transport import (
+from workers.clients.mail_pacing import MailPacer
+from workers.clients.mailer import (
     MailAccountRefused,
     MailDeferred,
-    MailPacer,
     MailRejected,
     OutgoingMail,
     transport_for,
@@ -128,7 +128,8 @@ class Sender:
                 )
             return Outcome.FAILED, reason
         except MailDeferred as later:
-            self.pacer.slow_down(later.retry_after)
+            if later.throttled:  # the provider asked us to slow down: every sender does
+                self.pacer.slow_down(later.retry_after)
             again = sends.mark_deferred(
                 session=session, send=send, reason=str(later), retry_after_s=later.retry_after
             )
