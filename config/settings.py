@@ -356,6 +356,9 @@ class Settings:
     leads_verdict_max_age_days: int = 30
     # Mail campaigns: how many sender jobs share a campaign's ledger (docs/mail.md).
     mail_sender_jobs: int = 4
+    rate_limit_mail_write: str = "300/hour"  # per user: campaigns, sequences, enrolments
+    rate_limit_mail_test: str = "20/hour"  # per user: test sends (each a mail)
+    rate_limit_mail_links: str = "600/minute"  # per IP: unsubscribe, open pixel, clicks
     # NeverBounce, asked after the DNS check when its key is set (workers/clients/neverbounce.py).
     neverbounce_base_url: str = "https://api.neverbounce.com/v4"
     neverbounce_api_key: str = field(default="", repr=False)
@@ -725,6 +728,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             e, "LEADS_VERDICT_MAX_AGE_DAYS", d.leads_verdict_max_age_days, minimum=1
         ),
         mail_sender_jobs=_int(e, "MAIL_SENDER_JOBS", d.mail_sender_jobs, minimum=1),
+        rate_limit_mail_write=_str(e, "RATE_LIMIT_MAIL_WRITE", d.rate_limit_mail_write),
+        rate_limit_mail_test=_str(e, "RATE_LIMIT_MAIL_TEST", d.rate_limit_mail_test),
+        rate_limit_mail_links=_str(e, "RATE_LIMIT_MAIL_LINKS", d.rate_limit_mail_links),
         neverbounce_base_url=_str(e, "NEVERBOUNCE_BASE_URL", d.neverbounce_base_url),
         neverbounce_api_key=_str(e, "NEVERBOUNCE_API_KEY", d.neverbounce_api_key),
         neverbounce_timeout_s=_float(

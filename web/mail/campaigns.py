@@ -12,6 +12,7 @@ from models.core.errors import EmailNotVerified
 from models.mail import audiences, campaigns
 from models.mail.tables import Campaign
 from models.mail.templates import SAMPLE_RECIPIENT, render
+from web.core import limits
 from web.core.auth import BEARER, auth_required, current_org_id, current_viewer
 from web.core.context import db, platform
 from web.mail.schemas import (
@@ -73,6 +74,7 @@ class Campaigns(MethodView):
         )
         return {"items": [_read(c) for c in items], "next_cursor": next_cursor}
 
+    @limits.per_user("rate_limit_mail_write")
     @blp.arguments(MailCampaignWrite)
     @blp.response(201, MailCampaignRead)
     @blp.alt_response(422, description="A template has an error (the field and line named).")
@@ -96,6 +98,7 @@ class CampaignItem(MethodView):
         """One campaign, with its progress and stats (live while it sends)"""
         return _read(_get(campaign_id))
 
+    @limits.per_user("rate_limit_mail_write")
     @blp.arguments(MailCampaignUpdate(partial=True))
     @blp.response(200, MailCampaignRead)
     @blp.alt_response(409, description="Only a draft can be edited.")
@@ -151,6 +154,7 @@ def preview(body: dict[str, Any], campaign_id: uuid.UUID) -> dict[str, Any]:
 
 
 @blp.route("/<uuid:campaign_id>/test", methods=["POST"])
+@limits.per_user("rate_limit_mail_test")
 @blp.arguments(MailTestSendWrite)
 @blp.response(202, MailTestSendRead)
 @blp.doc(security=BEARER)
@@ -195,6 +199,7 @@ def test_send(body: dict[str, Any], campaign_id: uuid.UUID) -> dict[str, Any]:
 
 
 @blp.route("/<uuid:campaign_id>/schedule", methods=["POST"])
+@limits.per_user("rate_limit_mail_write")
 @blp.arguments(MailScheduleWrite)
 @blp.response(200, MailCampaignRead)
 @blp.alt_response(409, description="Only a draft can be scheduled.")
@@ -221,6 +226,7 @@ def schedule(body: dict[str, Any], campaign_id: uuid.UUID) -> dict[str, Any]:
 
 
 @blp.route("/<uuid:campaign_id>/pause", methods=["POST"])
+@limits.per_user("rate_limit_mail_write")
 @blp.response(200, MailCampaignRead)
 @blp.alt_response(409, description="Only a sending campaign can be paused.")
 @blp.doc(security=BEARER)
@@ -233,6 +239,7 @@ def pause(campaign_id: uuid.UUID) -> dict[str, Any]:
 
 
 @blp.route("/<uuid:campaign_id>/resume", methods=["POST"])
+@limits.per_user("rate_limit_mail_write")
 @blp.response(200, MailCampaignRead)
 @blp.alt_response(409, description="Only a paused campaign can be resumed.")
 @blp.doc(security=BEARER)
@@ -254,6 +261,7 @@ def resume(campaign_id: uuid.UUID) -> dict[str, Any]:
 
 
 @blp.route("/<uuid:campaign_id>/cancel", methods=["POST"])
+@limits.per_user("rate_limit_mail_write")
 @blp.response(200, MailCampaignRead)
 @blp.alt_response(409, description="A finished or cancelled campaign cannot be cancelled.")
 @blp.doc(security=BEARER)

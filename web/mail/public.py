@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from models.core.errors import NotFound
 from models.mail import links, tracking
+from web.core import limits
 from web.core.context import db, platform
 from web.core.uploads import accepts_upload
 
@@ -56,6 +57,7 @@ def _send_id(purpose: str, token: str) -> int:
 
 
 @blp.route("/u/<string:token>", methods=["GET"], endpoint="unsubscribe_page")
+@limits.per_ip("rate_limit_mail_links")
 @blp.response(200, description="A page asking to confirm.", content_type="text/html")
 @blp.alt_response(404, description="The link is not valid.")
 def unsubscribe_page(token: str) -> Response:
@@ -70,6 +72,7 @@ def unsubscribe_page(token: str) -> Response:
 
 
 @blp.route("/u/<string:token>", methods=["POST"], endpoint="unsubscribe")
+@limits.per_ip("rate_limit_mail_links")
 @blp.response(200, description="Unsubscribed.", content_type="text/html")
 @blp.alt_response(404, description="The link is not valid.")
 @accepts_upload(lambda settings: 4096)  # a form body (RFC 8058), not JSON
@@ -84,6 +87,7 @@ def unsubscribe(token: str) -> Response:
 
 @blp.route("/o/<string:token>.gif")
 class OpenPixel(MethodView):
+    @limits.per_ip("rate_limit_mail_links")
     @blp.response(200, description="A 1×1 transparent GIF.", content_type="image/gif")
     @blp.alt_response(404, description="The link is not valid.")
     def get(self, token: str) -> Response:
@@ -95,6 +99,7 @@ class OpenPixel(MethodView):
 
 @blp.route("/c/<string:token>")
 class Click(MethodView):
+    @limits.per_ip("rate_limit_mail_links")
     @blp.response(302, description="To the link the mail contained.")
     @blp.alt_response(404, description="The link is not valid (never a redirect elsewhere).")
     def get(self, token: str) -> WerkzeugResponse:

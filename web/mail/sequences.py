@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from models.core.errors import Conflict
 from models.mail import sequences, suppression
 from models.mail.tables import Sequence
+from web.core import limits
 from web.core.auth import BEARER, auth_required, current_org_id, current_viewer
 from web.core.context import db
 from web.mail.schemas import (
@@ -69,6 +70,7 @@ class Sequences(MethodView):
         found = sequences.list_sequences(session=db(), org_id=current_org_id())
         return {"items": [_read(s) for s in found]}
 
+    @limits.per_user("rate_limit_mail_write")
     @blp.arguments(MailSequenceWrite)
     @blp.response(201, MailSequenceRead)
     @blp.alt_response(422, description="A step's template has an error (the line named).")
@@ -109,6 +111,7 @@ class Enrolments(MethodView):
         found = sequences.list_enrolments(session=db(), sequence=_get(sequence_id), limit=500)
         return {"items": found}
 
+    @limits.per_user("rate_limit_mail_write")
     @blp.arguments(MailEnrolWrite)
     @blp.response(201, MailEnrolmentRead)
     @blp.alt_response(409, description="The address is enrolled already.")
@@ -132,6 +135,7 @@ class Enrolments(MethodView):
 
 
 @blp.route("/<uuid:sequence_id>/enrolments/<uuid:enrolment_id>/exit", methods=["POST"])
+@limits.per_user("rate_limit_mail_write")
 @blp.arguments(MailExitWrite)
 @blp.response(200, MailEnrolmentRead)
 @blp.doc(security=BEARER)

@@ -204,6 +204,8 @@ class Sender:
     @staticmethod
     def _tracked_html(html: str, send_id: int, base: str, secret: str, unsubscribe: str) -> str:
         def tracked(match: re.Match[str]) -> str:
+            if match.group(2).startswith(base + "/"):  # our own links (unsubscribe) stay
+                return match.group(0)
             token = links.click_token(secret, send_id, match.group(2))
             return f'href="{base}/api/v1/mail/c/{token}"'
 
