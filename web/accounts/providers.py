@@ -32,6 +32,7 @@ from models.accounts.identities import ProviderIdentity, Verified
 from models.accounts.users import User, utcnow
 from models.billing import start_trial
 from models.core.errors import AuthenticationFailed, NotFound
+from models.mail import Trigger, enrol_on_event
 from models.orgs import primary_org_id
 from web.accounts.auth import TokenPair, issue_tokens, notice_new_country
 from web.core import limits
@@ -221,6 +222,7 @@ class Callback(MethodView):
             org_id = primary_org_id(session=db(), user_id=user.id)
             if org_id is not None:
                 start_trial(session=db(), org_id=org_id, days=platform().settings.trial_days)
+                enrol_on_event(session=db(), trigger=Trigger.TRIAL_STARTED, org_id=org_id)
         return _signed_in(user, provider=name, use_cookies=pending.use_cookies)
 
 
