@@ -8,7 +8,7 @@ due are found through a partial index on active ones. A platform sequence (the t
 no organisation and is found by its unique key.
 
 Revision ID: 0015_mail
-Revises: 0014_lead_report_schedules
+Revises: 0017_notifications
 Create Date: 2026-12-06 22:45:47.820879
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0015_mail"
-down_revision: str | None = "0014_lead_report_schedules"
+down_revision: str | None = "0017_notifications"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
