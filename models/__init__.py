@@ -34,9 +34,9 @@ from models.leads import tables as leads_tables  # noqa: F401 - the tables
 from models.leads import validation as leads_validation  # noqa: F401 - the tables
 from models.live import people as live_people  # noqa: F401 - its personal data
 from models.live import tables as live_tables  # noqa: F401 - the tables
-from models.notifications import tables as notification_tables  # noqa: F401 - the tables
 from models.mail import people as mail_people  # noqa: F401 - its personal data
 from models.mail import tables as mail_tables  # noqa: F401 - the tables
+from models.notifications import tables as notification_tables  # noqa: F401 - the tables
 from models.orgs import invitations, organizations, people  # noqa: F401 - the tables
 from models.revenue import tables as revenue_tables  # noqa: F401 - the tables
 
