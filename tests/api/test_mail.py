@@ -4,6 +4,7 @@ send queued, sequences written, links that do not verify."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -12,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from models.core.jobs import Job
 from models.fans import Fan
-from tests.api.conftest import Caller, caller
+from tests.api.conftest import Caller, caller, mailed_token, mails_to
+from tests.api.fans.test_public import PAGE, app_with, sign_up
 from tests.conftest import access_token, make_user, org_of
 from workers.core.setup import Platform
 
@@ -178,3 +180,29 @@ def test_links_that_do_not_verify_are_not_found(client: FlaskClient) -> None:
     )
     assert client.get("/api/v1/mail/c/MTIgaHR0cHM6Ly9ldmlsLmV4YW1wbGU.bm9wZQ").status_code == 404
     assert client.get("/api/v1/mail/o/MTI.bm9wZQ.gif").status_code == 404
+
+
+def test_a_fan_who_confirms_is_enrolled_in_the_artists_fan_sequences(
+    tx_platform: Platform, tmp_path: Path, alice: Caller, session: Session
+) -> None:
+    client = app_with(tx_platform, tmp_path).test_client()
+    assert client.put("/api/v1/fans/page", json=PAGE, headers=alice.headers).status_code == 200
+    made = client.post(
+        "/api/v1/mail/sequences",
+        json={
+            "name": "Welcome",
+            "from_name": "The Band",
+            "trigger": "fan_confirmed",
+            "steps": [{"delay_s": 0, "subject": "Welcome", "text_body": "Hi"}],
+        },
+        headers=alice.headers,
+    ).json
+    assert sign_up(client, "new.fan@example.com", name="New Fan").status_code == 202
+    [mail] = mails_to(session, "new.fan@example.com")
+
+    client.post("/api/v1/public/fans/confirm", json={"token": mailed_token(mail)})
+
+    enrolled = client.get(
+        f"/api/v1/mail/sequences/{made['id']}/enrolments", headers=alice.headers
+    ).json["items"]
+    assert [(e["email"], e["status"]) for e in enrolled] == [("new.fan@example.com", "active")]
