@@ -187,3 +187,23 @@ def test_the_overlay_page_loads_locked_down(client: FlaskClient, alice: Caller) 
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert page.headers["Referrer-Policy"] == "no-referrer"
     assert b"overlay.js" in page.data
+
+
+def test_a_last_event_id_that_is_no_seq_is_refused_in_the_error_shape(
+    client: FlaskClient, alice: Caller, session: Session
+) -> None:
+    on_tier(session, alice, Tier.CREATOR)
+    live = start(client, alice)
+    token = overlay_link(client, alice, live["id"])["token"]
+    dashboard = f"{LIVE}/sessions/{live['id']}/stream"
+    for bad in ("9" * 5000, "9" * 20, "1e3", "-1", "²"):
+        for path, headers in (
+            (events_path(live["id"], token), {}),
+            (dashboard, alice.headers),
+        ):
+            answer = client.get(path, headers={**headers, "Last-Event-ID": bad})
+            assert answer.status_code == 422, (bad[:30], path)
+            assert answer.json["code"] == "validation_failed"
+            assert answer.json["details"] == {"fields": {"Last-Event-ID": ["invalid"]}}
+        by_query = client.get(f"{events_path(live['id'], token)}&last_event_id={bad}")
+        assert by_query.status_code == 422
