@@ -386,6 +386,7 @@ class Settings:
     live_session_idle_s: int = 4 * 3600  # an active session without a trigger this long ends
     live_max_effect_bytes: int = 20 * 1024 * 1024  # one uploaded effect's image or sound
     live_max_overlay_streams: int = 100  # overlay streams of one session open at once
+    live_max_effect_uploads: int = 200  # uploaded effects one organisation keeps at once
 
     @property
     def is_production(self) -> bool:
@@ -765,6 +766,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         live_max_overlay_streams=_int(
             e, "LIVE_MAX_OVERLAY_STREAMS", d.live_max_overlay_streams, minimum=1
+        ),
+        live_max_effect_uploads=_int(
+            e, "LIVE_MAX_EFFECT_UPLOADS", d.live_max_effect_uploads, minimum=1
         ),
     )
     settings.validate()

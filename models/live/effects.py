@@ -7,14 +7,16 @@ sound's length) before it can be triggered.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.core.errors import Conflict, NotFound
+from models.core.errors import Conflict, InvalidInput, NotFound
+from models.live import tiers
 from models.live.tables import CheckStatus, UploadedEffect
 
 _BUILT_IN_NS = uuid.UUID("6f1d2a8e-3b4c-4d5e-9f60-71829304a5b6")
@@ -115,6 +117,38 @@ def playable(effect: Effect) -> Effect:
     return effect
 
 
+class UploadsFull(Conflict):
+    """The organisation keeps as many uploaded effects as it may; one must be deleted first."""
+
+    code = "effect_uploads_full"
+
+
+def check_filename(filename: str) -> str:
+    """The file's name as sent, unless it holds control characters (a NUL cannot be stored,
+    and a line break has no place in a name shown in lists): InvalidInput then."""
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in filename):
+        raise InvalidInput(
+            "the file's name holds control characters: rename the file",
+            details={"fields": {"file": ["control characters in the file name"]}},
+        )
+    return filename
+
+
+def check_room(*, session: Session, org_id: uuid.UUID, cap: int) -> None:
+    """UploadsFull when the organisation keeps `cap` uploads already. Asked before the bytes
+    are stored (a refusal costs no storage) and again by record_upload under the
+    organisation's lock (two uploads at once cannot both take the last place)."""
+    kept = session.scalar(
+        select(func.count()).select_from(UploadedEffect).where(UploadedEffect.org_id == org_id)
+    )
+    if (kept or 0) >= cap:
+        raise UploadsFull(
+            f"your organization keeps {cap} uploaded effects, the most it may: "
+            "delete one before uploading another",
+            details={"max_effect_uploads": cap},
+        )
+
+
 def storage_key(org_id: uuid.UUID, effect_id: uuid.UUID) -> str:
     return f"live/{org_id}/effects/{effect_id}"
 
@@ -128,7 +162,10 @@ def record_upload(
     filename: str,
     size_bytes: int,
     sha256: str,
+    cap: int,
 ) -> UploadedEffect:
+    tiers.lock_rules(session=session, org_id=org_id)
+    check_room(session=session, org_id=org_id, cap=cap)
     row = UploadedEffect(
         id=effect_id,
         org_id=org_id,

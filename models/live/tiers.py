@@ -70,6 +70,19 @@ def rules_of(*, session: Session, org_id: uuid.UUID) -> tuple[Tier, LiveRules]:
     return tier, TIER_RULES[tier]
 
 
+def lock_rules(*, session: Session, org_id: uuid.UUID) -> tuple[Tier, LiveRules]:
+    """The organisation's tier and rules, its row locked until the transaction ends: a count
+    checked against a rule under it (active sessions, uploads) cannot be raced past by a
+    second request. FOR NO KEY UPDATE, so rows that merely reference the organisation are
+    still inserted meanwhile."""
+    tier = session.scalar(
+        select(organizations.c.tier)
+        .where(organizations.c.id == org_id)
+        .with_for_update(key_share=True)
+    )
+    return Tier(str(tier)), TIER_RULES[Tier(str(tier))]
+
+
 def lowest_tier(allows: str) -> Tier | None:
     """The first tier (in the order of Tier) whose rules have the flag `allows` set."""
     return next((t for t in Tier if getattr(TIER_RULES[t], allows)), None)

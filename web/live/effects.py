@@ -76,7 +76,9 @@ class Effects(MethodView):
 @blp.route("/effects", methods=["POST"])
 @blp.response(202, JobRead)
 @blp.alt_response(403, description="tier_required: uploads need the creator tier.")
+@blp.alt_response(409, description="effect_uploads_full: LIVE_MAX_EFFECT_UPLOADS are kept.")
 @blp.alt_response(413, description="The file is larger than LIVE_MAX_EFFECT_BYTES.")
+@blp.alt_response(429, description="quota_exceeded: the day's jobs are used; nothing is kept.")
 @blp.doc(
     security=BEARER,
     requestBody={
@@ -104,22 +106,31 @@ def upload_effect() -> JobSnapshot:
     tiers.require(session=db(), org_id=org_id, feature="effect_uploads", what="effect uploads")
     values = _form()
     upload = uploaded_file()
+    filename = effects.check_filename(upload.filename)
     settings = platform().settings
+    cap = settings.live_max_effect_uploads
+    effects.check_room(session=db(), org_id=org_id, cap=cap)
     key = effects.storage_key(org_id, effect_id)
-    stored = storage(settings).put(
-        key, cast(BinaryIO, upload.stream), max_bytes=settings.live_max_effect_bytes
-    )
-    effects.record_upload(
-        session=db(),
-        org_id=org_id,
-        effect_id=effect_id,
-        values=values,
-        filename=upload.filename,
-        size_bytes=stored.size,
-        sha256=stored.sha256,
-    )
-    job = _submit_check(effect_id)
-    db().commit()
+    store = storage(settings)
+    stored = store.put(key, cast(BinaryIO, upload.stream), max_bytes=settings.live_max_effect_bytes)
+    try:
+        effects.record_upload(
+            session=db(),
+            org_id=org_id,
+            effect_id=effect_id,
+            values=values,
+            filename=filename,
+            size_bytes=stored.size,
+            sha256=stored.sha256,
+            cap=cap,
+        )
+        job = _submit_check(effect_id)  # the job quota may say no (429)
+        db().commit()
+    except BaseException:
+        # No effect row, no file: a refused upload leaves nothing in storage.
+        db().rollback()
+        store.delete(key)
+        raise
     return job
 
 
