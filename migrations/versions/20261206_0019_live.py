@@ -5,7 +5,9 @@ Reviewed by hand. A session's log is keyed (session_id, seq): the replay of a re
 overlay reads a range of it by that key. One active session per creator and platform is a
 partial unique index (two starts at once cannot both win); the idle sweep reads active
 sessions by last activity through a partial index. An Idempotency-Key is unique within its
-session's log. Overlay tokens are looked up by their hash (unique).
+session's log. A trigger counts the session's effects not yet finished through a partial
+index on (session_id, ends_at), not by scanning its log. Overlay tokens are looked up by
+their hash (unique).
 
 Revision ID: 0019
 Revises: 0017_notifications
@@ -141,6 +143,12 @@ def upgrade() -> None:
         ["session_id", "idempotency_key"],
         unique=True,
         postgresql_where=sa.text("idempotency_key IS NOT NULL"),
+    )
+    op.create_index(
+        "ix_live_events_queue",
+        "live_events",
+        ["session_id", "ends_at"],
+        postgresql_where=sa.text("type = 'effect'"),
     )
 
     op.create_table(

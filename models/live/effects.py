@@ -24,6 +24,9 @@ _BUILT_IN_NS = uuid.UUID("6f1d2a8e-3b4c-4d5e-9f60-71829304a5b6")
 IMAGE_FORMATS = ("PNG", "GIF", "WEBP", "JPEG")
 SOUND_FORMATS = ("mp3", "ogg", "wav")
 MAX_SOUND_MS = 30_000
+# The shortest an effect plays, whatever its asset says: the queue's spacing, so a burst of
+# blips cannot fill the log faster than overlays can show it.
+MIN_EFFECT_MS = 200
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,8 @@ _BY_ID = {e.id: e for e in BUILT_INS}
 
 
 def _from_upload(row: UploadedEffect) -> Effect:
-    return Effect(
-        row.id, row.name, row.category, row.duration_ms, False, None, row.status, row.problem
-    )
+    duration_ms = max(MIN_EFFECT_MS, row.duration_ms)
+    return Effect(row.id, row.name, row.category, duration_ms, False, None, row.status, row.problem)
 
 
 def library(*, session: Session, org_id: uuid.UUID, category: str | None) -> list[Effect]:
@@ -203,7 +205,7 @@ def record_check(
     row.problem = problem
     row.details = details
     if problem is None and details.get("duration_ms"):
-        row.duration_ms = int(details["duration_ms"])
+        row.duration_ms = max(MIN_EFFECT_MS, int(details["duration_ms"]))
     return row
 
 

@@ -124,6 +124,13 @@ class LiveEvent(Base):
             unique=True,
             postgresql_where=text("idempotency_key IS NOT NULL"),
         ),
+        # A trigger counts the effects not yet finished (models/live/triggers.py): these only.
+        Index(
+            "ix_live_events_queue",
+            "session_id",
+            "ends_at",
+            postgresql_where=text("type = 'effect'"),
+        ),
         CheckConstraint("type IN ('effect', 'session_ended', 'token_revoked')", name="type"),
     )
 

@@ -4,7 +4,8 @@ every overlay of the session.
 The session row is locked while the entry is added, so two triggers with the same
 Idempotency-Key make one entry, and the second gets the first's.
 
-The overlay queue never overlaps: each effect lasts its `duration_ms`, and a trigger is
+The overlay queue never overlaps: each effect lasts its `duration_ms` (MIN_EFFECT_MS at
+least, whatever its asset said), and a trigger is
 planned to start when the one before it ends (`starts_at = max(now, previous ends_at)`). A
 burst is queued, not dropped, up to `queue_cap` effects not yet finished; past it the trigger
 is refused with QueueFull (429, with when a place frees up).
@@ -86,7 +87,7 @@ def trigger(
     now = utcnow()
     _check_queue(session, live, now, queue_cap)
     starts_at = max(now, live.queue_ends_at or now)
-    ends_at = starts_at + timedelta(milliseconds=effect.duration_ms)
+    ends_at = starts_at + timedelta(milliseconds=max(effects.MIN_EFFECT_MS, effect.duration_ms))
     event = append(
         session=session,
         live=live,
@@ -126,6 +127,7 @@ def _check_brand_kit(session: Session, live: LiveSession, effect: Effect) -> dic
 
 
 def _check_queue(session: Session, live: LiveSession, now: datetime, cap: int) -> None:
+    # Read through ix_live_events_queue: the effects not yet finished, not the whole log.
     waiting = session.execute(
         select(func.count(), func.min(LiveEvent.ends_at)).where(
             LiveEvent.session_id == live.id,

@@ -137,6 +137,31 @@ def test_a_sound_takes_its_own_length_and_a_bad_file_fails_with_the_reason(
     assert "failed its check" in refused.json["message"]
 
 
+def test_a_sound_shorter_than_the_minimum_plays_for_the_minimum(
+    stack: tuple[Platform, FlaskClient],
+) -> None:
+    platform, client = stack
+    auth, _ = creator(platform)
+    blip = upload(client, auth, wav(0.05), name="Blip", category="sound")
+    assert wait_for(platform, uuid.UUID(blip["id"])).status == JobStatus.SUCCEEDED
+    effect = effect_of(client, auth, "Blip")
+    assert (effect["status"], effect["duration_ms"]) == ("passed", 200)
+
+    live = client.post(
+        f"{LIVE}/sessions", json={"platform": "twitch", "title": "t"}, headers=auth
+    ).json
+    played = [
+        client.post(
+            f"{LIVE}/sessions/{live['id']}/effects", json={"effect_id": effect["id"]}, headers=auth
+        ).json
+        for _ in range(2)
+    ]
+    starts, ends = (datetime.fromisoformat(played[0][k]) for k in ("starts_at", "ends_at"))
+    assert ends - starts == timedelta(milliseconds=200)
+    assert played[1]["starts_at"] == played[0]["ends_at"]
+    assert played[0]["effect"]["duration_ms"] == 200
+
+
 def test_a_session_idle_past_the_limit_is_ended_by_the_periodic_job(
     stack: tuple[Platform, FlaskClient], owner: uuid.UUID
 ) -> None:

@@ -19,6 +19,7 @@ from models.core.errors import InvalidInput
 from models.live import log, overlays, sessions, triggers
 from models.live.effects import Effect
 from models.live.tables import LiveEvent, LiveSession, OverlayToken, SessionStatus
+from web.core import limits
 from web.core.auth import BEARER, auth_required, current_org_id, current_viewer
 from web.core.context import db, platform
 from web.core.job_schemas import IDEMPOTENCY_KEY
@@ -168,12 +169,17 @@ _TRIGGER_DOC: dict[str, Any] = {
 
 @blp.route("/sessions/<uuid:session_id>/effects")
 class Trigger(MethodView):
+    @limits.per_user("rate_limit_live_trigger")
     @blp.arguments(LiveTriggerCreate)
     @blp.response(201, LiveEventRead)
     @blp.alt_response(200, description="The Idempotency-Key's earlier trigger, unchanged.")
     @blp.alt_response(409, description="The session has ended, or the effect is not playable.")
     @blp.alt_response(422, description="category_not_allowed: outside the brand kit.")
-    @blp.alt_response(429, description="queue_full: the overlay queue is at LIVE_QUEUE_CAP.")
+    @blp.alt_response(
+        429,
+        description="queue_full: the overlay queue is at LIVE_QUEUE_CAP; rate_limited: "
+        "RATE_LIMIT_LIVE_TRIGGER.",
+    )
     @blp.doc(**_TRIGGER_DOC)
     @auth_required
     def post(self, body: dict[str, Any], session_id: uuid.UUID) -> Any:
@@ -252,9 +258,11 @@ class Overlays(MethodView):
         found = overlays.list_tokens(session=db(), org_id=current_org_id(), session_id=session_id)
         return {"items": found}
 
+    @limits.per_user("rate_limit_live_overlay_link")
     @blp.arguments(LiveOverlayCreate)
     @blp.response(201, LiveOverlayCreated)
     @blp.alt_response(403, description="tier_required: the tier allows no more links.")
+    @blp.alt_response(429, description="rate_limited: RATE_LIMIT_LIVE_OVERLAY_LINK.")
     @blp.doc(security=BEARER)
     @auth_required
     def post(self, body: dict[str, Any], session_id: uuid.UUID) -> dict[str, Any]:
