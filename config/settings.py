@@ -387,6 +387,7 @@ class Settings:
     live_max_effect_bytes: int = 20 * 1024 * 1024  # one uploaded effect's image or sound
     live_max_overlay_streams: int = 100  # overlay streams of one session open at once
     live_max_effect_uploads: int = 200  # uploaded effects one organisation keeps at once
+    live_max_streams_per_link: int = 5  # overlay streams one link (token) holds open at once
     rate_limit_live_trigger: str = "120/minute"  # effect triggers, per user
     rate_limit_live_overlay_link: str = "30/hour"  # overlay links made, per user
 
@@ -771,6 +772,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         live_max_effect_uploads=_int(
             e, "LIVE_MAX_EFFECT_UPLOADS", d.live_max_effect_uploads, minimum=1
+        ),
+        live_max_streams_per_link=_int(
+            e, "LIVE_MAX_STREAMS_PER_LINK", d.live_max_streams_per_link, minimum=1
         ),
         rate_limit_live_trigger=_str(e, "RATE_LIMIT_LIVE_TRIGGER", d.rate_limit_live_trigger),
         rate_limit_live_overlay_link=_str(

@@ -17,13 +17,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.core.base import digest, utcnow
-from models.core.errors import AuthenticationFailed, Conflict, NotFound
+from models.core.errors import AuthenticationFailed, Conflict, LimitReached, NotFound
 from models.live import tiers
 from models.live.log import append
 from models.live.sessions import lock_session
 from models.live.tables import EventType, OverlayToken, SessionStatus
 
 PREFIX = "ovl_"
+
+
+class LinkStreamsFull(LimitReached):
+    """This overlay link has as many streams open as it may; one must close first."""
+
+    code = "overlay_link_streams_full"
 
 
 def create_token(

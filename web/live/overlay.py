@@ -22,6 +22,7 @@ from models.live import effects, overlays, sessions
 from models.live.tables import CheckStatus, OverlayToken
 from web.core.context import db, platform
 from web.core.streams import stream
+from web.core.waits import Slot, wait_slots
 from web.live.feed import SessionFeed
 from web.live.streams import STREAM_DOC, resume_cursor
 from workers.core.storage import CHUNK_BYTES, storage
@@ -50,6 +51,27 @@ def overlay_holder(session_id: uuid.UUID) -> str:
     return f"live-overlay:{session_id}"
 
 
+def link_holder(token_id: uuid.UUID) -> str:
+    """What one overlay link's streams are counted under: a leaked link, opened over and over,
+    must not take every place of its session's LIVE_MAX_OVERLAY_STREAMS."""
+    return f"live-overlay-link:{token_id}"
+
+
+def _link_slot(token_id: uuid.UUID, lease_s: float) -> Slot:
+    settings = platform().settings
+    cap = settings.live_max_streams_per_link
+    slot = wait_slots().take(link_holder(token_id), lease_s, cap=cap)
+    if slot is None:
+        retry_s = max(1, int(settings.stream_heartbeat_s))
+        raise overlays.LinkStreamsFull(
+            f"this overlay link has {cap} streams open, the most it may: close one, or make "
+            "another link for another scene",
+            retry_after_s=retry_s,
+            details={"max_streams_per_link": cap},
+        )
+    return slot
+
+
 def _access(session_id: uuid.UUID) -> OverlayToken:
     return overlays.overlay_access(
         session=db(), session_id=session_id, raw=request.args.get("token")
@@ -60,6 +82,9 @@ def _access(session_id: uuid.UUID) -> OverlayToken:
 class OverlayEvents(MethodView):
     @blp.alt_response(204, description="The session has ended and you have all its events.")
     @blp.alt_response(401, description="The link is not this session's, or was revoked.")
+    @blp.alt_response(
+        429, description="overlay_link_streams_full: LIVE_MAX_STREAMS_PER_LINK are open."
+    )
     @blp.doc(**{**STREAM_DOC, "parameters": [*STREAM_DOC["parameters"], TOKEN_PARAMETER]})
     def get(self, session_id: uuid.UUID) -> Response:
         """An overlay's stream: each effect triggered on its session, as it happens (SSE)"""
@@ -69,17 +94,25 @@ class OverlayEvents(MethodView):
         if cursor is None:
             return Response(status=204, headers=NO_REFERRER)
         token_id = token.id
+        lease_s = 2 * platform().settings.stream_heartbeat_s + 30  # as the stream's own slot
+        link_slot = _link_slot(token_id, lease_s)
 
-        def still_allowed() -> bool:
+        def still_allowed() -> bool:  # asked at each heartbeat: the link's slot is kept too
+            link_slot.renew(lease_s)
             return overlays.token_live(session=db(), token_id=token_id)
 
-        response = stream(
-            SessionFeed(session_id, token_id),
-            cursor,
-            overlay_holder(session_id),
-            still_allowed=still_allowed,
-            max_waits=platform().settings.live_max_overlay_streams,
-        )
+        try:
+            response = stream(
+                SessionFeed(session_id, token_id),
+                cursor,
+                overlay_holder(session_id),
+                still_allowed=still_allowed,
+                max_waits=platform().settings.live_max_overlay_streams,
+            )
+        except BaseException:
+            link_slot.release()
+            raise
+        response.call_on_close(link_slot.release)
         response.headers.update(NO_REFERRER)
         return response
 

@@ -1,6 +1,8 @@
 """What keeps one user from growing a session's log without bound: triggers and overlay links
 are rate limited per user (429 in the error shape, with Retry-After), and the trigger's count
-of the queue reads the effects not yet finished through an index, not the whole log."""
+of the queue reads the effects not yet finished through an index, not the whole log. And one
+overlay link holds at most LIVE_MAX_STREAMS_PER_LINK streams, so a leaked one cannot take its
+session's every place."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from models.core.quotas import Tier
 from tests.api.conftest import Caller
-from tests.api.live.conftest import LIVE, on_tier, start, trigger
+from tests.api.live.conftest import LIVE, Stream, on_tier, overlay_link, start, trigger
 from web import create_app
 from workers.core.setup import Platform
 
@@ -22,7 +24,9 @@ from workers.core.setup import Platform
 @pytest.fixture()
 def app(tx_platform: Platform) -> Flask:
     settings = tx_platform.settings.replace(
-        rate_limit_live_trigger="3/minute", rate_limit_live_overlay_link="2/hour"
+        rate_limit_live_trigger="3/minute",
+        rate_limit_live_overlay_link="2/hour",
+        live_max_streams_per_link=2,
     )
     return create_app(platform=dataclasses.replace(tx_platform, settings=settings))
 
@@ -72,3 +76,30 @@ def test_the_queue_count_reads_an_index_of_unfinished_effects(session: Session) 
         )
     ).scalars()
     assert "ix_live_events_queue" in "\n".join(plan)
+
+
+def test_one_link_holds_at_most_its_streams_and_leaves_the_rest_to_the_others(
+    client: FlaskClient, alice: Caller, session: Session
+) -> None:
+    on_tier(session, alice, Tier.CREATOR)
+    live = start(client, alice)
+    leaked, kept = (overlay_link(client, alice, live["id"])["token"] for _ in range(2))
+    path = f"{LIVE}/overlay/{live['id']}/events?token="
+    open_ = [Stream(client, path + leaked) for _ in range(2)]
+    assert [s.status_code for s in open_] == [200, 200]
+    refused = client.get(path + leaked)
+    assert refused.status_code == 429
+    assert refused.json["code"] == "overlay_link_streams_full"
+    assert refused.json["details"] == {"max_streams_per_link": 2}
+    assert int(refused.headers["Retry-After"]) >= 1
+    other = Stream(client, path + kept)  # the session has room: another link opens
+    assert other.status_code == 200
+    assert other.take(0) == []
+    figures = client.get(f"{LIVE}/sessions/{live['id']}", headers=alice.headers).json
+    assert figures["overlays_connected"] == 3
+    other.drop()  # (streams are dropped last opened first: each holds its request context)
+    open_[1].drop()  # a closed stream gives its place back
+    again = Stream(client, path + leaked)
+    assert again.status_code == 200
+    again.drop()
+    open_[0].drop()
