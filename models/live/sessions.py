@@ -3,8 +3,8 @@ LIVE_SESSION_IDLE_S, by the `live.end_idle_sessions` periodic job.
 
 One active session per creator and platform (a partial unique index says so too, against
 two starts at once); how many an organisation may have active at once is its tier's
-(models/live/tiers.py). Ending a session writes `session_ended` to its log, so its overlays
-hear of it and stop.
+(models/live/tiers.py), counted under the organisation's row lock. Ending a session writes
+`session_ended` to its log, so its overlays hear of it and stop.
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def start_session(
     )
     if existing is not None:
         raise _active_conflict(platform, existing)
-    tier, rules = tiers.rules_of(session=session, org_id=org_id)
+    # Under the organisation's lock: two starts at once would both count the same active
+    # sessions and both pass the tier's cap.
+    tier, rules = tiers.lock_rules(session=session, org_id=org_id)
     if rules.concurrent_sessions is not None:
         active = session.scalar(
             select(func.count()).where(

@@ -1,18 +1,28 @@
-"""Stream sessions over HTTP: start, status, end; one active per creator and platform;
-another organisation's session is a 404."""
+"""Stream sessions over HTTP: start, status, end; one active per creator and platform; the
+tier's cap on active sessions holds against starts at once; another organisation's session is
+a 404."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from models.core.erasure import Person, erase_person, export_person
 from models.core.quotas import Tier
+from models.live import sessions
 from models.live.tables import LiveSession
 from tests.api.conftest import Caller
 from tests.api.live.conftest import LIVE, on_tier, start
+from tests.conftest import access_token, make_user, org_of
+from web import create_app
+from workers.core.setup import Platform
 
 
 def test_a_session_starts_reads_back_and_ends(
@@ -121,3 +131,46 @@ def test_erasing_an_account_ends_its_sessions_and_keeps_them_without_its_name(
     session.refresh(kept)
     assert (kept.status, kept.created_by) == ("ended", None)
     assert kept.last_seq == 1  # session_ended, for its overlays
+
+
+def test_two_starts_at_once_cannot_pass_the_tiers_cap_together(
+    committed_platform: Platform,
+) -> None:
+    """One start holds its transaction open while another comes over HTTP: the second waits
+    for the first and is refused, rather than both counting no active session."""
+    with committed_platform.sessions() as db:
+        user = make_user(db)
+        org_id = org_of(db, user.id)
+        db.execute(text("UPDATE organizations SET tier = 'free' WHERE id = :id"), {"id": org_id})
+        db.commit()
+        headers = {"Authorization": f"Bearer {access_token(committed_platform, db, user)}"}
+    client = create_app(platform=committed_platform).test_client()
+    first_started = threading.Event()
+
+    def first() -> None:
+        with committed_platform.sessions.begin() as db:
+            sessions.start_session(
+                session=db,
+                org_id=org_id,
+                user_id=user.id,
+                platform="twitch",
+                title="first",
+                brand_kit_id=None,
+            )
+            first_started.set()
+            time.sleep(1.0)  # the second start comes meanwhile
+
+    def second() -> Any:
+        first_started.wait(5)
+        return client.post(
+            f"{LIVE}/sessions", json={"platform": "youtube", "title": "second"}, headers=headers
+        )
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        held, answer = pool.submit(first), pool.submit(second)
+        held.result()
+        refused = answer.result()
+    assert refused.status_code == 403, refused.json
+    assert refused.json["details"]["feature"] == "concurrent_sessions"
+    listed = client.get(f"{LIVE}/sessions?status=active", headers=headers).json["items"]
+    assert [s["title"] for s in listed] == ["first"]
