@@ -25,12 +25,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.core.base import utcnow
-from models.core.errors import Conflict, InvalidInput, LimitReached
+from models.core.errors import Conflict, InvalidInput, LimitReached, NotFound
 from models.live import brand_kits, effects
 from models.live.effects import Effect
 from models.live.log import append
 from models.live.sessions import lock_session
-from models.live.tables import EventType, LiveEvent, LiveSession, SessionStatus
+from models.live.tables import (
+    CheckStatus,
+    EventType,
+    LiveEvent,
+    LiveSession,
+    SessionStatus,
+    UploadedEffect,
+)
 
 
 class QueueFull(LimitReached):
@@ -124,6 +131,21 @@ def _check_brand_kit(session: Session, live: LiveSession, effect: Effect) -> dic
         "typography": kit.typography,
         "motion_intensity": kit.motion_intensity,
     }
+
+
+def overlay_asset(*, session: Session, live: LiveSession, effect_id: uuid.UUID) -> UploadedEffect:
+    """The uploaded effect whose asset an overlay of `live` may load: one that could be
+    triggered on it now (checked and passed, in its brand kit's categories) while it is
+    active. NotFound for any other, the organisation's other uploads included: a link opens
+    what its session plays, and nothing once the session has ended."""
+    found = effects.get_upload(session=session, org_id=live.org_id, effect_id=effect_id)
+    usable = live.status == SessionStatus.ACTIVE and found.status == CheckStatus.PASSED
+    if usable and live.brand_kit_id is not None:
+        kit = brand_kits.get_kit(session=session, org_id=live.org_id, kit_id=live.brand_kit_id)
+        usable = found.category in kit.allowed_categories
+    if not usable:
+        raise NotFound("no playable effect with this id", details={"effect_id": str(effect_id)})
+    return found
 
 
 def _check_queue(session: Session, live: LiveSession, now: datetime, cap: int) -> None:

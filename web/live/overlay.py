@@ -17,9 +17,8 @@ from flask import Response, render_template, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from models.core.errors import NotFound
-from models.live import effects, overlays, sessions
-from models.live.tables import CheckStatus, OverlayToken
+from models.live import overlays, sessions, triggers
+from models.live.tables import OverlayToken
 from web.core.context import db, platform
 from web.core.streams import stream
 from web.core.waits import Slot, wait_slots
@@ -120,16 +119,18 @@ class OverlayEvents(MethodView):
 @blp.route("/<uuid:session_id>/effects/<uuid:effect_id>/asset")
 class OverlayAsset(MethodView):
     @blp.alt_response(401, description="The link is not this session's, or was revoked.")
+    @blp.alt_response(
+        404, description="Not an effect the session can play now, or the session has ended."
+    )
     @blp.doc(
         parameters=[TOKEN_PARAMETER],
         responses={"200": {"description": "The effect's image or sound"}},
     )
     def get(self, session_id: uuid.UUID, effect_id: uuid.UUID) -> Response:
-        """An uploaded effect's image or sound, for the overlay that plays it"""
+        """An uploaded effect's image or sound, for the overlay of a session that can play it"""
         token = _access(session_id)
-        found = effects.get_upload(session=db(), org_id=token.org_id, effect_id=effect_id)
-        if found.status != CheckStatus.PASSED:
-            raise NotFound("no playable effect with this id", details={"effect_id": str(effect_id)})
+        live = sessions.get_session(session=db(), org_id=token.org_id, session_id=session_id)
+        found = triggers.overlay_asset(session=db(), live=live, effect_id=effect_id)
         details: dict[str, Any] = found.details or {}
         mimetype = IMAGE_TYPES.get(details.get("format", "")) or SOUND_TYPES.get(
             details.get("format", ""), "application/octet-stream"

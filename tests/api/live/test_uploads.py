@@ -1,6 +1,7 @@
 """Uploads that are refused leave nothing behind: a file name with control characters, an
 organisation whose day's jobs are used up, an organisation that keeps as many uploaded effects
-as LIVE_MAX_EFFECT_UPLOADS allows. Storage holds exactly the files of the effects listed."""
+as LIVE_MAX_EFFECT_UPLOADS allows. Storage holds exactly the files of the effects listed. An
+overlay link loads the assets its session can play, while it is active, and no others."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from models.core.quotas import OrgUsage, Tier, quota_day
 from tests.api.conftest import Caller
-from tests.api.live.conftest import LIVE, on_tier
-from tests.api.live.test_library import png
+from tests.api.live.conftest import LIVE, on_tier, overlay_link, start
+from tests.api.live.test_library import KIT, png
 from web import create_app
 from workers.core.setup import Platform
 
@@ -98,3 +100,55 @@ def test_an_organisation_keeps_at_most_its_uploads_and_a_refusal_keeps_no_file(
     client.delete(f"{LIVE}/effects/{kept[0]['id']}", headers=alice.headers)
     assert upload(client, alice).status_code == 202
     assert stored(stored_dir) == sorted(e["id"] for e in uploads(client, alice))
+
+
+def passed(session: Session, effect_id: str) -> None:
+    """The check's outcome for a PNG (the worker's tests run the check itself)."""
+    session.execute(
+        text(
+            "UPDATE live_effects SET status = 'passed', "
+            'details = \'{"kind": "image", "format": "PNG"}\' WHERE id = :id'
+        ),
+        {"id": effect_id},
+    )
+    session.commit()
+
+
+def test_a_link_loads_the_assets_its_session_can_play_and_nothing_once_it_has_ended(
+    client: FlaskClient, alice: Caller, session: Session
+) -> None:
+    on_tier(session, alice, Tier.PROFESSIONAL)
+    for category in ("reaction", "celebration"):
+        answer = client.post(
+            f"{LIVE}/effects",
+            data={"file": (io.BytesIO(png()), "a.png"), "name": category, "category": category},
+            content_type="multipart/form-data",
+            headers=alice.headers,
+        )
+        assert answer.status_code == 202, answer.json
+    ids = {e["name"]: e["id"] for e in uploads(client, alice)}
+    for effect_id in ids.values():
+        passed(session, effect_id)
+    kit = client.post(f"{LIVE}/brand-kits", json=KIT, headers=alice.headers).json  # no reaction
+    branded = start(client, alice, "twitch", brand_kit_id=kit["id"])
+    plain = start(client, alice, "youtube")
+
+    def asset(live: dict[str, Any], name: str) -> Any:
+        token = overlay_link(client, alice, live["id"])["token"]
+        path = f"{LIVE}/overlay/{live['id']}/effects/{ids[name]}/asset?token={token}"
+        return client.get(path)
+
+    loaded = asset(branded, "celebration")
+    assert loaded.status_code == 200
+    assert loaded.data == png()
+    outside_the_kit = asset(branded, "reaction")
+    assert outside_the_kit.status_code == 404
+    assert outside_the_kit.json["code"] == "not_found"
+    assert asset(plain, "reaction").status_code == 200
+
+    token = overlay_link(client, alice, plain["id"])["token"]
+    client.post(f"{LIVE}/sessions/{plain['id']}/end", headers=alice.headers)
+    after_the_end = client.get(
+        f"{LIVE}/overlay/{plain['id']}/effects/{ids['reaction']}/asset?token={token}"
+    )
+    assert after_the_end.status_code == 404
