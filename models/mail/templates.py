@@ -7,17 +7,19 @@ sending. HTML parts are autoescaped; text parts are not (they are not markup).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from models.core.errors import InvalidInput
 
 # What a template may use: {{ recipient.name }}, {{ org.name }}, {{ days_left }}...
-SAMPLE_RECIPIENT = {
+# Never handed to a template itself: each render gets its own copy (sample_recipient()).
+SAMPLE_RECIPIENT: dict[str, Any] = {
     "email": "fan@example.com",
     "name": "Sam Example",
     "first_name": "Sam",
@@ -30,9 +32,18 @@ SAMPLE_RECIPIENT = {
 }
 
 
+def sample_recipient() -> dict[str, Any]:
+    """A fresh copy of the sample recipient, for one render."""
+    return copy.deepcopy(SAMPLE_RECIPIENT)
+
+
 @lru_cache(maxsize=2)
-def _environment(html: bool) -> SandboxedEnvironment:
-    return SandboxedEnvironment(autoescape=html, undefined=StrictUndefined, trim_blocks=True)
+def _environment(html: bool) -> ImmutableSandboxedEnvironment:
+    # Immutable: a template cannot change the dicts and lists it is given ({{ x.clear() }}),
+    # which are shared with the code that rendered it.
+    return ImmutableSandboxedEnvironment(
+        autoescape=html, undefined=StrictUndefined, trim_blocks=True
+    )
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,7 @@ def _error(part: str, exc: Exception) -> InvalidInput:
 
 def check(parts: Parts, extra: dict[str, Any] | None = None) -> Rendered:
     """Compile every part and render it for a sample recipient; InvalidInput with the line."""
-    return render(parts, {"recipient": SAMPLE_RECIPIENT, **_sample_extra(), **(extra or {})})
+    return render(parts, {"recipient": sample_recipient(), **_sample_extra(), **(extra or {})})
 
 
 def _sample_extra() -> dict[str, Any]:

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from models.core.errors import EmailNotVerified
 from models.mail import audiences, campaigns
 from models.mail.tables import Campaign
-from models.mail.templates import SAMPLE_RECIPIENT, render
+from models.mail.templates import render, sample_recipient
 from web.core import limits
 from web.core.auth import BEARER, auth_required, current_org_id, current_viewer
 from web.core.context import db, platform
@@ -134,7 +134,7 @@ def preview(body: dict[str, Any], campaign_id: uuid.UUID) -> dict[str, Any]:
     session = db()
     recipient = body.get("recipient") or audiences.sample(
         session=session, org_id=campaign.org_id, audience=campaign.audience
-    ) or SAMPLE_RECIPIENT  # fmt: skip
+    ) or sample_recipient()  # fmt: skip
     rendered = render(
         campaigns.parts_of(campaign),
         {
@@ -169,7 +169,7 @@ def test_send(body: dict[str, Any], campaign_id: uuid.UUID) -> dict[str, Any]:
         {
             "recipient": audiences.sample(
                 session=session, org_id=campaign.org_id, audience=campaign.audience
-            ) or SAMPLE_RECIPIENT,
+            ) or sample_recipient(),
             "org": {"name": audiences.org_name(session=session, org_id=campaign.org_id)},
             "unsubscribe_url": f"{platform().settings.public_base_url}/api/v1/mail/u/TEST",
         },
