@@ -137,14 +137,14 @@ def test_a_test_send_queues_the_rendered_mail_to_the_test_addresses(
 
     answer = client.post(
         f"/api/v1/mail/campaigns/{made['id']}/test",
-        json={"to": ["me@example.com"]},
+        json={"to": [alice.user.email]},
         headers=alice.headers,
     )
 
     assert answer.status_code == 202, answer.json
     job = session.scalars(select(Job).where(Job.id == answer.json["job_id"])).one()
     assert job.kind == "email.send"
-    assert job.params["to"] == ["me@example.com"]
+    assert job.params["to"] == [alice.user.email]
     assert job.params["subject"] == "[Test] Hi Sam"
 
 

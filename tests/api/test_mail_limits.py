@@ -5,11 +5,20 @@ cannot break a mail."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
-from tests.api.conftest import Caller
+from models.core.access import Role
+from models.mail.suppression import suppress
+from models.mail.tables import SuppressionReason
+from models.orgs.organizations import join
+from tests.api.conftest import Caller, caller
+from tests.conftest import make_user, org_of
+from web import create_app
+from workers.core.setup import Platform
 
 CAMPAIGN: dict[str, Any] = {
     "name": "Spring tour",
@@ -74,3 +83,55 @@ def test_a_template_past_a_cap_of_a_render_is_refused_naming_the_cap(
                   "{{ range(3)|join(',') }} {{ '%03d' % 7 }} {{ 2 ** 10 }}")  # fmt: skip
     assert fine.status_code == 201, fine.json
     assert fine.json["text_body"].startswith("{% for")
+
+
+def test_a_test_send_goes_only_to_the_teams_confirmed_addresses_and_skips_suppressed_ones(
+    client: FlaskClient, alice: Caller, bob: Caller, session: Session
+) -> None:
+    org_id = org_of(session, alice.user.id)
+    teammate = make_user(session)
+    unconfirmed = make_user(session, verified=False)
+    for user in (teammate, unconfirmed):
+        join(session=session, org_id=org_id, user_id=user.id, role=Role.MEMBER)
+    suppress(session=session, org_id=org_id, email=teammate.email,
+             reason=SuppressionReason.UNSUBSCRIBED)  # fmt: skip
+    session.commit()
+    made = create(client, alice).json
+    url = f"/api/v1/mail/campaigns/{made['id']}/test"
+
+    for outsider in ("anyone@example.com", bob.user.email, unconfirmed.email):
+        refused = client.post(url, json={"to": [alice.user.email, outsider]}, headers=alice.headers)
+        assert refused.status_code == 422, refused.json
+        assert outsider in refused.json["details"]["fields"]["to"][0]
+
+    before = usage(client, alice, org_id)
+    answer = client.post(url, json={"to": [alice.user.email.upper(), teammate.email]},
+                         headers=alice.headers)  # fmt: skip
+    assert answer.status_code == 202, answer.json
+    assert answer.json["to"] == [alice.user.email]
+    assert answer.json["skipped"] == [{"email": teammate.email, "reason": "unsubscribed"}]
+    assert usage(client, alice, org_id) == before + 1
+
+    nothing = client.post(url, json={"to": [teammate.email]}, headers=alice.headers)
+    assert nothing.status_code == 202
+    assert nothing.json["job_id"] is None
+
+
+def usage(client: FlaskClient, who: Caller, org_id: Any) -> int:
+    answer = client.get(f"/api/v1/orgs/{org_id}/usage", headers=who.headers)
+    assert answer.status_code == 200, answer.json
+    return int(answer.json["jobs_per_day"]["used"])
+
+
+def test_test_sends_are_limited_per_user(tx_platform: Platform, session: Session) -> None:
+    settings = tx_platform.settings.replace(rate_limit_mail_test="2/hour")
+    client = create_app(platform=dataclasses.replace(tx_platform, settings=settings)).test_client()
+    sender, other = (caller(tx_platform, session) for _ in range(2))
+
+    def test_send(who: Caller) -> int:
+        made = create(client, who).json
+        url = f"/api/v1/mail/campaigns/{made['id']}/test"
+        return client.post(url, json={"to": [who.user.email]}, headers=who.headers).status_code
+
+    assert [test_send(sender) for _ in range(3)] == [202, 202, 429]
+    assert test_send(other) == 202

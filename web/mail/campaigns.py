@@ -8,8 +8,11 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from models.core.errors import EmailNotVerified
+from models.core.addresses import normalise_email
+from models.core.errors import EmailNotVerified, InvalidInput
+from models.core.quotas import consume_job_quota
 from models.mail import audiences, campaigns
+from models.mail.suppression import suppression_of
 from models.mail.tables import Campaign
 from models.mail.templates import render, sample_recipient
 from web.core import limits
@@ -157,13 +160,33 @@ def preview(body: dict[str, Any], campaign_id: uuid.UUID) -> dict[str, Any]:
 @limits.per_user("rate_limit_mail_test")
 @blp.arguments(MailTestSendWrite)
 @blp.response(202, MailTestSendRead)
+@blp.alt_response(422, description="An address is not a member's confirmed address.")
+@blp.alt_response(429, description="Past the test sends one user may make (or the daily quota).")
 @blp.doc(security=BEARER)
 @auth_required
 def test_send(body: dict[str, Any], campaign_id: uuid.UUID) -> dict[str, Any]:
-    """Send the campaign, rendered for a sample recipient, to up to 5 test addresses"""
+    """Send the campaign, rendered for a sample recipient, to up to 5 of the organisation's
+    members (their confirmed addresses); suppressed addresses are skipped and named"""
     _require_verified()
     campaign = _get(campaign_id)
     session = db()
+    # A test send is for the team to look at the mail, not a way to mail anyone.
+    team = audiences.verified_member_addresses(session=session, org_id=campaign.org_id)
+    addresses = list(dict.fromkeys(normalise_email(a) for a in body["to"]))
+    outside = [a for a in addresses if a not in team]
+    if outside:
+        raise InvalidInput(
+            "a test mail goes only to the confirmed addresses of the organisation's members",
+            details={"fields": {"to": [f"not a member's confirmed address: {a}" for a in outside]}},
+        )
+    skipped = []
+    for address in addresses:
+        suppressed = suppression_of(session=session, org_id=campaign.org_id, email=address)
+        if suppressed is not None:
+            skipped.append({"email": address, "reason": suppressed.reason})
+    to = [a for a in addresses if a not in {s["email"] for s in skipped}]
+    if not to:
+        return {"job_id": None, "to": [], "skipped": skipped}
     rendered = render(
         campaigns.parts_of(campaign),
         {
@@ -177,7 +200,7 @@ def test_send(body: dict[str, Any], campaign_id: uuid.UUID) -> dict[str, Any]:
     kind = get_kind("email.send")
     assert kind is not None  # noqa: S101 - the mail domain declares it
     params: dict[str, Any] = {
-        "to": body["to"],
+        "to": to,
         "subject": f"[Test] {rendered.subject}"[:500],
         "text": rendered.text,
     }
@@ -194,8 +217,10 @@ def test_send(body: dict[str, Any], campaign_id: uuid.UUID) -> dict[str, Any]:
         params=params,
         internal=True,  # the campaign's test, not a job the user picked a kind for
     )
+    # Internal jobs count against nothing: a test send counts against the daily quota.
+    consume_job_quota(session=session, org_id=campaign.org_id)
     session.commit()
-    return {"job_id": job.id}
+    return {"job_id": job.id, "to": to, "skipped": skipped}
 
 
 @blp.route("/<uuid:campaign_id>/schedule", methods=["POST"])

@@ -144,8 +144,19 @@ class MailTestSendWrite(Schema):
     to = fields.List(EmailAddress(), required=True, validate=validate.Length(min=1, max=5))
 
 
+class MailSkippedRead(Schema):
+    email = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
 class MailTestSendRead(Schema):
-    job_id = fields.UUID(required=True)
+    job_id = fields.UUID(allow_none=True, metadata={"description": "null: every address skipped"})
+    to = fields.List(fields.String(), required=True)
+    skipped = fields.List(
+        fields.Nested(MailSkippedRead),
+        required=True,
+        metadata={"description": "suppressed addresses, not mailed"},
+    )
 
 
 class MailFailureRead(Schema):
