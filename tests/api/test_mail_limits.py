@@ -6,16 +6,20 @@ cannot break a mail."""
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.accounts.users import User
 from models.core.access import Role
+from models.mail import sequences
 from models.mail.suppression import suppress
-from models.mail.tables import SuppressionReason
+from models.mail.tables import Enrolment, SuppressionReason
 from models.orgs.organizations import join
-from tests.api.conftest import Caller, caller
+from tests.api.conftest import PASSWORD, Caller, caller, mailed_token, mails_to, post
 from tests.conftest import make_user, org_of
 from web import create_app
 from workers.core.setup import Platform
@@ -135,3 +139,39 @@ def test_test_sends_are_limited_per_user(tx_platform: Platform, session: Session
 
     assert [test_send(sender) for _ in range(3)] == [202, 202, 429]
     assert test_send(other) == 202
+
+
+def test_the_trial_mails_wait_for_the_owner_to_confirm_their_address(
+    tx_platform: Platform, session: Session
+) -> None:
+    settings = tx_platform.settings.replace(trial_days=7)
+    client = create_app(platform=dataclasses.replace(tx_platform, settings=settings)).test_client()
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    body = {"email": email, "password": PASSWORD, "organization_name": "https://evil.example"}
+    registered = post(client, "register", body)
+    assert registered.status_code == 202
+
+    def enrolments() -> list[Enrolment]:
+        return list(session.scalars(select(Enrolment).where(Enrolment.email == email)))
+
+    assert enrolments() == []
+    # An enrolment made before the address was confirmed leaves at its next step.
+    user = session.scalars(select(User).where(User.email == email)).one()
+    org_id = org_of(session, user.id)
+    trial = sequences.ensure_trial_sequence(session=session)
+    early = sequences.enrol(session=session, sequence=trial, org_id=org_id, email=email,
+                            recipient={})  # fmt: skip
+    assert early is not None
+    reason = sequences.exit_reason(session=session, enrolment=early, sequence=trial)
+    assert reason == "not a member's confirmed address"
+    session.delete(early)
+    session.commit()
+
+    [mail] = mails_to(session, email)
+    verified = post(client, "verify-email", {"token": mailed_token(mail)})
+    assert verified.status_code == 200, verified.json
+
+    session.expire_all()
+    [enrolment] = enrolments()
+    assert (enrolment.org_id, enrolment.status) == (org_id, "active")
+    assert sequences.exit_reason(session=session, enrolment=enrolment, sequence=trial) is None
