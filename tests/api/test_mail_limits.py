@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -175,3 +176,25 @@ def test_the_trial_mails_wait_for_the_owner_to_confirm_their_address(
     [enrolment] = enrolments()
     assert (enrolment.org_id, enrolment.status) == (org_id, "active")
     assert sequences.exit_reason(session=session, enrolment=enrolment, sequence=trial) is None
+
+
+def test_a_send_time_is_from_now_to_a_year_ahead_and_kept_in_utc(
+    client: FlaskClient, alice: Caller
+) -> None:
+    made = create(client, alice).json
+    url = f"/api/v1/mail/campaigns/{made['id']}/schedule"
+    for send_at in ("9999-12-31T23:59:59-12:00", "9999-12-31T23:59:59+00:00",
+                    "2020-01-01T09:00:00+00:00",
+                    (datetime.now(UTC) + timedelta(days=400)).isoformat()):  # fmt: skip
+        refused = client.post(url, json={"send_at": send_at}, headers=alice.headers)
+        assert refused.status_code == 422, (send_at, refused.json)
+        assert "send_at" in refused.json["details"]["fields"], refused.json
+
+    when = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+    local = when.astimezone(timezone(timedelta(hours=-5))).isoformat()
+    scheduled = client.post(url, json={"send_at": local}, headers=alice.headers)
+    assert scheduled.status_code == 200, scheduled.json
+    assert datetime.fromisoformat(scheduled.json["send_at"]) == when
+    assert scheduled.json["send_at"].endswith("+00:00")
+    listed = client.get("/api/v1/mail/campaigns", headers=alice.headers)
+    assert listed.status_code == 200
