@@ -198,3 +198,25 @@ def test_a_send_time_is_from_now_to_a_year_ahead_and_kept_in_utc(
     assert scheduled.json["send_at"].endswith("+00:00")
     listed = client.get("/api/v1/mail/campaigns", headers=alice.headers)
     assert listed.status_code == 200
+
+
+def test_an_edit_changes_whole_fields_and_an_audience_given_is_checked_whole(
+    client: FlaskClient, alice: Caller
+) -> None:
+    made = create(client, alice).json
+    url = f"/api/v1/mail/campaigns/{made['id']}"
+
+    for audience in ({"status": "paid"}, {}, {"source": "nobody"}):
+        refused = client.patch(url, json={"audience": audience}, headers=alice.headers)
+        assert refused.status_code == 422, (audience, refused.json)
+
+    renamed = client.patch(url, json={"subject": "Hello {{ recipient.name }}"},
+                           headers=alice.headers)  # fmt: skip
+    assert renamed.status_code == 200, renamed.json
+    assert renamed.json["audience"]["source"] == "fans"
+    moved = client.patch(url, json={"audience": {"source": "fans", "status": "paid"}},
+                         headers=alice.headers)  # fmt: skip
+    assert moved.status_code == 200, moved.json
+    assert moved.json["audience"]["status"] == "paid"
+    preview = client.post(f"{url}/preview", json={}, headers=alice.headers)
+    assert preview.status_code == 200, preview.json

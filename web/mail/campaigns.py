@@ -102,7 +102,8 @@ class CampaignItem(MethodView):
         return _read(_get(campaign_id))
 
     @limits.per_user("rate_limit_mail_write")
-    @blp.arguments(MailCampaignUpdate(partial=True))
+    # Partial at the top only: an audience given is a whole audience, checked as at create.
+    @blp.arguments(MailCampaignUpdate(partial=campaigns.EDITABLE))
     @blp.response(200, MailCampaignRead)
     @blp.alt_response(409, description="Only a draft can be edited.")
     @blp.doc(security=BEARER)
