@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from models.accounts.users import User
 from models.core.access import Role
-from models.mail import sequences
-from models.mail.suppression import suppress
-from models.mail.tables import Enrolment, SuppressionReason
+from models.mail import links, sequences
+from models.mail.suppression import suppress, suppression_of
+from models.mail.tables import Enrolment, Send, SuppressionReason
 from models.orgs.organizations import join
 from tests.api.conftest import PASSWORD, Caller, caller, mailed_token, mails_to, post
 from tests.conftest import make_user, org_of
@@ -220,3 +220,35 @@ def test_an_edit_changes_whole_fields_and_an_audience_given_is_checked_whole(
     assert moved.json["audience"]["status"] == "paid"
     preview = client.post(f"{url}/preview", json={}, headers=alice.headers)
     assert preview.status_code == 200, preview.json
+
+
+def test_a_campaign_that_sent_mail_is_not_deleted_and_its_unsubscribe_links_keep_working(
+    client: FlaskClient, alice: Caller, session: Session, tx_platform: Platform
+) -> None:
+    org_id = org_of(session, alice.user.id)
+    sent, unsent = (create(client, alice).json for _ in range(2))
+    for made in (sent, unsent):
+        url = f"/api/v1/mail/campaigns/{made['id']}"
+        client.post(f"{url}/schedule", json={"send_at": in_days(1)}, headers=alice.headers)
+        assert client.post(f"{url}/cancel", headers=alice.headers).json["status"] == "cancelled"
+    send_id = session.scalar(
+        insert(Send)
+        .values(org_id=org_id, campaign_id=uuid.UUID(sent["id"]), email="fan@example.com",
+                recipient={}, status="sent", sent_at=datetime.now(UTC))
+        .returning(Send.id)
+    )  # fmt: skip
+    session.commit()
+
+    refused = client.delete(f"/api/v1/mail/campaigns/{sent['id']}", headers=alice.headers)
+    assert refused.status_code == 409, refused.json
+    assert client.delete(f"/api/v1/mail/campaigns/{unsent['id']}",
+                         headers=alice.headers).status_code == 204  # fmt: skip
+
+    token = links.unsubscribe_token(tx_platform.settings.jwt_secret, int(send_id or 0))
+    answer = client.post(f"/api/v1/mail/u/{token}", data="List-Unsubscribe=One-Click")
+    assert answer.status_code == 200
+    assert suppression_of(session=session, org_id=org_id, email="fan@example.com") is not None
+
+
+def in_days(days: int) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()

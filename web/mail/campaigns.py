@@ -117,11 +117,15 @@ class CampaignItem(MethodView):
         return _read(campaign)
 
     @blp.response(204)
-    @blp.alt_response(409, description="Only a draft or a cancelled campaign can be deleted.")
+    @blp.alt_response(
+        409,
+        description="Only a draft or a cancelled campaign that sent no mail can be deleted.",
+    )
     @blp.doc(security=BEARER)
     @auth_required
     def delete(self, campaign_id: uuid.UUID) -> None:
-        """Delete a draft or cancelled campaign"""
+        """Delete a draft, or a cancelled campaign that sent no mail (sent mail's unsubscribe
+        links name the campaign's ledger)"""
         campaigns.delete_campaign(session=db(), org_id=current_org_id(), campaign_id=campaign_id)
         db().commit()
 
