@@ -6,6 +6,7 @@ cannot break a mail."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -24,6 +25,7 @@ from tests.api.conftest import PASSWORD, Caller, caller, mailed_token, mails_to,
 from tests.conftest import make_user, org_of
 from web import create_app
 from workers.core.setup import Platform
+from workers.mail.engine import Sender
 
 CAMPAIGN: dict[str, Any] = {
     "name": "Spring tour",
@@ -252,3 +254,42 @@ def test_a_campaign_that_sent_mail_is_not_deleted_and_its_unsubscribe_links_keep
 
 def in_days(days: int) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+def test_a_sender_name_or_subject_with_a_control_character_is_refused(
+    client: FlaskClient, alice: Caller
+) -> None:
+    for char in ("\n", "\x0b", "\x0c", "\x1c", "\x85", "\x07"):
+        for field in ("from_name", "subject"):
+            answer = create(client, alice, **{field: f"The{char}Band"})
+            assert answer.status_code == 422, (field, repr(char), answer.json)
+            assert field in answer.json["details"]["fields"]
+    steps = [{"delay_s": 0, "subject": "Hi\x0cthere", "text_body": "Hello"}]
+    sequence = {"name": "Welcome", "from_name": "The Band", "steps": steps}
+    assert client.post("/api/v1/mail/sequences", json=sequence,
+                       headers=alice.headers).status_code == 422  # fmt: skip
+
+
+def test_a_tracked_link_goes_to_the_address_the_html_means(
+    client: FlaskClient, alice: Caller, session: Session, tx_platform: Platform
+) -> None:
+    org_id = org_of(session, alice.user.id)
+    made = create(client, alice).json
+    send_id = session.scalar(
+        insert(Send)
+        .values(org_id=org_id, campaign_id=uuid.UUID(made["id"]), email="fan@example.com",
+                recipient={}, status="sent", sent_at=datetime.now(UTC))
+        .returning(Send.id)
+    )  # fmt: skip
+    session.commit()
+    base = "https://backline.example"
+    html = Sender._tracked_html(
+        '<a href="https://tickets.example.com/buy?show=1&amp;seat=2">Tickets</a>',
+        int(send_id or 0), base, tx_platform.settings.jwt_secret, f"{base}/u",
+    )  # fmt: skip
+    found = re.search(r'href="https://backline\.example(/api/v1/mail/c/[^"]+)"', html)
+    assert found is not None, html
+
+    answer = client.get(found.group(1))
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "https://tickets.example.com/buy?show=1&seat=2"

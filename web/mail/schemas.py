@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,15 @@ from models.mail.sequences import EXITS
 from models.mail.tables import Trigger
 from web.core.fields import EmailAddress
 
-_ONE_LINE = validate.Regexp(r"^[^\r\n]*\Z", error="must be a single line")
+
+def _one_line(value: str) -> None:
+    """One line, without control characters: \x0b, \x0c, \x1c... in a header break the mail
+    (Python's mail headers count them as line ends)."""
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValidationError("must be a single line without control characters")
+
+
+_ONE_LINE = _one_line
 _BODY = validate.Length(min=1, max=200_000)
 
 
