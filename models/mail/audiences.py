@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from models.accounts import User
+from models.core.addresses import normalise_email
 from models.fans import Fan
 from models.leads import EmailCheck, Lead, LeadStatus, Verdict
 from models.mail.tables import Send
@@ -174,6 +175,22 @@ def org_owner_id(*, session: Session, org_id: uuid.UUID) -> uuid.UUID | None:
         .order_by(Membership.created_at)
         .limit(1)
     )
+
+
+def verified_member_addresses(*, session: Session, org_id: uuid.UUID) -> set[str]:
+    """The confirmed addresses of the organisation's members (where a test mail may go)."""
+    return {
+        normalise_email(email)
+        for email in session.scalars(
+            select(User.email)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.org_id == org_id,
+                User.deleted_at.is_(None),
+                User.email_verified_at.is_not(None),
+            )
+        )
+    }
 
 
 def org_name(*, session: Session, org_id: uuid.UUID) -> str:

@@ -170,6 +170,19 @@ def sending_campaigns(*, session: Session) -> list[Campaign]:
 def delete_campaign(*, session: Session, org_id: uuid.UUID, campaign_id: uuid.UUID) -> None:
     campaign = get_campaign(session=session, org_id=org_id, campaign_id=campaign_id, lock=True)
     _require(campaign, CampaignStatus.DRAFT, CampaignStatus.CANCELLED, doing="deleted")
+    # Its sent mails carry unsubscribe links that name their ledger rows: deleting the rows
+    # would turn those links into 404s that never suppress the address.
+    sent = session.scalar(
+        select(func.count())
+        .select_from(Send)
+        .where(Send.campaign_id == campaign.id, Send.status == SendStatus.SENT.value)
+    )
+    if sent:
+        raise Conflict(
+            "a campaign that has sent mail cannot be deleted (its unsubscribe links must keep "
+            "working)",
+            details={"status": campaign.status, "sent": sent},
+        )
     session.delete(campaign)
 
 

@@ -22,8 +22,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from models.billing import billing_state
+from models.core.addresses import normalise_email
 from models.core.base import utcnow
-from models.core.errors import NotFound
+from models.core.errors import InvalidInput, NotFound
 from models.core.quotas import Tier, days_left
 from models.mail import audiences
 from models.mail.campaigns import Stats, stats_where
@@ -137,6 +138,13 @@ def list_sequences(*, session: Session, org_id: uuid.UUID) -> list[Sequence]:
     )
 
 
+def _normal(email: str) -> str:
+    try:
+        return normalise_email(email)
+    except InvalidInput:
+        return email.strip().lower()
+
+
 def steps_of(*, session: Session, sequence_id: uuid.UUID) -> list[Step]:
     return list(
         session.scalars(select(Step).where(Step.sequence_id == sequence_id).order_by(Step.position))
@@ -189,7 +197,13 @@ def enrol_on_event(
             return 0  # no trial started (TRIAL_DAYS=0, or it had one already)
         trial = ensure_trial_sequence(session=session)
         owners = audiences.recipients(org_id, {"source": "members", "roles": ["owner"]})
+        # Only confirmed addresses: a registration names any address (and any organisation
+        # name), and the trial's mails must not go to someone who never asked for them. The
+        # verify-email flow enrols an owner when they confirm.
+        confirmed = audiences.verified_member_addresses(session=session, org_id=org_id)
         for address, fields in session.execute(owners).all():
+            if _normal(address) not in confirmed:
+                continue
             made += enrol(session=session, sequence=trial, org_id=org_id, email=address,
                           recipient=dict(fields)) is not None  # fmt: skip
         return made
@@ -261,6 +275,10 @@ def exit_reason(*, session: Session, enrolment: Enrolment, sequence: Sequence) -
     suppressed = suppression_of(session=session, org_id=enrolment.org_id, email=enrolment.email)
     if suppressed is not None:
         return f"suppressed ({suppressed.reason})"
+    if sequence.key == TRIAL_KEY and _normal(enrolment.email) not in (
+        audiences.verified_member_addresses(session=session, org_id=enrolment.org_id)
+    ):
+        return "not a member's confirmed address"
     if "trial_converted" in sequence.exit_on:
         state = billing_state(session=session, org_id=enrolment.org_id)
         if state.trial_ends_at is None and state.tier != Tier.FREE:

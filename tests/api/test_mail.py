@@ -4,6 +4,7 @@ send queued, sequences written, links that do not verify."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,10 @@ CAMPAIGN: dict[str, Any] = {
     "from_name": "The Band",
     "audience": {"source": "fans", "country": "GB"},
 }
+
+
+def in_days(days: int) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
 
 
 def create(client: FlaskClient, who: Caller, **overrides: Any) -> Any:
@@ -106,7 +111,7 @@ def test_states_refuse_what_they_cannot_do(client: FlaskClient, alice: Caller) -
     assert client.post(f"{base}/pause", headers=alice.headers).status_code == 409
     assert client.post(f"{base}/resume", headers=alice.headers).status_code == 409
     scheduled = client.post(
-        f"{base}/schedule", json={"send_at": "2030-01-01T09:00:00+00:00"}, headers=alice.headers
+        f"{base}/schedule", json={"send_at": in_days(30)}, headers=alice.headers
     )
     assert scheduled.json["status"] == "scheduled"
     assert client.patch(base, json={"name": "x"}, headers=alice.headers).status_code == 409
@@ -137,14 +142,14 @@ def test_a_test_send_queues_the_rendered_mail_to_the_test_addresses(
 
     answer = client.post(
         f"/api/v1/mail/campaigns/{made['id']}/test",
-        json={"to": ["me@example.com"]},
+        json={"to": [alice.user.email]},
         headers=alice.headers,
     )
 
     assert answer.status_code == 202, answer.json
     job = session.scalars(select(Job).where(Job.id == answer.json["job_id"])).one()
     assert job.kind == "email.send"
-    assert job.params["to"] == ["me@example.com"]
+    assert job.params["to"] == [alice.user.email]
     assert job.params["subject"] == "[Test] Hi Sam"
 
 

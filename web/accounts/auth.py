@@ -246,7 +246,7 @@ class Register(MethodView):
                 org_id = primary_org_id(session=db(), user_id=user.id)
                 if org_id is not None:
                     start_trial(session=db(), org_id=org_id, days=settings.trial_days)
-                    enrol_on_event(session=db(), trigger=Trigger.TRIAL_STARTED, org_id=org_id)
+                    # The trial's mails start when the address is confirmed (verify-email).
         db().commit()
         return {"message": "check your inbox to confirm your address, then log in"}
 
@@ -259,6 +259,10 @@ class VerifyEmail(MethodView):
     def post(self, body: dict[str, Any]) -> User:
         """Confirm an e-mail address with the token from the verification mail"""
         user = accounts.verify_email(session=db(), token=body["token"])
+        # A confirmed owner of an organisation on its trial gets the trial's mails (once).
+        org_id = primary_org_id(session=db(), user_id=user.id)
+        if org_id is not None:
+            enrol_on_event(session=db(), trigger=Trigger.TRIAL_STARTED, org_id=org_id)
         db().commit()
         return user
 

@@ -8,10 +8,13 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from models.core.errors import EmailNotVerified
+from models.core.addresses import normalise_email
+from models.core.errors import EmailNotVerified, InvalidInput
+from models.core.quotas import consume_job_quota
 from models.mail import audiences, campaigns
+from models.mail.suppression import suppression_of
 from models.mail.tables import Campaign
-from models.mail.templates import SAMPLE_RECIPIENT, render
+from models.mail.templates import render, sample_recipient
 from web.core import limits
 from web.core.auth import BEARER, auth_required, current_org_id, current_viewer
 from web.core.context import db, platform
@@ -99,7 +102,8 @@ class CampaignItem(MethodView):
         return _read(_get(campaign_id))
 
     @limits.per_user("rate_limit_mail_write")
-    @blp.arguments(MailCampaignUpdate(partial=True))
+    # Partial at the top only: an audience given is a whole audience, checked as at create.
+    @blp.arguments(MailCampaignUpdate(partial=campaigns.EDITABLE))
     @blp.response(200, MailCampaignRead)
     @blp.alt_response(409, description="Only a draft can be edited.")
     @blp.doc(security=BEARER)
@@ -113,11 +117,15 @@ class CampaignItem(MethodView):
         return _read(campaign)
 
     @blp.response(204)
-    @blp.alt_response(409, description="Only a draft or a cancelled campaign can be deleted.")
+    @blp.alt_response(
+        409,
+        description="Only a draft or a cancelled campaign that sent no mail can be deleted.",
+    )
     @blp.doc(security=BEARER)
     @auth_required
     def delete(self, campaign_id: uuid.UUID) -> None:
-        """Delete a draft or cancelled campaign"""
+        """Delete a draft, or a cancelled campaign that sent no mail (sent mail's unsubscribe
+        links name the campaign's ledger)"""
         campaigns.delete_campaign(session=db(), org_id=current_org_id(), campaign_id=campaign_id)
         db().commit()
 
@@ -134,7 +142,7 @@ def preview(body: dict[str, Any], campaign_id: uuid.UUID) -> dict[str, Any]:
     session = db()
     recipient = body.get("recipient") or audiences.sample(
         session=session, org_id=campaign.org_id, audience=campaign.audience
-    ) or SAMPLE_RECIPIENT  # fmt: skip
+    ) or sample_recipient()  # fmt: skip
     rendered = render(
         campaigns.parts_of(campaign),
         {
@@ -157,19 +165,39 @@ def preview(body: dict[str, Any], campaign_id: uuid.UUID) -> dict[str, Any]:
 @limits.per_user("rate_limit_mail_test")
 @blp.arguments(MailTestSendWrite)
 @blp.response(202, MailTestSendRead)
+@blp.alt_response(422, description="An address is not a member's confirmed address.")
+@blp.alt_response(429, description="Past the test sends one user may make (or the daily quota).")
 @blp.doc(security=BEARER)
 @auth_required
 def test_send(body: dict[str, Any], campaign_id: uuid.UUID) -> dict[str, Any]:
-    """Send the campaign, rendered for a sample recipient, to up to 5 test addresses"""
+    """Send the campaign, rendered for a sample recipient, to up to 5 of the organisation's
+    members (their confirmed addresses); suppressed addresses are skipped and named"""
     _require_verified()
     campaign = _get(campaign_id)
     session = db()
+    # A test send is for the team to look at the mail, not a way to mail anyone.
+    team = audiences.verified_member_addresses(session=session, org_id=campaign.org_id)
+    addresses = list(dict.fromkeys(normalise_email(a) for a in body["to"]))
+    outside = [a for a in addresses if a not in team]
+    if outside:
+        raise InvalidInput(
+            "a test mail goes only to the confirmed addresses of the organisation's members",
+            details={"fields": {"to": [f"not a member's confirmed address: {a}" for a in outside]}},
+        )
+    skipped = []
+    for address in addresses:
+        suppressed = suppression_of(session=session, org_id=campaign.org_id, email=address)
+        if suppressed is not None:
+            skipped.append({"email": address, "reason": suppressed.reason})
+    to = [a for a in addresses if a not in {s["email"] for s in skipped}]
+    if not to:
+        return {"job_id": None, "to": [], "skipped": skipped}
     rendered = render(
         campaigns.parts_of(campaign),
         {
             "recipient": audiences.sample(
                 session=session, org_id=campaign.org_id, audience=campaign.audience
-            ) or SAMPLE_RECIPIENT,
+            ) or sample_recipient(),
             "org": {"name": audiences.org_name(session=session, org_id=campaign.org_id)},
             "unsubscribe_url": f"{platform().settings.public_base_url}/api/v1/mail/u/TEST",
         },
@@ -177,7 +205,7 @@ def test_send(body: dict[str, Any], campaign_id: uuid.UUID) -> dict[str, Any]:
     kind = get_kind("email.send")
     assert kind is not None  # noqa: S101 - the mail domain declares it
     params: dict[str, Any] = {
-        "to": body["to"],
+        "to": to,
         "subject": f"[Test] {rendered.subject}"[:500],
         "text": rendered.text,
     }
@@ -194,8 +222,10 @@ def test_send(body: dict[str, Any], campaign_id: uuid.UUID) -> dict[str, Any]:
         params=params,
         internal=True,  # the campaign's test, not a job the user picked a kind for
     )
+    # Internal jobs count against nothing: a test send counts against the daily quota.
+    consume_job_quota(session=session, org_id=campaign.org_id)
     session.commit()
-    return {"job_id": job.id}
+    return {"job_id": job.id, "to": to, "skipped": skipped}
 
 
 @blp.route("/<uuid:campaign_id>/schedule", methods=["POST"])

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import unicodedata
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates,
+    validates_schema,
+)
 
 from models.core.fields import BigInt, JsonValue, Text
 from models.fans import FanStatus
@@ -14,7 +24,15 @@ from models.mail.sequences import EXITS
 from models.mail.tables import Trigger
 from web.core.fields import EmailAddress
 
-_ONE_LINE = validate.Regexp(r"^[^\r\n]*\Z", error="must be a single line")
+
+def _one_line(value: str) -> None:
+    """One line, without control characters: \x0b, \x0c, \x1c... in a header break the mail
+    (Python's mail headers count them as line ends)."""
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValidationError("must be a single line without control characters")
+
+
+_ONE_LINE = _one_line
 _BODY = validate.Length(min=1, max=200_000)
 
 
@@ -118,10 +136,35 @@ class MailCampaignPage(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+MAX_SCHEDULE_AHEAD = timedelta(days=366)
+_SCHEDULE_SKEW = timedelta(minutes=1)  # a "now" from a client whose clock is a little behind
+
+
 class MailScheduleWrite(Schema):
     send_at = fields.AwareDateTime(
-        allow_none=True, metadata={"description": "when to send; absent or null: now"}
+        allow_none=True,
+        metadata={
+            "description": "when to send, from now to 366 days ahead (stored in UTC); absent "
+            "or null: now"
+        },
     )
+
+    @validates("send_at")
+    def _send_at(self, value: datetime | None, **_: Any) -> None:
+        if value is None:
+            return
+        # A difference, not a conversion: year 9999 at -12:00 is past what UTC can hold.
+        ahead = value - datetime.now(UTC)
+        if ahead < -_SCHEDULE_SKEW:
+            raise ValidationError("must not be in the past")
+        if ahead > MAX_SCHEDULE_AHEAD:
+            raise ValidationError("must be at most 366 days ahead")
+
+    @post_load
+    def _utc(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if data.get("send_at") is not None:
+            data["send_at"] = data["send_at"].astimezone(UTC)
+        return data
 
 
 class MailPreviewWrite(Schema):
@@ -144,8 +187,19 @@ class MailTestSendWrite(Schema):
     to = fields.List(EmailAddress(), required=True, validate=validate.Length(min=1, max=5))
 
 
+class MailSkippedRead(Schema):
+    email = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
 class MailTestSendRead(Schema):
-    job_id = fields.UUID(required=True)
+    job_id = fields.UUID(allow_none=True, metadata={"description": "null: every address skipped"})
+    to = fields.List(fields.String(), required=True)
+    skipped = fields.List(
+        fields.Nested(MailSkippedRead),
+        required=True,
+        metadata={"description": "suppressed addresses, not mailed"},
+    )
 
 
 class MailFailureRead(Schema):

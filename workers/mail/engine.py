@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import formataddr, parseaddr
-from html import escape
+from html import escape, unescape
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -206,7 +206,8 @@ class Sender:
         def tracked(match: re.Match[str]) -> str:
             if match.group(2).startswith(base + "/"):  # our own links (unsubscribe) stay
                 return match.group(0)
-            token = links.click_token(secret, send_id, match.group(2))
+            # The attribute's text is HTML: "&amp;" in a query string is "&" in the address.
+            token = links.click_token(secret, send_id, unescape(match.group(2)))
             return f'href="{base}/api/v1/mail/c/{token}"'
 
         body = _HREF.sub(tracked, html)

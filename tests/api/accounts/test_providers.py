@@ -20,6 +20,7 @@ from devstack.fakes.oidc import CLIENT_ID, CLIENT_SECRET
 from devstack.fakes.oidc import create_app as fake_google
 from models.accounts.identities import ProviderIdentity
 from models.core.quotas import Tier
+from models.mail.tables import Enrolment
 from models.orgs import Organization, primary_org_id
 from tests.api.conftest import PASSWORD, caller
 from tests.conftest import make_user
@@ -99,6 +100,11 @@ def test_an_account_made_by_a_provider_starts_its_trial_once(
             primary_org_id(session=session, user_id=uuid.UUID(me(client, first)["id"])),
         )
         assert org.tier == Tier.CREATOR and org.trial_ends_at is not None
+        # The provider confirmed the address: the trial's mails start at once.
+        enrolled = session.scalars(
+            select(Enrolment).where(Enrolment.email == "trial@gmail.example")
+        ).all()
+        assert [(e.org_id, e.status) for e in enrolled] == [(org.id, "active")]
         ends = org.trial_ends_at
         # Coming back is a sign-in, not a new account: the trial is not started again.
         sign_in(client, "trial@gmail.example")
