@@ -271,6 +271,9 @@ def main() -> None:
             namespace,
             API_WORKERS="1",
             LIVE_MAX_OVERLAY_STREAMS=str(args.overlays + 10),
+            # All the bench's overlays share one link, and it triggers faster than a person.
+            LIVE_MAX_STREAMS_PER_LINK=str(args.overlays + 10),
+            RATE_LIMIT_LIVE_TRIGGER="100000/minute",
             LIVE_QUEUE_CAP="10000",
         )
         api_rounds = through_api(env, log, args.overlays, args.triggers)
