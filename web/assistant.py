@@ -5,7 +5,8 @@ POST /messages stores the message and answers 202 with it, its reply-to-be, the
 (server-sent events, web/core/streams.py) sends each piece of the reply as the model writes it
 (`event: delta`, `id:` the piece's number: reconnecting with Last-Event-ID goes on after it),
 `event: tool` when the assistant looks a figure up, `event: reset` when a retried attempt
-starts the reply again, and `event: done` with the whole stored reply, then closes. Polling
+starts the reply again, and `event: done` with the whole stored reply (no id: reconnecting
+after it sends it again), then closes. Polling
 the job, or GET /messages/<id>, works as well. History is a page newest first; /context shows
 what the assistant knows; /onboarding starts onboarding again. Every id is the caller's
 organisation's: another's answers 404.
@@ -134,8 +135,8 @@ class ReplyFeed:
         self.channel = reply_channel(reply_id)
 
     def read(self, cursor: int) -> Batch[int]:
-        # The reply first: once it reads finished, every piece it has is there to read next.
-        reply = assistant.message_of(session=db(), org_id=self.org_id, message_id=self.reply_id)
+        # One query while the reply is written: its last piece says when it is done (the
+        # stored reply is then read once, for the `done` event).
         chunks = assistant.chunks_after(session=db(), message_id=self.reply_id, seq=cursor)
         messages = [
             Message(
@@ -144,14 +145,15 @@ class ReplyFeed:
                 id=str(c.seq),
             )
             for c in chunks
+            if c.kind != assistant.ChunkKind.DONE
         ]
-        cursor = chunks[-1].seq if chunks else cursor
-        done = (
-            assistant.ReplyStatus(reply.status).finished and len(chunks) < assistant.CHUNKS_PER_READ
-        )
+        done = bool(chunks) and chunks[-1].kind == assistant.ChunkKind.DONE
         if done:
+            reply = assistant.message_of(session=db(), org_id=self.org_id, message_id=self.reply_id)
+            # No id: a client that reconnects after it gets it again, whole.
             messages.append(Message(_MESSAGE_READ.dump(reply), event="done"))
-        return Batch(messages, cursor, done)
+            chunks = chunks[:-1]
+        return Batch(messages, chunks[-1].seq if chunks else cursor, done)
 
     def resume_id(self, cursor: int) -> str | None:
         return None  # its pieces carry their ids

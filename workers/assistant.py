@@ -23,6 +23,7 @@ import uuid
 from typing import Any
 
 from marshmallow import Schema, fields
+from sqlalchemy.orm import Session
 
 from models import assistant, leads
 from models.assistant import ChunkKind, ReplyStatus
@@ -67,12 +68,21 @@ class Writer:
     def __init__(self, ctx: JobContext, reply: assistant.Message) -> None:
         self.ctx, self.reply_id, self.org_id = ctx, reply.id, reply.org_id
         self.pieces: list[str] = []
+        with ctx.sessions() as session:  # an earlier attempt's pieces stay: go on after them
+            self.seq = assistant.last_seq(session=session, message_id=reply.id)
+
+    def _chunk(
+        self, session: Session, kind: ChunkKind, text: str = "", data: dict[str, Any] | None = None
+    ) -> None:
+        self.seq += 1
+        assistant.add_chunk(
+            session=session, message_id=self.reply_id, seq=self.seq, kind=kind, text=text, data=data
+        )
 
     def add(self, kind: ChunkKind, text: str = "", data: dict[str, Any] | None = None) -> None:
         with self.ctx.sessions.begin() as session:
-            assistant.add_chunk(
-                session=session, message_id=self.reply_id, kind=kind, text=text, data=data
-            )
+            assistant.commit_without_waiting_for_disk(session)
+            self._chunk(session, kind, text, data)
             announce_after_commit(session, [reply_channel(self.reply_id)])
         if kind is ChunkKind.TEXT:
             self.pieces.append(text)
@@ -82,24 +92,26 @@ class Writer:
 
     def finish(self, content: str, meta: dict[str, Any], *, fallback: bool = False) -> None:
         with self.ctx.sessions.begin() as session:
-            if fallback or not self.pieces:  # the whole text as one piece, for the stream
-                if self.pieces:
-                    assistant.add_chunk(
-                        session=session, message_id=self.reply_id, kind=ChunkKind.RESET
-                    )
-                assistant.add_chunk(
-                    session=session, message_id=self.reply_id, kind=ChunkKind.TEXT, text=content
-                )
-            assistant.finish_reply(
-                session=session,
-                message_id=self.reply_id,
-                content=content,
-                meta=meta,
-                fallback=fallback,
-            )
-            tokens = int(meta.get("prompt_tokens", 0)) + int(meta.get("completion_tokens", 0))
-            leads.record_spending(session=session, org_id=self.org_id, tokens=tokens)
-            announce_after_commit(session, [reply_channel(self.reply_id)])
+            self.finish_in(session, content, meta, fallback=fallback)
+
+    def finish_in(
+        self, session: Session, content: str, meta: dict[str, Any], *, fallback: bool = False
+    ) -> None:
+        """Store the whole reply in the caller's transaction (announced once it commits)."""
+        if fallback or not self.pieces:  # the whole text as one piece, for the stream
+            if self.pieces:
+                self._chunk(session, ChunkKind.RESET)
+            self._chunk(session, ChunkKind.TEXT, content)
+        assistant.finish_reply(
+            session=session,
+            message_id=self.reply_id,
+            content=content,
+            meta=meta,
+            fallback=fallback,
+        )
+        tokens = int(meta.get("prompt_tokens", 0)) + int(meta.get("completion_tokens", 0))
+        leads.record_spending(session=session, org_id=self.org_id, tokens=tokens)
+        announce_after_commit(session, [reply_channel(self.reply_id)])
 
 
 def _load(ctx: JobContext, reply_id: uuid.UUID) -> tuple[assistant.Message, assistant.Message]:
@@ -121,11 +133,11 @@ def _load(ctx: JobContext, reply_id: uuid.UUID) -> tuple[assistant.Message, assi
 
 def _onboarding(ctx: JobContext, writer: Writer, question: assistant.Message) -> bool:
     """Answer the message as onboarding does, if onboarding is not over; whether it did."""
-    with ctx.sessions.begin() as session:
+    with ctx.sessions.begin() as session:  # the step moves on with its reply, or neither
         if assistant.is_onboarded(assistant.profile_of(session=session, org_id=question.org_id)):
             return False
         turn = assistant.answer(session=session, org_id=question.org_id, text=question.content)
-    writer.finish(turn.reply, {"onboarding": {"completed": turn.completed}})
+        writer.finish_in(session, turn.reply, {"onboarding": {"completed": turn.completed}})
     return True
 
 

@@ -11,8 +11,8 @@ test scripts answers in order with `app.script` ("429" answers with Retry-After,
 "slow" sleeps past a short timeout, "offschema" answers JSON that does not fit, "say:<text>"
 answers that text, "tool:<name>:<arguments>" calls that tool). A model whose name starts with
 "broken" always answers 500. `app.requests` keeps every request body; `app.chunk_delay_s`
-slows a stream between pieces; `app.first_token_at` records when each stream's first piece
-of content was sent.
+slows a stream between pieces and `app.first_token_delay_s` before its first piece;
+`app.first_token_at` records when each stream's first piece of content was sent.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ class FakeOpenAI:
         self.script: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self.chunk_delay_s = 0.0  # between a streamed answer's pieces: a model writing slowly
+        self.first_token_delay_s = 0.0  # before the first piece: a model thinking first
         self.first_token_at: list[float] = []  # perf_counter() as each stream's first piece went
         self._lock = threading.Lock()
 
@@ -197,6 +198,8 @@ class FakeOpenAI:
                 time.sleep(self.chunk_delay_s)
             piece = answer.content[start : start + CHUNK_CHARS]
             if start == 0:
+                if self.first_token_delay_s:
+                    time.sleep(self.first_token_delay_s)
                 self.first_token_at.append(time.perf_counter())
             yield chunk({"content": piece})
         for index, call in enumerate(answer.calls):

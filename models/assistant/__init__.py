@@ -5,14 +5,16 @@ organisation's own data, read through the revenue and fans domains' public funct
 Other domains use what is exported here."""
 
 from models.assistant import people  # noqa: F401 - registers what it holds about people
-from models.assistant.context import Context, assemble, estimate_tokens
+from models.assistant.context import Context, Part, assemble, estimate_tokens, fit
 from models.assistant.messages import (
     CHUNKS_PER_READ,
     MAX_MESSAGE_CHARS,
     add_assistant_message,
     add_chunk,
     chunks_after,
+    commit_without_waiting_for_disk,
     finish_reply,
+    last_seq,
     list_messages,
     message_of,
     recent_turns,
@@ -40,6 +42,7 @@ __all__ = [
     "ChunkKind",
     "Context",
     "Message",
+    "Part",
     "Profile",
     "ReplyStatus",
     "Role",
@@ -49,9 +52,12 @@ __all__ = [
     "answer",
     "assemble",
     "chunks_after",
+    "commit_without_waiting_for_disk",
     "estimate_tokens",
     "finish_reply",
+    "fit",
     "is_onboarded",
+    "last_seq",
     "list_messages",
     "message_of",
     "onboarding_state",

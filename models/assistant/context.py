@@ -12,6 +12,8 @@ guidance has it for English: good enough for a budget, with no tokenizer to ship
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,10 +24,10 @@ from sqlalchemy.orm import Session
 
 from models import fans, revenue
 from models.assistant.onboarding import onboarding_state, profile_of
+from models.core.base import utcnow
 
 TREND_MONTHS = 12
 LATEST_RELEASES = 5
-TOP_COUNTRIES = 5
 
 
 def estimate_tokens(text: str) -> int:
@@ -99,10 +101,48 @@ def _releases(session: Session, org_id: uuid.UUID) -> Part:
     return Part("releases", summary, {"by_status": summary["by_status"]})
 
 
+class _Recent:
+    """What was read lately, per organisation, for at most `ttl_s` (this process only)."""
+
+    def __init__(self, ttl_s: float, most: int = 10_000) -> None:
+        self.ttl_s, self.most = ttl_s, most
+        self._held: dict[uuid.UUID, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, org_id: uuid.UUID, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        now = time.monotonic()
+        with self._lock:
+            held = self._held.get(org_id)
+        if held is not None and now - held[0] < self.ttl_s:
+            return held[1]
+        value = read()
+        with self._lock:
+            if len(self._held) >= self.most:
+                self._held.clear()
+            self._held[org_id] = (now, value)
+        return value
+
+    def forget(self) -> None:
+        with self._lock:
+            self._held.clear()
+
+
+# Counting a big fan list is the one part that costs a pass over many rows (100,000 fans:
+# tens of milliseconds); a conversation asks about it many times a minute, a count a minute
+# old answers as well, and it says when it was counted. By country is a tool (tools.py),
+# asked only when a question needs it.
+FANS_MAX_AGE_S = 60.0
+recent_fans = _Recent(FANS_MAX_AGE_S)
+
+
 def _fans(session: Session, org_id: uuid.UUID) -> Part:
-    counts = fans.fan_summary(session=session, org_id=org_id)
-    countries = fans.fans_by_country(session=session, org_id=org_id, limit=TOP_COUNTRIES)
-    return Part("fans", {**counts, "top_countries": countries}, counts)
+    def count() -> dict[str, Any]:
+        return {
+            **fans.fan_summary(session=session, org_id=org_id),
+            "counted_at": utcnow().isoformat(timespec="seconds"),
+        }
+
+    return Part("fans", recent_fans.get(org_id, count))
 
 
 def _page(session: Session, org_id: uuid.UUID) -> Part:
@@ -131,8 +171,13 @@ PARTS: tuple[Callable[[Session, uuid.UUID], Part], ...] = (
 
 def assemble(*, session: Session, org_id: uuid.UUID, budget_tokens: int) -> Context:
     """The organisation's context, within `budget_tokens` (largest parts shortened first)."""
-    context = Context([read(session, org_id) for read in PARTS], budget_tokens)
-    while context.parts and context.tokens > budget_tokens:
+    return fit(Context([read(session, org_id) for read in PARTS], budget_tokens))
+
+
+def fit(context: Context) -> Context:
+    """Shorten `context` to its budget: the largest part summarised, or cut when it is
+    summarised already or has no summary, until the rest fits."""
+    while context.parts and context.tokens > context.budget_tokens:
         largest = max(context.parts, key=lambda p: estimate_tokens(p.text))
         if largest.summary is not None and not largest.summarised:
             largest.summarised = True

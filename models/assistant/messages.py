@@ -1,14 +1,16 @@
 """The conversation: a user's message and its reply are stored together when the message is
 sent; the reply is written piece by piece as the model writes it (`add_chunk`, each in its own
 short transaction so the stream can send it at once), then finished with its whole text, its
-sanitised HTML and what it was made from (`finish_reply`). History is a page newest first."""
+sanitised HTML and what it was made from, and a last piece saying it is done
+(`finish_reply`). History is a page newest first."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from models.assistant.render import to_html
@@ -119,24 +121,37 @@ def recent_turns(
     return list(reversed(list(rows)))
 
 
+def last_seq(*, session: Session, message_id: uuid.UUID) -> int:
+    """The number of a reply's last piece (0: none yet)."""
+    return session.scalar(select(func.max(Chunk.seq)).where(Chunk.message_id == message_id)) or 0
+
+
 def add_chunk(
     *,
     session: Session,
     message_id: uuid.UUID,
+    seq: int,
     kind: ChunkKind,
     text: str = "",
     data: dict[str, Any] | None = None,
-) -> int:
-    """Append a piece to a reply (it starts streaming); its sequence number."""
-    seq = (
-        session.scalar(select(func.max(Chunk.seq)).where(Chunk.message_id == message_id)) or 0
-    ) + 1
+) -> None:
+    """Append piece number `seq` (the writer counts them) to a reply: it is streaming now."""
     session.add(Chunk(message_id=message_id, seq=seq, kind=kind.value, text=text, data=data))
     if seq == 1:
-        reply = session.get_one(Message, message_id)
-        reply.status = ReplyStatus.STREAMING.value
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(status=ReplyStatus.STREAMING.value)
+        )
     session.flush()
-    return seq
+
+
+def commit_without_waiting_for_disk(session: Session) -> None:
+    """Let this transaction's commit return before its WAL is on disk (synchronous_commit
+    off, for this transaction only). For a piece of a reply being written, worth less than a
+    flush to disk: a crash may lose the last pieces, never a finished reply (its job, tried
+    again, writes it anew)."""
+    session.execute(sql("SET LOCAL synchronous_commit = off"))
 
 
 def chunks_after(*, session: Session, message_id: uuid.UUID, seq: int) -> list[Chunk]:
@@ -158,6 +173,8 @@ def finish_reply(
     meta: dict[str, Any],
     fallback: bool = False,
 ) -> Message:
+    seq = last_seq(session=session, message_id=message_id) + 1
+    session.add(Chunk(message_id=message_id, seq=seq, kind=ChunkKind.DONE.value))
     reply = session.get_one(Message, message_id)
     reply.content = content
     reply.html = to_html(content)

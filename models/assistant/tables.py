@@ -39,6 +39,7 @@ class ChunkKind(enum.StrEnum):
     TEXT = "text"  # a piece of the reply, in order
     TOOL = "tool"  # the assistant looked a figure up (the tool's name and arguments)
     RESET = "reset"  # a retried attempt starts the reply again: what came before is void
+    DONE = "done"  # the reply is stored whole (written with it): the stream ends
 
 
 class Message(Base):

@@ -37,10 +37,11 @@ def send(client: FlaskClient, who: Caller, content: str = "How is my wallet?") -
 
 def written(session: Session, reply_id: str, pieces: list[str]) -> None:
     """The reply as its job would write it: piece by piece, then whole."""
-    for piece in pieces:
+    for seq, piece in enumerate(pieces, start=1):
         assistant.add_chunk(
             session=session,
             message_id=uuid.UUID(reply_id),
+            seq=seq,
             kind=assistant.ChunkKind.TEXT,
             text=piece,
         )
