@@ -9,9 +9,11 @@ import uuid
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import assistant
+from models.core.erasure import Person, erase_person, export_person
 from models.core.jobs import Job
 from tests.api.conftest import Caller
 from tests.conftest import org_of
@@ -166,3 +168,21 @@ def test_onboarding_restarts_with_its_first_question(
     other = client.get("/api/v1/assistant/context", headers=bob.headers).json
     assert other["onboarding"]["status"] == "not_started"
     assert org_of(session, alice.user.id) != org_of(session, bob.user.id)
+
+
+def test_a_leaving_members_messages_are_exported_then_erased_with_their_replies(
+    client: FlaskClient, alice: Caller, session: Session
+) -> None:
+    body = send(client, alice, "Am I doing well?").get_json()
+    written(session, body["reply"]["id"], ["You are."])
+    person = Person(user_id=alice.user.id, email=alice.user.email)
+
+    exported = export_person(session=session, person=person)["assistant"]
+    erase_person(session=session, person=person)
+    session.commit()
+
+    assert [(m["role"], m["content"]) for m in exported["messages"]] == [
+        ("user", "Am I doing well?"),
+        ("assistant", "You are."),
+    ]
+    assert session.scalars(select(assistant.Message.id)).all() == []
