@@ -144,18 +144,23 @@ def test_onboarding_asks_its_questions_then_knows_the_answers(stack: Stack) -> N
     assert answers["onboarding"]["answers"] == {"goals": "Tour Europe"}
 
 
+def with_report(stack: Stack, who: Artist) -> None:
+    """A distributor report imported into the artist's wallet."""
+    uploaded = stack.api.post(
+        "/api/v1/revenue/uploads",
+        data={"file": (DISTROKID.open("rb"), DISTROKID.name)},
+        headers=who.headers,
+    )
+    assert uploaded.status_code == 202
+    wait_for(stack.platform, uuid.UUID(uploaded.json["job"]["id"]))
+
+
 def test_a_wallet_question_is_answered_with_the_wallets_own_figure_streamed_as_written(
     stack: Stack,
 ) -> None:
     stack.start_worker()
     alice = artist(stack.platform)
-    uploaded = stack.api.post(
-        "/api/v1/revenue/uploads",
-        data={"file": (DISTROKID.open("rb"), DISTROKID.name)},
-        headers=alice.headers,
-    )
-    assert uploaded.status_code == 202
-    wait_for(stack.platform, uuid.UUID(uploaded.json["job"]["id"]))
+    with_report(stack, alice)
     onboarded(stack, alice)
 
     sent = ask(stack, alice, "How much money is in my wallet that I can withdraw?")
@@ -206,6 +211,31 @@ def test_a_wallet_question_is_answered_with_the_wallets_own_figure_streamed_as_w
     assert (
         stack.api.get("/api/v1/leads/usage", headers=alice.headers).json["tokens"]["used"] == used
     )
+
+
+def test_earnings_for_a_period_come_from_the_ledger_and_bad_arguments_are_told_to_the_model(
+    stack: Stack,
+) -> None:
+    stack.start_worker()
+    alice = artist(stack.platform)
+    with_report(stack, alice)
+    onboarded(stack, alice)
+    stack.fake.script = [
+        'tool:earnings_for_period:{"first_month": "last spring", "last_month": "2022-07"}',
+        'tool:earnings_for_period:{"first_month": "2022-05", "last_month": "2022-07"}',
+    ]
+
+    reply = reply_of(stack, alice, ask(stack, alice, "What did I earn from May to July 2022?"))
+
+    tools = reply["meta"]["tools"]
+    assert [t["name"] for t in tools] == ["earnings_for_period"] * 2
+    assert "bad arguments" in tools[0]["result"]["error"]
+    said = re.search(r"by_currency\[0\]\.amount: (\S+)", reply["content"])
+    wallet = stack.api.get("/api/v1/wallet/summary", headers=alice.headers).json
+    usd = next(c for c in wallet["currencies"] if c["currency"] == "USD")
+    months = [m for m in usd["by_month"] if "2022-05" <= m["month"] <= "2022-07"]
+    assert len(months) == 3
+    assert said is not None and Decimal(said.group(1)) == sum(Decimal(m["amount"]) for m in months)
 
 
 def test_a_reply_is_sent_piece_by_piece_while_the_model_writes(stack: Stack) -> None:
