@@ -8,7 +8,8 @@ the schema (built from the schema, its strings taken from the request's words). 
 _WANTS), and once the tools' answers are in the conversation it replies with their figures,
 exactly. Errors come in the API's shape (`{"error": {message, type, param, code}}`), and a
 test scripts answers in order with `app.script` ("429" answers with Retry-After, "500",
-"slow" sleeps past a short timeout, "offschema" answers JSON that does not fit, "say:<text>"
+"slow" sleeps past a short timeout, "cut" ends a stream after its first piece (no finish
+reason, no [DONE]), "offschema" answers JSON that does not fit, "say:<text>"
 answers that text, "tool:<name>:<arguments>" calls that tool). A model whose name starts with
 "broken" always answers 500. `app.requests` keeps every request body; `app.chunk_delay_s`
 slows a stream between pieces and `app.first_token_delay_s` before its first piece;
@@ -146,7 +147,7 @@ class FakeOpenAI:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             answer = _Answer(completion_id, created, body["model"], content, calls, usage)
             return Response(
-                self._stream(answer, include_usage=include_usage),
+                self._stream(answer, include_usage=include_usage, cut=step == "cut"),
                 200,
                 headers,
                 mimetype="text/event-stream",
@@ -171,7 +172,7 @@ class FakeOpenAI:
         }
         return Response(json.dumps(answer_body), 200, headers, mimetype="application/json")
 
-    def _stream(self, answer: _Answer, *, include_usage: bool) -> Iterable[str]:
+    def _stream(self, answer: _Answer, *, include_usage: bool, cut: bool) -> Iterable[str]:
         """The chunks as the API sends them: the role first, then the content in pieces (or
         each tool call: its id and name, then its arguments in pieces), then the finish
         reason; with `stream_options.include_usage`, every chunk has `usage: null` and a last
@@ -202,6 +203,8 @@ class FakeOpenAI:
                     time.sleep(self.first_token_delay_s)
                 self.first_token_at.append(time.perf_counter())
             yield chunk({"content": piece})
+            if cut:  # the connection ends mid-answer: no finish reason, no [DONE]
+                return
         for index, call in enumerate(answer.calls):
             head = {"index": index, "id": call["id"], "type": "function"}
             yield chunk(

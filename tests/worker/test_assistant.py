@@ -278,6 +278,25 @@ def test_transient_model_errors_are_retried_and_slow_answers_tried_again(stack: 
     assert load(stack.platform, uuid.UUID(sent["job"]["id"])).attempts == 2
 
 
+def test_a_stream_cut_short_is_tried_again_and_its_stream_says_to_start_over(
+    stack: Stack,
+) -> None:
+    stack.start_worker()
+    alice = artist(stack.platform)
+    onboarded(stack, alice)
+    whole = "An answer long enough to come in several pieces."
+    stack.fake.script = ["cut", f"say:{whole}"]
+
+    sent = ask(stack, alice, "Any advice?")
+
+    events = sse(stack.api.get(sent["stream_url"], headers=alice.headers).get_data())
+    kinds = [e["event"] for e in events]
+    assert kinds[:2] == ["delta", "reset"] and kinds[-1] == "done"
+    after_reset = [e["data"]["text"] for e in events[2:] if e["event"] == "delta"]
+    assert "".join(after_reset) == whole == events[-1]["data"]["content"]
+    assert load(stack.platform, uuid.UUID(sent["job"]["id"])).attempts == 2
+
+
 def test_a_model_that_stays_down_gets_a_plain_fallback_and_the_message_is_kept(
     stack: Stack,
 ) -> None:

@@ -165,8 +165,8 @@ def stream_chat(
 ) -> Streamed:
     """Ask for a chat completion, streamed: `on_text` gets each piece of text as it comes;
     tool calls are gathered from their pieces; the usage comes in the stream's last chunk
-    (`stream_options.include_usage`). Errors, before or during the stream, are
-    ModelUnavailable."""
+    (`stream_options.include_usage`). Errors, before or during the stream, and a stream that
+    ends with no finish reason (cut short), are ModelUnavailable."""
     text: list[str] = []
     calls: dict[int, dict[str, str]] = {}
     finish: str | None = None
@@ -203,6 +203,9 @@ def stream_chat(
         raise ModelUnavailable(
             f"{type(exc).__name__}: {str(exc)[:300]}", transient=_transient(exc)
         ) from exc
+    if finish is None:  # the connection ended mid-answer: what came is not the whole answer
+        log.warning("stream cut short", extra={"model": model})
+        raise ModelUnavailable("the answer's stream ended before the answer did", transient=True)
     return Streamed(
         text="".join(text),
         tool_calls=[
