@@ -390,6 +390,15 @@ class Settings:
     live_max_streams_per_link: int = 5  # overlay streams one link (token) holds open at once
     rate_limit_live_trigger: str = "120/minute"  # effect triggers, per user
     rate_limit_live_overlay_link: str = "30/hour"  # overlay links made, per user
+    # assistant (models/assistant, workers/assistant.py): the model, what a reply may cost, and
+    # how much of the artist's data and history it is given.
+    assistant_model: str = ""  # empty: OPENAI_MODEL
+    assistant_max_reply_tokens: int = 600
+    assistant_context_tokens: int = 1500  # the artist's data given with each question
+    assistant_history_turns: int = 6  # earlier messages the model sees
+    assistant_max_tool_rounds: int = 3  # tool calls answered before the model must reply
+    rate_limit_assistant_messages: str = "200/day"  # per user
+    rate_limit_assistant_read: str = "1000/hour"  # per user
 
     @property
     def is_production(self) -> bool:
@@ -757,6 +766,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         rate_limit_fan_checkout_read=_str(
             e, "RATE_LIMIT_FAN_CHECKOUT_READ", d.rate_limit_fan_checkout_read
         ),
+        assistant_model=_str(e, "ASSISTANT_MODEL", d.assistant_model),
+        assistant_max_reply_tokens=_int(
+            e, "ASSISTANT_MAX_REPLY_TOKENS", d.assistant_max_reply_tokens, minimum=16
+        ),
+        assistant_context_tokens=_int(
+            e, "ASSISTANT_CONTEXT_TOKENS", d.assistant_context_tokens, minimum=0
+        ),
+        assistant_history_turns=_int(
+            e, "ASSISTANT_HISTORY_TURNS", d.assistant_history_turns, minimum=0
+        ),
+        assistant_max_tool_rounds=_int(
+            e, "ASSISTANT_MAX_TOOL_ROUNDS", d.assistant_max_tool_rounds, minimum=0
+        ),
+        rate_limit_assistant_messages=_str(
+            e, "RATE_LIMIT_ASSISTANT_MESSAGES", d.rate_limit_assistant_messages
+        ),
+        rate_limit_assistant_read=_str(e, "RATE_LIMIT_ASSISTANT_READ", d.rate_limit_assistant_read),
         # revenue statements
         rate_limit_revenue_statement=_str(
             e, "RATE_LIMIT_REVENUE_STATEMENT", d.rate_limit_revenue_statement

@@ -6,6 +6,7 @@ the full set).
 
 from models import billing, webhooks  # noqa: F401 - the tables
 from models.accounts import identities, leaving, users  # noqa: F401 - tables, erasers
+from models.assistant import tables as assistant_tables  # noqa: F401 - the tables
 from models.core import (  # noqa: F401 - the tables
     erasure,  # noqa: F401 - the jobs' personal data
     jobs,

@@ -51,6 +51,7 @@ DOMAINS = (
     "web.notifications",
     "web.live",
     "web.mail",
+    "web.assistant",
 )
 
 log = logging.getLogger("backline.web")

@@ -16,4 +16,5 @@ DOMAINS = (
     "workers.leads",
     "workers.notifications",
     "workers.live",
+    "workers.assistant",
 )

@@ -64,3 +64,29 @@ def fan_insights(*, session: Session, org_id: uuid.UUID) -> dict[str, Any]:
         "by_age": _counts(session, org_id, _age_bucket()),
         "growth_by_week": [{"week": w.isoformat(), "fans": n} for w, n in growth],
     }
+
+
+# -- the assistant's look-ups (models/assistant) -----------------------------------------------
+def fan_summary(*, session: Session, org_id: uuid.UUID, days: int = 30) -> dict[str, int]:
+    """How many fans, and the growth: new in the last `days` and in the `days` before. One
+    pass over the (org_id, created_at) index alone, never the rows: it stays quick however
+    many fans there are (the assistant reads it with every question)."""
+    now = utcnow()
+    recent, before = now - timedelta(days=days), now - timedelta(days=2 * days)
+    row = session.execute(
+        select(
+            func.count(),
+            func.count().filter(Fan.created_at >= recent),
+            func.count().filter(Fan.created_at >= before, Fan.created_at < recent),
+        ).where(Fan.org_id == org_id)
+    ).one()
+    return {
+        "total": row[0],
+        f"new_last_{days}_days": row[1],
+        f"new_previous_{days}_days": row[2],
+    }
+
+
+def fans_by_country(*, session: Session, org_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
+    """The `limit` countries with the most fans ("unknown": fans without one)."""
+    return _counts(session, org_id, Fan.country)[:limit]

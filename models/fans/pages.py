@@ -172,3 +172,17 @@ def page_owner(*, session: Session, org_id: uuid.UUID) -> User:
     if owner is None:
         raise NotFound("no artist with this address")
     return owner
+
+
+def page_summary(*, session: Session, org_id: uuid.UUID) -> dict[str, Any] | None:
+    """The organisation's public page in brief, or None when it has none."""
+    page = session.scalar(select(ArtistPage).where(ArtistPage.org_id == org_id))
+    if page is None:
+        return None
+    return {
+        "slug": page.slug,
+        "name": page.name,
+        "published": page.published,
+        "bio": page.bio,
+        "links": list(page.links),
+    }

@@ -16,7 +16,16 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, select
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -340,3 +349,30 @@ def list_releases(
         cursor=cursor,
         limit=limit,
     )
+
+
+def release_summary(*, session: Session, org_id: uuid.UUID, latest: int) -> dict[str, Any]:
+    """How many releases in each state, and the `latest` releases (newest first)."""
+    counts = session.execute(
+        select(Release.status, func.count())
+        .where(Release.org_id == org_id)
+        .group_by(Release.status)
+    )
+    rows = session.execute(
+        select(Release.title, Release.type, Release.status, Release.release_date)
+        .where(Release.org_id == org_id)
+        .order_by(Release.created_at.desc(), Release.id.desc())
+        .limit(latest)
+    )
+    return {
+        "by_status": {status: n for status, n in counts},
+        "latest": [
+            {
+                "title": title,
+                "type": kind,
+                "status": status,
+                "release_date": released.isoformat() if released else None,
+            }
+            for title, kind, status, released in rows
+        ],
+    }

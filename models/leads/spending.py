@@ -1,5 +1,7 @@
 """What lead searches spend, per organisation per UTC month, against its tier's budget:
-OpenAI tokens and paid Brave Search calls (answers from the cache are free).
+OpenAI tokens and paid Brave Search calls (answers from the cache are free). The tokens are the
+organisation's whole OpenAI spending: the assistant (workers/assistant.py) counts its replies'
+tokens here too, against the same budget.
 
 Work checks the budget before it spends (`check_budget`) and records what it spent after
 (`record_spending`); past the budget, nothing more is spent until the month turns."""
@@ -57,6 +59,9 @@ class Spending:
     resets_at: datetime
 
 
+_NAMES = {"tokens": "OpenAI tokens (lead search and assistant)", "searches": "lead searches"}
+
+
 class BudgetExceeded(LimitReached):
     """The organisation's lead search budget for this month is spent."""
 
@@ -96,8 +101,9 @@ def check_budget(
     ):
         if limit is not None and wanted and used + wanted > limit:
             raise BudgetExceeded(
-                f"your organization's {spent.tier.value} plan allows {limit} lead search "
-                f"{what} a month and {used} are used; it resets at {spent.resets_at.isoformat()}",
+                f"your organization's {spent.tier.value} plan allows {limit} "
+                f"{_NAMES[what]} a month and {used} are used; "
+                f"it resets at {spent.resets_at.isoformat()}",
                 retry_after_s=int((spent.resets_at - utcnow()).total_seconds()),
                 details={
                     "budget": what,

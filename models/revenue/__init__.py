@@ -11,6 +11,7 @@ from models.revenue.tables import (
     WithdrawalEvent,
     WithdrawalStatus,
 )
+from models.revenue.wallet import balances, earnings_between, monthly_earnings, top_tracks
 
 __all__ = [
     "Statement",
@@ -20,4 +21,8 @@ __all__ = [
     "Withdrawal",
     "WithdrawalEvent",
     "WithdrawalStatus",
+    "balances",
+    "earnings_between",
+    "monthly_earnings",
+    "top_tracks",
 ]

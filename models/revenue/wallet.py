@@ -134,3 +134,69 @@ def summary(*, session: Session, org_id: uuid.UUID, days: int | None) -> dict[st
             for currency in sorted(set(totals) | set(balances))
         ],
     }
+
+
+# -- the assistant's look-ups (models/assistant): small answers, read from the same totals ----
+def balances(*, session: Session, org_id: uuid.UUID) -> list[dict[str, Any]]:
+    """What the artist earned, what withdrawals hold and what is available, per currency."""
+    return [
+        {"currency": currency, **amounts}
+        for currency, amounts in sorted(_balances(session, org_id).items())
+    ]
+
+
+def monthly_earnings(
+    *, session: Session, org_id: uuid.UUID, months: int, today: date | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Earnings per sale month over the last `months` months (this one included), per
+    currency: the earnings trend."""
+    first = (today or utcnow().date()).replace(day=1)
+    for _ in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    params = {"org_id": org_id, "since": first, "all_time_month": ALL_TIME}
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for currency, month, amount, quantity in session.execute(_MONTHS, params):
+        out[currency].append(
+            {"month": month.strftime("%Y-%m"), "amount": amount, "quantity": int(quantity)}
+        )
+    return dict(out)
+
+
+_BETWEEN = text(
+    """
+    SELECT currency, sum(amount), sum(quantity) FROM revenue_totals
+     WHERE org_id = :org_id AND dimension = 'store' AND sale_month > :all_time_month
+       AND sale_month BETWEEN :first AND :last
+     GROUP BY currency ORDER BY currency
+    """
+)
+
+
+def earnings_between(
+    *, session: Session, org_id: uuid.UUID, first: date, last: date
+) -> list[dict[str, Any]]:
+    """What the sale months from `first`'s to `last`'s earned, per currency."""
+    params = {
+        "org_id": org_id,
+        "first": first.replace(day=1),
+        "last": last,
+        "all_time_month": ALL_TIME,
+    }
+    return [
+        {"currency": currency, "amount": amount, "quantity": int(quantity)}
+        for currency, amount, quantity in session.execute(_BETWEEN, params)
+    ]
+
+
+def top_tracks(
+    *, session: Session, org_id: uuid.UUID, days: int | None, limit: int
+) -> dict[str, list[dict[str, Any]]]:
+    """The `limit` best-earning tracks per currency over the last `days` (None: all time)."""
+    params = {
+        "org_id": org_id,
+        "since": range_start(days),
+        "all_time": days is None,
+        "all_time_month": ALL_TIME,
+        "top": limit,
+    }
+    return dict(_top(session, "track", params))

@@ -39,6 +39,7 @@ ERASED_BY = {
     "live_sessions": "live (created_by emptied, active ones ended; the organisation keeps them)",
     "mail_campaigns": "mail (created_by emptied; mail sent to the address keeps only a digest)",
     "mail_sequences": "mail (created_by emptied; the person's enrolments are removed)",
+    "assistant_messages": "assistant (the person's messages and their replies deleted)",
 }
 
 
@@ -68,4 +69,5 @@ def test_the_domains_register_their_erasers() -> None:
         "notifications",
         "live",
         "mail",
+        "assistant",
     } <= set(holders())
