@@ -399,6 +399,11 @@ class Settings:
     assistant_max_tool_rounds: int = 3  # tool calls answered before the model must reply
     rate_limit_assistant_messages: str = "200/day"  # per user
     rate_limit_assistant_read: str = "1000/hour"  # per user
+    # engagement metrics (models/engagement/): a cached dashboard lives this long at most;
+    # a write makes it unreachable at once (its key holds the organisation's data version).
+    engagement_dashboard_cache_ttl_s: int = 3600
+    rate_limit_engagement_write: str = "600/minute"  # metric writes (single or batch), per user
+    rate_limit_engagement_read: str = "600/minute"  # dashboard reads, per user
 
     @property
     def is_production(self) -> bool:
@@ -795,6 +800,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         live_max_overlay_streams=_int(
             e, "LIVE_MAX_OVERLAY_STREAMS", d.live_max_overlay_streams, minimum=1
+        # engagement metrics
+        engagement_dashboard_cache_ttl_s=_int(
+            e, "ENGAGEMENT_DASHBOARD_CACHE_TTL_S", d.engagement_dashboard_cache_ttl_s, minimum=1
+        ),
+        rate_limit_engagement_write=_str(
+            e, "RATE_LIMIT_ENGAGEMENT_WRITE", d.rate_limit_engagement_write
+        ),
+        rate_limit_engagement_read=_str(
+            e, "RATE_LIMIT_ENGAGEMENT_READ", d.rate_limit_engagement_read
         ),
         live_max_effect_uploads=_int(
             e, "LIVE_MAX_EFFECT_UPLOADS", d.live_max_effect_uploads, minimum=1

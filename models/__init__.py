@@ -16,6 +16,7 @@ from models.core import (  # noqa: F401 - the tables
 )
 from models.core import webhooks as received  # noqa: F401 - the tables
 from models.core.base import Base
+from models.engagement import tables as engagement_tables  # noqa: F401 - the tables
 from models.fans import (  # noqa: F401 - tables, erasers
     checkouts,
     fans,

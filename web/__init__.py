@@ -52,6 +52,7 @@ DOMAINS = (
     "web.live",
     "web.mail",
     "web.assistant",
+    "web.engagement",
 )
 
 log = logging.getLogger("backline.web")
