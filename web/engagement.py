@@ -2,7 +2,8 @@
 
 POST records a point or `{"points": [...]}` (up to 1,000): every point is checked first, and
 one bad point refuses the batch (422, its index in the error's fields) with nothing stored.
-There is no way to change or delete a point: the history is what was recorded.
+GET lists them as recorded. There is no way to change or delete a point: the history is
+what was recorded.
 
 GET /dashboard reads the hourly and daily rollups kept with the points. Its answer is cached
 in Redis under a key holding the organisation's data version, which every write bumps in its
@@ -30,7 +31,7 @@ from models import engagement
 from web.core import limits
 from web.core.auth import BEARER, auth_required, current_org_id
 from web.core.context import db
-from web.core.fields import Text
+from web.core.fields import BigInt, Text
 
 log = logging.getLogger("backline.engagement")
 blp = Blueprint(
@@ -92,6 +93,18 @@ class PointRead(Schema):
 class Recorded(Schema):
     recorded = fields.Integer(required=True)
     points = fields.List(fields.Nested(PointRead), required=True)
+
+
+class PointQuery(Schema):
+    metric = Text(validate=validate.Regexp(engagement.NAME))
+    platform = Text(validate=validate.Regexp(engagement.PLATFORM))
+    before = BigInt(metadata={"description": "next_before of the previous page."})
+    limit = BigInt(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class PointPage(Schema):
+    items = fields.List(fields.Nested(PointRead), required=True)
+    next_before = fields.Integer(allow_none=True, metadata={"description": "null: the last page."})
 
 
 class DashboardQuery(Schema):
@@ -214,6 +227,18 @@ class Metrics(MethodView):
         stored = engagement.record_points(session, current_org_id(), points)
         session.commit()
         return {"recorded": len(stored), "points": stored}
+
+    @limits.per_user("rate_limit_engagement_read")
+    @blp.arguments(PointQuery, location="query")
+    @blp.response(200, PointPage)
+    @blp.doc(security=BEARER)
+    @auth_required
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """The points as recorded, the last recorded first"""
+        limit = query.pop("limit")
+        items = engagement.history(db(), current_org_id(), limit=limit + 1, **query)
+        more = len(items) > limit
+        return {"items": items[:limit], "next_before": items[limit - 1].id if more else None}
 
 
 @blp.route("/dashboard")

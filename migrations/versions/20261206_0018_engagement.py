@@ -2,10 +2,10 @@
 
 Reviewed by hand. Points are never updated: the dashboard reads the rollups, which the write
 upserts in the same transaction, so their primary key (org, grain, bucket, metric, platform)
-is also the dashboard's range scan. Points are found by organisation and time, and by live
-session (a partial index: most points belong to none); the session id has no foreign key,
-the live domain's sessions being its own. The version row per organisation is bumped by
-every write and is part of the dashboard cache's key.
+is also the dashboard's range scan. Points are listed by organisation, newest first (org,
+id), and found by live session (a partial index: most points belong to none); the session
+id has no foreign key, the live domain's sessions being its own. The version row per
+organisation is bumped by every write and is part of the dashboard cache's key.
 
 Revision ID: 0018_engagement
 Revises: 0014_lead_report_schedules
@@ -49,9 +49,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_engagement_points"),
         _org_fk("engagement_points"),
     )
-    op.create_index(
-        "ix_engagement_points_org_recorded", "engagement_points", ["org_id", "recorded_at"]
-    )
+    op.create_index("ix_engagement_points_org_id", "engagement_points", ["org_id", "id"])
     op.create_index(
         "ix_engagement_points_live_session",
         "engagement_points",
@@ -90,5 +88,5 @@ def downgrade() -> None:
     op.drop_table("engagement_versions")
     op.drop_table("engagement_rollups")
     op.drop_index("ix_engagement_points_live_session", table_name="engagement_points")
-    op.drop_index("ix_engagement_points_org_recorded", table_name="engagement_points")
+    op.drop_index("ix_engagement_points_org_id", table_name="engagement_points")
     op.drop_table("engagement_points")

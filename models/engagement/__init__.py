@@ -17,6 +17,7 @@ from models.engagement.points import (
     Totals,
     check_points,
     data_version,
+    history,
     record_points,
     session_totals,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "check_points",
     "dashboard",
     "data_version",
+    "history",
     "record_points",
     "resolve_range",
     "session_totals",

@@ -239,3 +239,23 @@ def session_totals(
         metric: Totals(count=count, sum=total, last_value=value, last_at=at)
         for metric, count, total, value, at in rows
     }
+
+
+def history(
+    session: Session,
+    org_id: uuid.UUID,
+    *,
+    metric: str | None = None,
+    platform: str | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> list[Point]:
+    """The points as they were recorded, the last recorded first; `before`: an id, to page."""
+    query = select(Point).where(Point.org_id == org_id)
+    if metric is not None:
+        query = query.where(Point.metric == metric)
+    if platform is not None:
+        query = query.where(Point.platform == platform)
+    if before is not None:
+        query = query.where(Point.id < before)
+    return list(session.scalars(query.order_by(Point.id.desc()).limit(limit)))

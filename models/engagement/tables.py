@@ -38,7 +38,7 @@ class Point(Base):
 
     __tablename__ = "engagement_points"
     __table_args__ = (
-        Index("ix_engagement_points_org_recorded", "org_id", "recorded_at"),
+        Index("ix_engagement_points_org_id", "org_id", "id"),  # the history, newest first
         Index(
             "ix_engagement_points_live_session",
             "org_id",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,7 +25,7 @@ from config.settings import RATE_LIMIT_SETTINGS
 from models import engagement
 from tests.api.conftest import Caller
 from tests.api.test_openapi_fuzz import FUZZ_SETTINGS, call, caller_of, cases, operations, spoil
-from tests.conftest import org_of
+from tests.conftest import make_user, org_of
 from web import create_app
 from workers.core.setup import Platform
 
@@ -93,6 +94,25 @@ def test_a_batch_is_recorded_whole(client: FlaskClient, alice: Caller, session: 
     assert answer.get_json()["recorded"] == len(POINTS)
     assert [p["value"] for p in answer.get_json()["points"]] == [p["value"] for p in POINTS]
     assert points_of(session, alice) == len(POINTS)
+
+
+def test_the_points_are_listed_as_recorded_last_first_page_by_page(
+    client: FlaskClient, alice: Caller, bob: Caller
+) -> None:
+    record(client, alice, {"points": POINTS})
+    record(client, alice, point("views", 1, at(0)))
+
+    first = client.get("/api/v1/metrics?limit=4", headers=alice.headers).get_json()
+    rest = client.get(
+        f"/api/v1/metrics?before={first['next_before']}", headers=alice.headers
+    ).get_json()
+    likes = client.get("/api/v1/metrics?metric=likes", headers=alice.headers).get_json()
+
+    values = [p["value"] for p in first["items"] + rest["items"]]
+    assert values == [1.0] + [float(p["value"]) for p in reversed(POINTS)]
+    assert rest["next_before"] is None
+    assert [p["value"] for p in likes["items"]] == [20.0, 10.0]
+    assert client.get("/api/v1/metrics", headers=bob.headers).get_json()["items"] == []
 
 
 def test_a_bad_point_refuses_the_batch_naming_it_and_nothing_is_stored(
@@ -356,6 +376,39 @@ def test_a_live_sessions_points_are_recorded_and_totalled(
     assert engagement.session_totals(session, other_org, live) == {}
 
 
+def test_concurrent_writers_of_one_organisation_lose_no_rollup(
+    committed_platform: Platform,
+) -> None:
+    with committed_platform.sessions() as session:
+        user = make_user(session)
+        session.commit()
+        org_id = org_of(session, user.id)
+    when = MONDAY + timedelta(hours=5)
+
+    def writer(n: int) -> None:
+        for _ in range(10):
+            points = [
+                engagement.NewPoint(name, Decimal(n + 1), "tiktok", when + timedelta(seconds=s))
+                for s, name in enumerate(["views", "likes"] * 10)
+            ]
+            with committed_platform.sessions.begin() as session:
+                engagement.record_points(session, org_id, points)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(writer, range(4)))
+
+    with committed_platform.sessions() as session:
+        rollups = session.execute(
+            select(engagement.Rollup.grain, engagement.Rollup.count, engagement.Rollup.sum).where(
+                engagement.Rollup.org_id == org_id, engagement.Rollup.metric == "views"
+            )
+        ).all()
+        version = engagement.data_version(session, org_id)
+    # 4 writers x 10 batches x 10 views, each writer's value its number: 100 x (1+2+3+4)
+    assert sorted(rollups) == [("day", 400, Decimal(1000)), ("hour", 400, Decimal(1000))]
+    assert version == 40
+
+
 @pytest.fixture()
 def fuzz_app(tx_platform: Platform) -> Flask:
     settings = tx_platform.settings.replace(
@@ -381,4 +434,4 @@ def test_no_metrics_operation_answers_a_5xx_or_another_shape(
 
         with subtests.test(operation.label):
             run()
-    assert len(mine) == 2
+    assert len(mine) == 3
