@@ -8,7 +8,7 @@ id has no foreign key, the live domain's sessions being its own. The version row
 organisation is bumped by every write and is part of the dashboard cache's key.
 
 Revision ID: 0018_engagement
-Revises: 0014_lead_report_schedules
+Revises: 0017_notifications
 Create Date: 2026-12-06 23:00:00.000000
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0018_engagement"
-down_revision: str | None = "0014_lead_report_schedules"
+down_revision: str | None = "0017_notifications"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
