@@ -79,36 +79,26 @@ def resolve_range(grain: str, since: datetime | None, until: datetime | None) ->
     return asked
 
 
-# One row per metric, its buckets' figures as arrays in bucket order (each bucket by its index
-# in the range): the driver decodes arrays in C, and a dense series needs no Python loop.
-# Hours and days are read as they are kept, a row per platform and bucket, the platforms
-# merged in Python when there are several (grouping in SQL would cost more). Weeks are summed
-# from days in SQL; a week's last value is the one with the latest time, which max() over
-# (epoch, value) arrays finds in the hash aggregate (array_agg(... ORDER BY) would sort every
-# group on its own).
+# Hours and days are read as they are kept, a row per metric, platform and bucket (the
+# bucket as its index in the range), and the platforms merged in Python: grouping in SQL would
+# cost more than the merge. Weeks are summed from days in SQL; a week's last value is the one
+# with the latest time, and max() over (epoch, value) arrays finds it in the hash aggregate
+# (array_agg(... ORDER BY) would sort every group on its own).
 _INDEX = "(extract(epoch FROM {bucket} - CAST(:since AS timestamptz)) / CAST(:step AS float8))::int"
-_RANGE = "org_id = :org AND grain = :grain AND bucket >= :since AND bucket < :until"
 _ROWS = f"""
-SELECT metric, {_INDEX.format(bucket="bucket")} AS i, count, sum::float8 AS sum,
-       min::float8 AS min, max::float8 AS max, last_value::float8 AS last,
-       extract(epoch FROM last_at)::float8 AS last_at
-FROM engagement_rollups WHERE {_RANGE} {{filters}}
+SELECT metric, {_INDEX.format(bucket="bucket")}, count, sum::float8, min::float8, max::float8,
+       last_value::float8, extract(epoch FROM last_at)::float8
+FROM engagement_rollups
+WHERE org_id = :org AND grain = :grain AND bucket >= :since AND bucket < :until {{filters}}
 """  # noqa: S608 - constant fragments; every value is a bound parameter
 _LAST = "ARRAY[extract(epoch FROM last_at)::float8, last_value::float8]"
 _WEEKS = f"""
 SELECT metric, {_INDEX.format(bucket="date_trunc('week', bucket, 'UTC')")} AS i,
-       sum(count)::bigint AS count, sum(sum)::float8 AS sum, min(min)::float8 AS min,
-       max(max)::float8 AS max, (max({_LAST}))[2] AS last, (max({_LAST}))[1] AS last_at
-FROM engagement_rollups WHERE {_RANGE} {{filters}}
+       sum(count)::bigint, sum(sum)::float8, min(min)::float8, max(max)::float8,
+       (max({_LAST}))[2], (max({_LAST}))[1]
+FROM engagement_rollups
+WHERE org_id = :org AND grain = :grain AND bucket >= :since AND bucket < :until {{filters}}
 GROUP BY metric, i
-"""  # noqa: S608 - constant fragments; every value is a bound parameter
-# The arrays follow the sorted subquery's order: one sort for all of them, where an ORDER BY
-# in each array_agg would sort each group seven times (PostgreSQL 15 does not share them).
-_BY_METRIC = """
-SELECT metric, array_agg(i), array_agg(count), array_agg(sum), array_agg(min), array_agg(max),
-       array_agg(last), array_agg(last_at)
-FROM ({rows} ORDER BY metric, i, last_at) AS r
-GROUP BY metric
 """  # noqa: S608 - constant fragments; every value is a bound parameter
 _BEFORE = """
 SELECT metric, sum(sum)::float8
@@ -165,27 +155,24 @@ class _Series:
         self.min: list[float | None] = [None] * size
         self.max: list[float | None] = [None] * size
         self.last: list[float | None] = [None] * size
+        self.last_at: list[float | None] = [None] * size
         self.previous_total = 0.0
         self.latest: tuple[float, float] | None = None  # (epoch seconds, value)
 
-    def fill(self, i: list[int], *figures: list[Any]) -> None:
-        """The buckets' figures, in bucket order (a bucket once per platform)."""
-        counts, sums, lows, highs, lasts, last_ats = figures
-        if i:
-            self.latest = (last_ats[-1], lasts[-1])  # the last bucket's latest point
-        if len(i) == len(self.sum) and len(set(i)) == len(i):  # every bucket, once
-            self.count, self.sum, self.min, self.max, self.last = counts, sums, lows, highs, lasts
-            return
-        for n, at in enumerate(i):
-            if not self.count[at]:
-                self.sum[at], self.count[at] = sums[n], counts[n]
-                self.min[at], self.max[at] = lows[n], highs[n]
-            else:
-                self.sum[at] += sums[n]
-                self.count[at] += counts[n]
-                self.min[at] = min(self.min[at], lows[n])  # type: ignore[type-var]
-                self.max[at] = max(self.max[at], highs[n])  # type: ignore[type-var]
-            self.last[at] = lasts[n]  # in time order within the bucket: the latest stays
+    def add(self, row: tuple[Any, ...]) -> None:
+        """One bucket's figures of one platform (or all, for weeks): merged into the bucket."""
+        _, i, count, total, low, high, last, last_at = row
+        if not self.count[i]:
+            self.sum[i], self.count[i], self.min[i], self.max[i] = total, count, low, high
+        else:
+            self.sum[i] += total
+            self.count[i] += count
+            self.min[i] = min(self.min[i], low)  # type: ignore[type-var]
+            self.max[i] = max(self.max[i], high)  # type: ignore[type-var]
+        if self.latest is None or last_at >= self.latest[0]:
+            self.latest = (last_at, last)
+        if self.last_at[i] is None or last_at >= self.last_at[i]:  # type: ignore[operator]
+            self.last[i], self.last_at[i] = last, last_at
 
     def read(self) -> dict[str, Any]:
         total = sum(self.sum)
@@ -227,12 +214,12 @@ def dashboard(
     wanted = sorted(set(metrics)) if metrics else None
     asked = None if wanted is None else sorted({*wanted, *(m for d in DERIVED for m in d.inputs)})
     filters, params = _query(at, org_id, platform, asked)
-    rows = (_WEEKS if at.grain == "week" else _ROWS).format(filters=filters)
+    sql = (_WEEKS if at.grain == "week" else _ROWS).format(filters=filters)
     series: dict[str, _Series] = {}
     size = at.buckets
-    for name, i, *figures in _fetch(session, _BY_METRIC.format(rows=rows), params):
-        series[name] = _Series(name, size)
-        series[name].fill(i, *figures)
+    for row in _fetch(session, sql, params):
+        one = series.get(row[0]) or series.setdefault(row[0], _Series(row[0], size))
+        one.add(row)
     for name, total in _fetch(session, _BEFORE.format(filters=filters), params):
         one = series.get(name) or series.setdefault(name, _Series(name, size))
         one.previous_total = total
