@@ -800,6 +800,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         live_max_overlay_streams=_int(
             e, "LIVE_MAX_OVERLAY_STREAMS", d.live_max_overlay_streams, minimum=1
+        ),
         # engagement metrics
         engagement_dashboard_cache_ttl_s=_int(
             e, "ENGAGEMENT_DASHBOARD_CACHE_TTL_S", d.engagement_dashboard_cache_ttl_s, minimum=1
