@@ -8,7 +8,7 @@ id has no foreign key, the live domain's sessions being its own. The version row
 organisation is bumped by every write and is part of the dashboard cache's key.
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0016_assistant
 Create Date: 2026-12-06 23:00:00.000000
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0018"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016_assistant"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
