@@ -7,8 +7,8 @@ pending rows; webhook events find their row by Message-ID or the provider's id. 
 due are found through a partial index on active ones. A platform sequence (the trial's) has
 no organisation and is found by its unique key.
 
-Revision ID: 0015
-Revises: 0019
+Revision ID: 0015_mail
+Revises: 0014_lead_report_schedules
 Create Date: 2026-12-06 22:45:47.820879
 """
 
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0015"
-down_revision: str | None = "0019"
+revision: str = "0015_mail"
+down_revision: str | None = "0014_lead_report_schedules"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

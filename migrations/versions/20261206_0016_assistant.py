@@ -6,7 +6,7 @@ a number, in order, from that key; they go with their message (ON DELETE CASCADE
 keeps its asker's id until their account is erased (the eraser deletes their messages).
 
 Revision ID: 0016_assistant
-Revises: 0015
+Revises: 0015_mail
 Create Date: 2026-12-06 23:00:00.000000
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0016_assistant"
-down_revision: str | None = "0015"
+down_revision: str | None = "0015_mail"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

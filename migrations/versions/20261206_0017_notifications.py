@@ -7,7 +7,7 @@ daily run repeated or late writes nothing twice; the list per organisation reads
 eraser. The marks are each organisation's high-water mark of the daily run.
 
 Revision ID: 0017_notifications
-Revises: 0014_lead_report_schedules
+Revises: 0016_assistant
 Create Date: 2026-12-06 23:00:00.000000
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0017_notifications"
-down_revision: str | None = "0014_lead_report_schedules"
+down_revision: str | None = "0016_assistant"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

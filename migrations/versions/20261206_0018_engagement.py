@@ -7,8 +7,8 @@ id), and found by live session (a partial index: most points belong to none); th
 id has no foreign key, the live domain's sessions being its own. The version row per
 organisation is bumped by every write and is part of the dashboard cache's key.
 
-Revision ID: 0018
-Revises: 0016_assistant
+Revision ID: 0018_engagement
+Revises: 0017_notifications
 Create Date: 2026-12-06 23:00:00.000000
 """
 
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0018"
-down_revision: str | None = "0016_assistant"
+revision: str = "0018_engagement"
+down_revision: str | None = "0017_notifications"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

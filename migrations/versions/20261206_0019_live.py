@@ -9,8 +9,8 @@ session's log. A trigger counts the session's effects not yet finished through a
 index on (session_id, ends_at), not by scanning its log. Overlay tokens are looked up by
 their hash (unique).
 
-Revision ID: 0019
-Revises: 0017_notifications
+Revision ID: 0019_live
+Revises: 0018_engagement
 Create Date: 2026-12-06 23:00:00.000000
 """
 
@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0019"
-down_revision: str | None = "0017_notifications"
+revision: str = "0019_live"
+down_revision: str | None = "0018_engagement"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
