@@ -27,7 +27,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from config import Settings
-from models import engagement
+from models import engagement, live
 from web.core import limits
 from web.core.auth import BEARER, auth_required, current_org_id
 from web.core.context import db
@@ -74,11 +74,21 @@ class MetricsCreate(Schema):
         required=True,
         validate=validate.Length(min=1, max=engagement.MAX_BATCH),
     )
+    live_session_id = fields.UUID(
+        metadata={
+            "description": "The organisation's stream session these points were taken in "
+            "(/api/v1/live/sessions): its figures show them. Another's is a 404."
+        }
+    )
 
     @pre_load
     def _one_point(self, data: Any, **_: Any) -> Any:
         if isinstance(data, dict) and "points" not in data:
-            return {"points": [data]}
+            point = dict(data)
+            batch = {"points": [point]}
+            if "live_session_id" in point:
+                batch["live_session_id"] = point.pop("live_session_id")
+            return batch
         return data
 
 
@@ -224,7 +234,12 @@ class Metrics(MethodView):
         """Record a point, or a batch of up to 1,000 (all or none)"""
         session = db()
         points = [engagement.NewPoint(**p) for p in body["points"]]
-        stored = engagement.record_points(session, current_org_id(), points)
+        live_session_id = body.get("live_session_id")
+        if live_session_id is not None:  # the organisation's own, or a 404
+            live.session_of(session=session, org_id=current_org_id(), session_id=live_session_id)
+        stored = engagement.record_points(
+            session, current_org_id(), points, live_session_id=live_session_id
+        )
         session.commit()
         return {"recorded": len(stored), "points": stored}
 

@@ -30,6 +30,13 @@ class LiveSessionQuery(LivePageQuery):
     status = fields.Enum(SessionStatus, by_value=True)
 
 
+class SessionMetric(Schema):
+    count = BigInt(required=True)
+    sum = fields.Float(required=True)
+    last_value = fields.Float(required=True)
+    last_at = fields.DateTime(required=True)
+
+
 class LiveSessionRead(Schema):
     id = fields.UUID(required=True)
     platform = Text(required=True)
@@ -45,6 +52,14 @@ class LiveSessionRead(Schema):
         allow_none=True, metadata={"description": "When the last queued effect ends."}
     )
     triggers = BigInt(required=True)
+    metrics = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(SessionMetric),
+        metadata={
+            "description": "GET of one session: each metric recorded in it (POST /api/v1/metrics "
+            "with its live_session_id), by name."
+        },
+    )
     overlays_connected = BigInt(
         metadata={"description": "Overlay streams open now, over every API process (one session)."}
     )

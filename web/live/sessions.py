@@ -15,6 +15,7 @@ from flask import Response, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from models import engagement
 from models.core.errors import InvalidInput
 from models.live import log, overlays, sessions, triggers
 from models.live.effects import Effect
@@ -60,11 +61,13 @@ def _commit_announcing(session_id: uuid.UUID) -> None:
 
 
 class _Figures:
-    """A session with the overlay streams it has open now, for LiveSessionRead."""
+    """A session with the overlay streams it has open now and the metrics recorded in it, for
+    LiveSessionRead."""
 
     def __init__(self, live: LiveSession) -> None:
         self._live = live
         self.overlays_connected = wait_slots().count(overlay_holder(live.id))
+        self.metrics = engagement.session_totals(db(), live.org_id, live.id)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._live, name)

@@ -174,3 +174,45 @@ def test_two_starts_at_once_cannot_pass_the_tiers_cap_together(
     assert refused.json["details"]["feature"] == "concurrent_sessions"
     listed = client.get(f"{LIVE}/sessions?status=active", headers=headers).json["items"]
     assert [s["title"] for s in listed] == ["first"]
+
+
+def test_metrics_recorded_in_a_session_show_in_its_figures_and_only_the_owners_session_takes_them(
+    client: FlaskClient, alice: Caller, bob: Caller, session: Session
+) -> None:
+    on_tier(session, alice, Tier.CREATOR)
+    live = start(client, alice)
+    points = [
+        {"metric": "viewers", "value": 120, "platform": "twitch"},
+        {"metric": "viewers", "value": 180, "platform": "twitch"},
+        {"metric": "chat_messages", "value": 42, "platform": "twitch"},
+    ]
+    recorded = client.post(
+        "/api/v1/metrics",
+        json={"points": points, "live_session_id": live["id"]},
+        headers=alice.headers,
+    )
+    assert recorded.status_code == 201, recorded.json
+    # One point, without a batch around it, names the session the same way.
+    single = {"metric": "chat_messages", "value": 8, "platform": "twitch"}
+    one = client.post(
+        "/api/v1/metrics", json={**single, "live_session_id": live["id"]}, headers=alice.headers
+    )
+    assert one.status_code == 201, one.json
+    # Points of no session are not the session's.
+    client.post("/api/v1/metrics", json=single, headers=alice.headers)
+
+    figures = client.get(f"{LIVE}/sessions/{live['id']}", headers=alice.headers).json["metrics"]
+    assert {name: (m["count"], m["sum"]) for name, m in figures.items()} == {
+        "viewers": (2, 300),
+        "chat_messages": (2, 50),
+    }
+    assert figures["viewers"]["last_value"] in (120, 180)
+
+    # Bob cannot write into Alice's session: a 404, and nothing of his is stored.
+    theirs = client.post(
+        "/api/v1/metrics",
+        json={"points": points, "live_session_id": live["id"]},
+        headers=bob.headers,
+    )
+    assert theirs.status_code == 404
+    assert client.get("/api/v1/metrics", headers=bob.headers).json["items"] == []
