@@ -17,7 +17,7 @@ from tests.worker.conftest import wait_for
 from web import create_app
 from workers.core.setup import Platform
 from workers.core.tracking import Runtime
-from workers.mail import REDACTED
+from workers.mail.single import REDACTED
 
 NEW_PASSWORD = "a brand new passphrase"
 
