@@ -53,6 +53,12 @@ def get_campaign(
     return campaign
 
 
+def is_sending(*, session: Session, campaign_id: uuid.UUID) -> bool:
+    """Whether the campaign is sending now (as last committed: not paused, not cancelled)."""
+    status = session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
+    return status == CampaignStatus.SENDING.value
+
+
 def lock_campaign(*, session: Session, campaign_id: uuid.UUID) -> Campaign | None:
     return session.scalar(select(Campaign).where(Campaign.id == campaign_id).with_for_update())
 

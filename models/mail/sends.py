@@ -128,10 +128,17 @@ def pending_count(*, session: Session, campaign_id: uuid.UUID) -> int:
 
 
 def cancel_pending(*, session: Session, campaign_id: uuid.UUID) -> None:
-    """Mark what had not gone as cancelled (waiting for a mail being sent to settle)."""
+    """Mark what had not gone as cancelled. A mail a sender holds is left to it (a cancel does
+    not wait on a sender waiting for the pace): the sender sees the campaign cancelled within
+    a second, lets the mail go unsent and cancels it with this again."""
+    held_by_nobody = (
+        select(Send.id)
+        .where(Send.campaign_id == campaign_id, Send.status == SendStatus.PENDING.value)
+        .with_for_update(skip_locked=True)
+    )
     session.execute(
         update(Send)
-        .where(Send.campaign_id == campaign_id, Send.status == SendStatus.PENDING.value)
+        .where(Send.id.in_(held_by_nobody.scalar_subquery()))
         .values(status=SendStatus.CANCELLED.value, reason="the campaign was cancelled")
         .execution_options(synchronize_session=False)
     )

@@ -112,13 +112,22 @@ class MailPacer:
             key=f"{settings.broker_namespace}:mail-pace",
         )
 
-    def wait(self, recipient_domain: str, sleep: Callable[[float], None] = time.sleep) -> None:
-        """Return when a mail to `recipient_domain` may be sent, counting it as sent."""
+    def wait(
+        self,
+        recipient_domain: str,
+        sleep: Callable[[float], None] = time.sleep,
+        stop: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Return True when a mail to `recipient_domain` may be sent, counting it as sent; or
+        False, counting nothing, as soon as `stop()` is true (asked before each nap, so at
+        least every MAX_NAP_S: a paused campaign's sender does not sit out a Retry-After)."""
         keys = [f"{self._key}:all", self._domain_key(recipient_domain), f"{self._key}:slow"]
         while True:
             wait_s = float(self._take(keys=keys, args=[self._interval, self._domain_interval]))
             if wait_s <= 0:
-                return
+                return True
+            if stop is not None and stop():
+                return False
             sleep(min(wait_s, MAX_NAP_S))
 
     def slow_down(self, retry_after: float | None = None) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from functools import partial
 from typing import Any
 
 from marshmallow import Schema, fields
@@ -157,7 +158,9 @@ def send_campaign(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     letter = _letter(ctx, campaign_id)
     if letter is None:
         return {"sent": 0}
-    counts = dict.fromkeys((Outcome.SENT, Outcome.FAILED, Outcome.SKIPPED, Outcome.DEFERRED), 0)
+    counts = dict.fromkeys(
+        (Outcome.SENT, Outcome.FAILED, Outcome.SKIPPED, Outcome.DEFERRED, Outcome.HELD), 0
+    )
     last_progress = 0.0
     with Sender(ctx.settings) as sender:
         while True:
@@ -167,13 +170,22 @@ def send_campaign(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
                     session.rollback()
                     break
                 try:
-                    outcome, _ = sender.deliver(session, claimed, letter)
+                    outcome, _ = sender.deliver(
+                        session,
+                        claimed,
+                        letter,
+                        still_wanted=partial(
+                            campaigns.is_sending, session=session, campaign_id=campaign_id
+                        ),
+                    )
                 except MailAccountRefused as exc:
                     session.rollback()
                     _stop_for_the_account(ctx, campaign_id, str(exc))
                     return {**counts, "stopped": str(exc)}
                 session.commit()
             counts[outcome] += 1
+            if outcome == Outcome.HELD:  # paused or cancelled: resume starts new senders
+                break
             if time.monotonic() - last_progress > 0.5:  # also checks for a cancel
                 last_progress = time.monotonic()
                 ctx.progress(sum(counts.values()), None, f"{counts[Outcome.SENT]} sent")
@@ -181,6 +193,9 @@ def send_campaign(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         if campaigns.finish_if_done(session=session, campaign_id=campaign_id):
             return {**counts, "finished": True}
         campaign = session.get(Campaign, campaign_id)
+        if campaign is not None and campaign.status == CampaignStatus.CANCELLED.value:
+            # What a sender held while the cancel ran (left pending by it) is cancelled now.
+            sends.cancel_pending(session=session, campaign_id=campaign_id)
         sending = campaign is not None and campaign.status == CampaignStatus.SENDING.value
         retry_in = sends.next_retry_in_s(session=session, campaign_id=campaign_id)
     if sending and retry_in is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import formataddr, parseaddr
@@ -68,6 +69,7 @@ class Outcome:
     FAILED = "failed"
     SKIPPED = "skipped"
     DEFERRED = "deferred"
+    HELD = "held"  # not sent, still pending: the campaign stopped sending while it waited
 
 
 class Sender:
@@ -91,9 +93,16 @@ class Sender:
 
     # -- one mail ----------------------------------------------------------------------------
     def deliver(
-        self, session: Session, claimed: sends.Claimed, letter: Letter
+        self,
+        session: Session,
+        claimed: sends.Claimed,
+        letter: Letter,
+        still_wanted: Callable[[], bool] | None = None,
     ) -> tuple[str, str | None]:
-        """Send one locked ledger row and record the outcome (the caller commits)."""
+        """Send one locked ledger row and record the outcome (the caller commits).
+
+        While it waits for the pace, `still_wanted()` is asked about once a second; once it is
+        false the row is left pending (HELD) and its lock goes with the caller's commit."""
         send = claimed.send
         if claimed.suppressed:
             reason = f"suppressed: {claimed.suppressed}"
@@ -108,7 +117,9 @@ class Sender:
         except InvalidInput as exc:  # a template that fails on this recipient's fields
             sends.mark_failed(session=session, send=send, reason=exc.message)
             return Outcome.FAILED, exc.message
-        self.pacer.wait(mail.recipient_domain)
+        stop = None if still_wanted is None else (lambda: not still_wanted())
+        if not self.pacer.wait(mail.recipient_domain, stop=stop):
+            return Outcome.HELD, "the campaign stopped sending"
         try:
             provider_id = self.transport.send(mail)
         except MailAccountRefused:

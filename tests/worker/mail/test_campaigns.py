@@ -8,11 +8,13 @@ import time
 import uuid
 from email.message import Message
 
+import redis
 from sqlalchemy import update
 
 from models.mail.tables import Campaign
 from tests.worker.conftest import submit_job, wait_for
 from tests.worker.mail.conftest import Stack
+from workers.clients.mail_pacing import MailPacer
 
 
 def body_of(message: Message, kind: str = "text/plain") -> str:
@@ -183,6 +185,41 @@ def test_cancel_stops_a_sending_campaign_and_what_did_not_go_is_cancelled(stack:
         ).status_code
         == 409
     )
+
+
+def test_pause_and_cancel_do_not_wait_out_a_providers_retry_after(stack: Stack) -> None:
+    auth, _, org_id = stack.caller()
+    fans = stack.fans(org_id, 300)
+    campaign = stack.campaign(auth, html_body=None)
+    stack.send_now(auth, campaign["id"])
+    stack.wait(auth, campaign["id"], lambda c: c["progress"]["sent"] >= 20, timeout_s=20)
+    # The provider says: nothing more for two minutes. Every sender now waits on the pace,
+    # each holding the mail it took.
+    settings = stack.platform.settings
+    MailPacer.from_settings(settings).slow_down(120)
+    try:
+        time.sleep(1.5)
+        before = sum(len(stack.mails_to(a)) for a in fans)
+        started = time.monotonic()
+        paused = stack.client.post(f"/api/v1/mail/campaigns/{campaign['id']}/pause", headers=auth)
+        assert paused.status_code == 200, paused.json
+        cancelled = stack.client.post(
+            f"/api/v1/mail/campaigns/{campaign['id']}/cancel", headers=auth
+        )
+        assert cancelled.status_code == 200, cancelled.json
+        assert time.monotonic() - started < 2.0  # not held behind the senders' locks
+        # Within a few seconds the senders let go: what they held is cancelled too.
+        done = stack.wait(
+            auth, campaign["id"], lambda c: c["progress"]["pending"] == 0, timeout_s=5
+        )
+    finally:
+        pace = f"{settings.broker_namespace}:mail-pace"  # the slow-down and its resume time
+        redis.Redis.from_url(settings.redis_url).delete(f"{pace}:slow", f"{pace}:all")
+    delivered = sum(len(stack.mails_to(a)) for a in fans)
+    assert delivered == before  # nothing went while the provider said wait
+    assert done["status"] == "cancelled"
+    assert done["progress"]["sent"] == delivered
+    assert done["progress"]["cancelled"] == 300 - delivered
 
 
 def test_a_sender_run_again_on_a_sent_campaign_sends_no_second_mail(stack: Stack) -> None:
