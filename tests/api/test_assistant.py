@@ -4,7 +4,6 @@ organisation's ids answering 404. The replies' writing is in tests/worker/test_a
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -17,20 +16,7 @@ from models.core.erasure import Person, erase_person, export_person
 from models.core.jobs import Job
 from tests.api.conftest import Caller
 from tests.conftest import org_of
-
-
-def sse(body: bytes) -> list[dict[str, Any]]:
-    found = []
-    for block in body.decode().split("\n\n"):
-        fields: dict[str, Any] = {}
-        for line in block.splitlines():
-            if line and not line.startswith(":"):
-                name, _, value = line.partition(": ")
-                fields[name] = value
-        if "data" in fields:
-            fields["data"] = json.loads(fields["data"])
-            found.append(fields)
-    return found
+from tests.sse import sse
 
 
 def send(client: FlaskClient, who: Caller, content: str = "How is my wallet?") -> Any:

@@ -5,7 +5,6 @@ openai SDK; PostgreSQL and Redis are real."""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from devstack.fakes.openai import FakeOpenAI
 from models import leads
 from models.core.jobs import JobStatus
 from tests.conftest import access_token, make_user, org_of
+from tests.sse import sse
 from tests.worker.conftest import RunningWorker, load, wait_for
 from web import create_app
 from workers.assistant import FALLBACK_UNAVAILABLE
@@ -74,21 +74,6 @@ def artist(platform: Platform) -> Artist:
         session.commit()
         token = access_token(platform, session, user)
         return Artist(user.id, org_of(session, user.id), {"Authorization": f"Bearer {token}"})
-
-
-def sse(body: bytes) -> list[dict[str, Any]]:
-    """The events of an event-stream body: {"event", "id", "data"} each."""
-    found = []
-    for block in body.decode().split("\n\n"):
-        fields: dict[str, Any] = {}
-        for line in block.splitlines():
-            if line and not line.startswith(":"):
-                name, _, value = line.partition(": ")
-                fields[name] = value
-        if "data" in fields:
-            fields["data"] = json.loads(fields["data"])
-            found.append(fields)
-    return found
 
 
 def ask(stack: Stack, who: Artist, content: str) -> dict[str, Any]:

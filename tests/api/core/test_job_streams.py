@@ -5,30 +5,14 @@ What they send while a job runs is in tests/e2e/test_waiting.py, on the real ser
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.api.conftest import Caller, a_job
+from tests.sse import sse
 from web.core.waits import wait_slots
-
-
-def sse(body: bytes) -> list[dict[str, Any]]:
-    """The events of a whole event-stream body: {"event", "id", "data"} each."""
-    found = []
-    for block in body.decode().split("\n\n"):
-        fields: dict[str, Any] = {}
-        for line in block.splitlines():
-            if line and not line.startswith(":"):
-                name, _, value = line.partition(": ")
-                fields[name] = value
-        if "data" in fields:
-            fields["data"] = json.loads(fields["data"])
-            found.append(fields)
-    return found
 
 
 def cancelled_job(client: FlaskClient, who: Caller) -> str:

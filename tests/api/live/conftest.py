@@ -3,7 +3,6 @@ and a reader of event streams that never end by themselves."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -15,6 +14,7 @@ from models.core.quotas import Tier
 from models.live.effects import BUILT_INS
 from tests.api.conftest import Caller
 from tests.conftest import org_of
+from tests.sse import sse as parse
 
 LIVE = "/api/v1/live"
 EFFECTS = {e.animation: str(e.id) for e in BUILT_INS}  # built-ins by animation
@@ -60,21 +60,6 @@ def overlay_link(client: FlaskClient, who: Caller, session_id: str) -> Any:
     )
     assert answer.status_code == 201, answer.json
     return answer.json
-
-
-def parse(body: bytes) -> list[dict[str, Any]]:
-    """The events of complete event-stream blocks: {"event", "id", "data"} each."""
-    found = []
-    for block in body.decode().split("\n\n"):
-        fields: dict[str, Any] = {}
-        for line in block.splitlines():
-            if line and not line.startswith(":"):
-                name, _, value = line.partition(": ")
-                fields[name] = value
-        if "data" in fields:
-            fields["data"] = json.loads(fields["data"])
-            found.append(fields)
-    return found
 
 
 class Stream:
